@@ -1,0 +1,63 @@
+//! The core of the changelog engine: commit history in, structured changelog out.
+//!
+//! ```text
+//! CommitSource ──commits──> parse ──ParsedCommit──> build ──Changelog──> render (Markdown, JSON)
+//! ```
+//!
+//! - [`source`]: where commits come from ([`source::CommitSource`]; the local git source on
+//!   libgit2 behind the `git` feature).
+//! - [`parse`]: what a message says: Conventional Commits 1.0, trailers, references, reverts,
+//!   co-authors, and a documented heuristic for plain messages.
+//! - [`changelog`]: the structured document (sections of entries, each entry citing its
+//!   commits) and the deterministic grouping by style.
+//! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline.
+//!
+//! The crates of the workspace depend on each other in one direction:
+//!
+//! ```text
+//! changelog-http (server + `changelog` binary) ──> changelog-store (sqlx) ──> changelog-core
+//! bindings-python (PyO3) ─────────────────────────────────────────────────> changelog-core
+//! ```
+//!
+//! The core knows nothing of HTTP, SQL or Python.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() -> changelog_core::Result<()> {
+//! use changelog_core::{BuildOptions, RangeQuery, source::git::GitSource};
+//!
+//! let source = GitSource::open(".")?;
+//! let query = RangeQuery { range: Some("v0.1.0..v0.2.0".into()), ..RangeQuery::default() };
+//! let changelog = changelog_core::generate(&source, &query, &BuildOptions::default()).await?;
+//! print!("{}", changelog_core::render::markdown(&changelog));
+//! # Ok(()) }
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+pub mod changelog;
+pub mod commit;
+pub mod error;
+pub mod parse;
+pub mod render;
+pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use changelog::{Author, BuildOptions, Changelog, Entry, Section, Stats, Style, build};
+pub use commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature, Trailer};
+pub use error::{Error, Result};
+pub use parse::{Kind, ParsedCommit, parse_commit};
+pub use render::Format;
+pub use source::{CommitSource, History};
+
+/// Reads a range from a source and builds its changelog, deterministically.
+pub async fn generate(
+    source: &dyn CommitSource,
+    query: &RangeQuery,
+    options: &BuildOptions,
+) -> Result<Changelog> {
+    let history = source.history(query).await?;
+    Ok(build(history, options))
+}

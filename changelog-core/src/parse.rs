@@ -1,0 +1,925 @@
+//! Understanding commit messages: Conventional Commits 1.0, trailers, references, reverts,
+//! co-authors, and a heuristic for messages that follow no convention.
+//!
+//! Everything here is a pure function of the [`Commit`]; nothing reads the repository.
+//!
+//! # The heuristic for plain messages
+//!
+//! A summary that is not `type(scope)!: description` is classified by its first word, lowercased
+//! and with a trailing `s`, `ed` or `ing` ignored (`Adds`, `added`, `adding` all read as `add`):
+//!
+//! | first word | kind |
+//! |---|---|
+//! | add, implement, introduce, support, create, allow, enable, provide, new, initial | [`Kind::Feature`] |
+//! | improve, enhance, extend, expose | [`Kind::Improvement`] |
+//! | fix, resolve, correct, repair, prevent, patch, hotfix, bugfix | [`Kind::Fix`] |
+//! | optimize, optimise, speed | [`Kind::Performance`] |
+//! | refactor, restructure, simplify, clean, cleanup, rename, move, extract, reorganize, rework, rewrite | [`Kind::Refactor`] |
+//! | document, doc, docs, readme | [`Kind::Documentation`] |
+//! | test, tests | [`Kind::Test`] |
+//! | format, reformat, lint | [`Kind::Style`] |
+//! | remove, delete, drop | [`Kind::Removal`] |
+//! | deprecate | [`Kind::Deprecation`] |
+//! | update, upgrade, change, bump, replace, switch, use, make, tweak, adjust | [`Kind::Change`] |
+//! | anything else | [`Kind::Other`] |
+//!
+//! A summary in the `subsystem: description` form whose prefix is not a known type (`net: fix
+//! leak`) takes the prefix as its scope and classifies the description the same way. A fix or
+//! change that mentions `security`, `vulnerability` or a `CVE-` identifier is
+//! [`Kind::Security`].
+//!
+//! # Noise
+//!
+//! `fixup!`, `squash!` and `amend!` commits, release bumps (`chore(release): 1.2.0`,
+//! `Bump version to 1.2.0`, `v1.2.0`), merge commits and empty messages are kept out of the
+//! changelog; [`ParsedCommit::noise`] says why.
+
+use serde::{Deserialize, Serialize};
+
+use crate::changelog::Author;
+use crate::commit::{Commit, Trailer};
+
+/// What a commit changes, as far as a reader of the changelog is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A new capability (`feat`).
+    Feature,
+    /// A better existing capability (plain messages such as "Improve ...").
+    Improvement,
+    /// A bug fix (`fix`).
+    Fix,
+    /// A fix of a vulnerability (`security`, or a fix naming a CVE).
+    Security,
+    /// A speed or memory improvement (`perf`).
+    Performance,
+    /// A change of code that is neither a fix nor a feature (`refactor`).
+    Refactor,
+    /// Documentation only (`docs`).
+    Documentation,
+    /// Formatting only (`style`).
+    Style,
+    /// Tests only (`test`).
+    Test,
+    /// Build system or dependencies (`build`).
+    Build,
+    /// Continuous integration (`ci`).
+    Ci,
+    /// Maintenance (`chore`).
+    Chore,
+    /// Undoes an earlier commit (`revert`, or git's `Revert "..."`).
+    Revert,
+    /// Marks something as deprecated.
+    Deprecation,
+    /// Removes something.
+    Removal,
+    /// A change that fits no other kind ("Update ...", "Switch to ...").
+    Change,
+    /// Unclassified.
+    Other,
+}
+
+impl Kind {
+    /// Maps a Conventional Commits type (case-insensitive) to a kind; `None` for unknown types.
+    #[must_use]
+    pub fn from_type(commit_type: &str) -> Option<Self> {
+        Some(match commit_type.to_ascii_lowercase().as_str() {
+            "feat" | "feature" | "features" => Self::Feature,
+            "fix" | "fixes" | "bugfix" | "hotfix" => Self::Fix,
+            "perf" | "performance" => Self::Performance,
+            "refactor" | "refactoring" => Self::Refactor,
+            "docs" | "doc" | "documentation" => Self::Documentation,
+            "style" | "format" => Self::Style,
+            "test" | "tests" => Self::Test,
+            "build" | "deps" => Self::Build,
+            "ci" => Self::Ci,
+            "chore" | "release" => Self::Chore,
+            "revert" => Self::Revert,
+            "security" | "sec" => Self::Security,
+            "deprecate" | "deprecation" => Self::Deprecation,
+            "remove" | "removal" => Self::Removal,
+            "improvement" | "enhancement" | "improve" => Self::Improvement,
+            _ => return None,
+        })
+    }
+
+    /// Whether users of the software notice this kind of change. Documentation, style, tests,
+    /// build, CI and chores are for the people who work on the project.
+    #[must_use]
+    pub fn is_user_facing(self) -> bool {
+        !matches!(
+            self,
+            Self::Documentation | Self::Style | Self::Test | Self::Build | Self::Ci | Self::Chore
+        )
+    }
+}
+
+/// Why a commit is kept out of the changelog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Noise {
+    /// `fixup!`, `squash!` or `amend!`: meant to be squashed away.
+    Fixup,
+    /// A release or version bump.
+    ReleaseBump,
+    /// A merge commit: its changes are the commits it merged.
+    Merge,
+    /// No message.
+    Empty,
+}
+
+/// A commit together with what its message says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedCommit {
+    /// The commit itself.
+    pub commit: Commit,
+    /// What it changes.
+    pub kind: Kind,
+    /// The Conventional Commits type as written, lowercased (`feat`), if the summary has one.
+    pub commit_type: Option<String>,
+    /// The scope (`api` in `feat(api): ...`, or the `subsystem` of `subsystem: ...`).
+    pub scope: Option<String>,
+    /// The description: the summary without type, scope and squash reference.
+    pub description: String,
+    /// Whether this breaks compatibility (`!` or a `BREAKING CHANGE` footer).
+    pub breaking: bool,
+    /// Texts of the `BREAKING CHANGE:` / `BREAKING-CHANGE:` footers.
+    pub breaking_notes: Vec<String>,
+    /// Issue and pull request references (`#12`, `!7`, `owner/repo#3`), in order of appearance.
+    pub refs: Vec<String>,
+    /// The author, then the co-authors named by `Co-authored-by`, without duplicates.
+    pub authors: Vec<Author>,
+    /// Ids (full or abbreviated) of the commits this one reverts.
+    pub reverts: Vec<String>,
+    /// Set when the commit is kept out of the changelog.
+    pub noise: Option<Noise>,
+}
+
+/// Parses one commit.
+#[must_use]
+pub fn parse_commit(commit: Commit) -> ParsedCommit {
+    let summary = commit.summary.trim();
+    let noise = noise_of(&commit, summary);
+    let header = conventional_header(summary);
+
+    let mut breaking_notes: Vec<String> = commit
+        .trailers
+        .iter()
+        .filter(|t| t.key == "BREAKING CHANGE" || t.key == "BREAKING-CHANGE")
+        .map(|t| t.value.trim().to_owned())
+        .collect();
+    breaking_notes.retain(|note| !note.is_empty());
+    let has_breaking_footer = commit
+        .trailers
+        .iter()
+        .any(|t| t.key == "BREAKING CHANGE" || t.key == "BREAKING-CHANGE");
+
+    let mut reverts = Vec::new();
+    let (mut kind, commit_type, scope, text, bang) = match header {
+        Some(h) => match Kind::from_type(h.commit_type) {
+            Some(kind) => (
+                kind,
+                Some(h.commit_type.to_ascii_lowercase()),
+                h.scope.map(str::to_owned),
+                h.description,
+                h.breaking,
+            ),
+            // `subsystem: description`: the prefix is a scope, the description decides.
+            None => (
+                classify_plain(h.description),
+                None,
+                Some(h.scope.map_or(h.commit_type, |s| s).to_owned()),
+                h.description,
+                h.breaking,
+            ),
+        },
+        None => {
+            if let Some(reverted) = git_revert(summary) {
+                (Kind::Revert, None, None, reverted, false)
+            } else {
+                (classify_plain(summary), None, None, summary, false)
+            }
+        }
+    };
+    if kind == Kind::Revert {
+        reverts = reverted_ids(&commit);
+    }
+    let (description, squash_ref) = strip_squash_reference(text);
+    if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(&description) {
+        kind = Kind::Security;
+    }
+
+    let mut refs = Vec::new();
+    if let Some(r) = squash_ref {
+        refs.push(r.to_owned());
+    }
+    for trailer in &commit.trailers {
+        if is_reference_key(&trailer.key) {
+            collect_references(&trailer.value, &mut refs);
+        }
+    }
+    refs.extend(commit.merge_refs.iter().cloned());
+    dedup_in_order(&mut refs);
+
+    let authors = authors_of(&commit);
+    ParsedCommit {
+        kind,
+        commit_type,
+        scope: scope.filter(|s| !s.is_empty()),
+        description: description.to_owned(),
+        breaking: bang || has_breaking_footer,
+        breaking_notes,
+        refs,
+        authors,
+        reverts,
+        noise,
+        commit,
+    }
+}
+
+/// The parts of a Conventional Commits header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// `feat`, as written.
+    pub commit_type: &'a str,
+    /// `api` in `feat(api): ...`.
+    pub scope: Option<&'a str>,
+    /// `!` before the colon.
+    pub breaking: bool,
+    /// Text after `: `.
+    pub description: &'a str,
+}
+
+/// Parses `type(scope)!: description`; `None` when the summary does not have that shape.
+#[must_use]
+pub fn conventional_header(summary: &str) -> Option<Header<'_>> {
+    let bytes = summary.as_bytes();
+    let type_end = bytes
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-'))?;
+    if type_end == 0 || !bytes[0].is_ascii_alphabetic() {
+        return None;
+    }
+    let commit_type = &summary[..type_end];
+    let mut rest = &summary[type_end..];
+    let mut scope = None;
+    if let Some(after) = rest.strip_prefix('(') {
+        let close = after.find(')')?;
+        let inner = after[..close].trim();
+        if inner.is_empty() || inner.contains('(') {
+            return None;
+        }
+        scope = Some(inner);
+        rest = &after[close + 1..];
+    }
+    let breaking = rest.starts_with('!');
+    if breaking {
+        rest = &rest[1..];
+    }
+    let description = rest.strip_prefix(':')?;
+    // The specification asks for `: `; tolerate extra spaces but not a missing one, so that
+    // `http://...` or `12:30` are not read as headers.
+    if !description.starts_with([' ', '\t']) {
+        return None;
+    }
+    let description = description.trim();
+    if description.is_empty() {
+        return None;
+    }
+    Some(Header {
+        commit_type,
+        scope,
+        breaking,
+        description,
+    })
+}
+
+/// Parses the trailers (Conventional Commits footers) at the end of a message body.
+///
+/// The footer block is the longest run of final paragraphs whose first line is a footer
+/// (`Token: value` or `Token #value`, the token having no spaces except in `BREAKING CHANGE`).
+/// A line that does not start a footer continues the value of the previous one.
+#[must_use]
+pub fn trailers(body: &str) -> Vec<Trailer> {
+    let paragraphs: Vec<&str> = body
+        .split("\n\n")
+        .map(|p| p.trim_matches(['\n', '\r']))
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    let mut first_footer_paragraph = paragraphs.len();
+    while first_footer_paragraph > 0 {
+        let candidate = paragraphs[first_footer_paragraph - 1];
+        let first_line = candidate.lines().next().unwrap_or_default();
+        if footer_start(first_line).is_none() {
+            break;
+        }
+        first_footer_paragraph -= 1;
+    }
+    let mut out: Vec<Trailer> = Vec::new();
+    for paragraph in &paragraphs[first_footer_paragraph..] {
+        for line in paragraph.lines() {
+            let line = line.trim_end_matches('\r');
+            if let Some((key, value)) = footer_start(line) {
+                out.push(Trailer {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                });
+            } else if let Some(last) = out.last_mut() {
+                last.value.push('\n');
+                last.value.push_str(line.trim());
+            }
+        }
+    }
+    out
+}
+
+/// `Some((token, value))` when the line starts a footer.
+fn footer_start(line: &str) -> Option<(&str, &str)> {
+    for breaking in ["BREAKING CHANGE", "BREAKING-CHANGE"] {
+        if let Some(rest) = line.strip_prefix(breaking)
+            && let Some(value) = rest.strip_prefix(':')
+        {
+            return Some((breaking, value.trim()));
+        }
+    }
+    let token_end = line
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'-'))?;
+    if token_end == 0 {
+        return None;
+    }
+    let (token, rest) = line.split_at(token_end);
+    if let Some(value) = rest.strip_prefix(": ") {
+        return Some((token, value.trim()));
+    }
+    if rest.starts_with(" #") {
+        return Some((token, rest.trim()));
+    }
+    None
+}
+
+fn noise_of(commit: &Commit, summary: &str) -> Option<Noise> {
+    let lower = summary.to_ascii_lowercase();
+    if summary.is_empty() {
+        Some(Noise::Empty)
+    } else if commit.is_merge()
+        || lower.starts_with("merge pull request ")
+        || lower.starts_with("merge branch ")
+        || lower.starts_with("merge remote-tracking branch ")
+    {
+        Some(Noise::Merge)
+    } else if ["fixup!", "squash!", "amend!"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
+        Some(Noise::Fixup)
+    } else if is_release_bump(summary) {
+        Some(Noise::ReleaseBump)
+    } else {
+        None
+    }
+}
+
+/// `chore(release): 1.2.0`, `chore: release v1.2.0`, `Bump version to 1.2.0`, `Release 1.2`,
+/// `v1.2.0`. A dependency bump (`chore(deps): bump serde from 1.0 to 1.1`) is not one.
+fn is_release_bump(summary: &str) -> bool {
+    let text = match conventional_header(summary) {
+        Some(h) => {
+            let t = h.commit_type.to_ascii_lowercase();
+            if !matches!(t.as_str(), "chore" | "release" | "build") {
+                return false;
+            }
+            if matches!(h.scope.map(str::to_ascii_lowercase).as_deref(), Some("release" | "version"))
+            {
+                return true;
+            }
+            h.description
+        }
+        None => summary,
+    };
+    let lower = text.to_ascii_lowercase();
+    let mut words = lower
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| c == '.' || c == ',' || c == '`' || c == '\''))
+        .skip_while(|w| {
+            matches!(
+                *w,
+                "release"
+                    | "released"
+                    | "releasing"
+                    | "bump"
+                    | "bumped"
+                    | "bumping"
+                    | "version"
+                    | "to"
+                    | "prepare"
+                    | "preparing"
+                    | "for"
+                    | "cut"
+                    | "new"
+                    | "the"
+            )
+        });
+    let leading_words_skipped = lower.split_whitespace().next().is_some_and(|w| {
+        matches!(
+            w,
+            "release" | "released" | "releasing" | "bump" | "bumped" | "version" | "prepare"
+        )
+    });
+    match (words.next(), words.next()) {
+        (None, _) => leading_words_skipped,
+        (Some(version), None) => looks_like_version(version),
+        _ => false,
+    }
+}
+
+fn looks_like_version(word: &str) -> bool {
+    let word = word.strip_prefix('v').unwrap_or(word);
+    let core = word.split(['-', '+']).next().unwrap_or_default();
+    let mut parts = core.split('.');
+    let count = core.split('.').count();
+    count >= 2 && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The summary quoted by git's `Revert "..."`.
+fn git_revert(summary: &str) -> Option<&str> {
+    let inner = summary.strip_prefix("Revert \"")?.strip_suffix('"')?;
+    (!inner.is_empty()).then_some(inner)
+}
+
+/// Ids named by `This reverts commit <id>.` or a `Refs:` footer of hexadecimal ids.
+fn reverted_ids(commit: &Commit) -> Vec<String> {
+    let mut ids = Vec::new();
+    for line in commit.body.lines() {
+        if let Some(rest) = line.trim().strip_prefix("This reverts commit ") {
+            let id: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+            if id.len() >= 4 {
+                ids.push(id.to_ascii_lowercase());
+            }
+        }
+    }
+    for trailer in &commit.trailers {
+        if trailer.key.eq_ignore_ascii_case("refs") {
+            for word in trailer.value.split([',', ' ', '\n']) {
+                let word = word.trim();
+                if word.len() >= 7 && word.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    ids.push(word.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    dedup_in_order(&mut ids);
+    ids
+}
+
+/// Removes a trailing `(#123)` (GitHub squash merge) or `(!12)` (GitLab) from a description.
+fn strip_squash_reference(text: &str) -> (&str, Option<&str>) {
+    let trimmed = text.trim_end();
+    if let Some(open) = trimmed.rfind('(')
+        && trimmed.ends_with(')')
+    {
+        let inner = &trimmed[open + 1..trimmed.len() - 1];
+        if is_short_reference(inner) {
+            return (trimmed[..open].trim_end(), Some(inner));
+        }
+    }
+    (trimmed, None)
+}
+
+fn is_short_reference(text: &str) -> bool {
+    text.len() > 1
+        && (text.starts_with('#') || text.starts_with('!'))
+        && text[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_reference_key(key: &str) -> bool {
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "closes"
+            | "close"
+            | "closed"
+            | "fixes"
+            | "fix"
+            | "fixed"
+            | "resolves"
+            | "resolve"
+            | "resolved"
+            | "refs"
+            | "ref"
+            | "references"
+            | "see"
+            | "part-of"
+            | "related"
+            | "related-to"
+            | "issue"
+            | "issues"
+    )
+}
+
+/// Collects `#12`, `!7` and `owner/repo#3` references from a trailer value.
+fn collect_references(value: &str, refs: &mut Vec<String>) {
+    for word in value.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+        let word = word.trim_matches(|c: char| c == '.' || c == ')' || c == '(');
+        if is_short_reference(word) {
+            refs.push(word.to_owned());
+        } else if let Some((repo, number)) = word.split_once('#')
+            && repo.contains('/')
+            && !repo.contains(':')
+            && !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_digit())
+        {
+            refs.push(word.to_owned());
+        }
+    }
+}
+
+fn mentions_security(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("security") || lower.contains("vulnerab") || text.contains("CVE-")
+}
+
+fn authors_of(commit: &Commit) -> Vec<Author> {
+    let mut authors = vec![Author {
+        name: commit.author.name.clone(),
+        email: commit.author.email.clone(),
+    }];
+    for trailer in &commit.trailers {
+        if trailer.key.eq_ignore_ascii_case("co-authored-by")
+            && let Some(author) = parse_person(&trailer.value)
+            && !authors
+                .iter()
+                .any(|a| a.email.eq_ignore_ascii_case(&author.email))
+        {
+            authors.push(author);
+        }
+    }
+    authors
+}
+
+/// `Name <email>`.
+fn parse_person(value: &str) -> Option<Author> {
+    let (name, rest) = value.split_once('<')?;
+    let email = rest.split_once('>')?.0.trim();
+    let name = name.trim();
+    (!name.is_empty() && !email.is_empty()).then(|| Author {
+        name: name.to_owned(),
+        email: email.to_owned(),
+    })
+}
+
+/// Classifies a message that follows no convention by its first word (see the module docs).
+#[must_use]
+pub fn classify_plain(summary: &str) -> Kind {
+    let first = summary
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_ascii_lowercase();
+    let kind = classify_verb(&first).or_else(|| {
+        // Adds, added, adding; fixes, fixed, fixing; removes, removed...
+        ["ing", "ed", "es", "s", "d"]
+            .iter()
+            .filter_map(|suffix| first.strip_suffix(suffix))
+            .find_map(|stem| classify_verb(stem).or_else(|| classify_verb(&format!("{stem}e"))))
+    });
+    let kind = kind.unwrap_or(Kind::Other);
+    if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(summary) {
+        Kind::Security
+    } else {
+        kind
+    }
+}
+
+fn classify_verb(word: &str) -> Option<Kind> {
+    Some(match word {
+        "add" | "implement" | "introduce" | "support" | "create" | "allow" | "enable"
+        | "provide" | "new" | "initial" => Kind::Feature,
+        "improve" | "enhance" | "extend" | "expose" => Kind::Improvement,
+        "fix" | "resolve" | "correct" | "repair" | "prevent" | "patch" | "hotfix" | "bugfix" => {
+            Kind::Fix
+        }
+        "optimize" | "optimise" | "speed" => Kind::Performance,
+        "refactor" | "restructure" | "simplify" | "clean" | "cleanup" | "rename" | "move"
+        | "extract" | "reorganize" | "reorganise" | "rework" | "rewrite" => Kind::Refactor,
+        "document" | "doc" | "docs" | "readme" => Kind::Documentation,
+        "test" => Kind::Test,
+        "format" | "reformat" | "lint" => Kind::Style,
+        "remove" | "delete" | "drop" => Kind::Removal,
+        "deprecate" => Kind::Deprecation,
+        "update" | "upgrade" | "change" | "bump" | "replace" | "switch" | "use" | "make"
+        | "tweak" | "adjust" => Kind::Change,
+        _ => return None,
+    })
+}
+
+fn dedup_in_order(items: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items.retain(|item| seen.insert(item.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::commit::Signature;
+
+    fn commit(message: &str) -> Commit {
+        commit_with_parents(message, 1)
+    }
+
+    fn commit_with_parents(message: &str, parents: usize) -> Commit {
+        let sig = Signature {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            time: DateTime::parse_from_rfc3339("2024-05-01T10:00:00+02:00").unwrap(),
+        };
+        Commit::from_message(
+            "a".repeat(40),
+            sig.clone(),
+            sig,
+            message,
+            vec!["b".repeat(40); parents],
+        )
+    }
+
+    fn parse(message: &str) -> ParsedCommit {
+        parse_commit(commit(message))
+    }
+
+    // The examples of https://www.conventionalcommits.org/en/v1.0.0/#examples, one by one.
+
+    #[test]
+    fn spec_description_and_breaking_change_footer() {
+        let p = parse(
+            "feat: allow provided config object to extend other configs\n\nBREAKING CHANGE: `extends` key in config file is now used for extending other config files",
+        );
+        assert_eq!(p.kind, Kind::Feature);
+        assert_eq!(p.commit_type.as_deref(), Some("feat"));
+        assert!(p.breaking);
+        assert_eq!(
+            p.description,
+            "allow provided config object to extend other configs"
+        );
+        assert_eq!(
+            p.breaking_notes,
+            ["`extends` key in config file is now used for extending other config files"]
+        );
+    }
+
+    #[test]
+    fn spec_bang_draws_attention_to_breaking_change() {
+        let p = parse("feat!: send an email to the customer when a product is shipped");
+        assert!(p.breaking);
+        assert_eq!(p.kind, Kind::Feature);
+        assert_eq!(p.scope, None);
+        assert!(p.breaking_notes.is_empty());
+    }
+
+    #[test]
+    fn spec_scope_and_bang() {
+        let p = parse("feat(api)!: send an email to the customer when a product is shipped");
+        assert!(p.breaking);
+        assert_eq!(p.scope.as_deref(), Some("api"));
+        assert_eq!(
+            p.description,
+            "send an email to the customer when a product is shipped"
+        );
+    }
+
+    #[test]
+    fn spec_bang_and_breaking_change_footer() {
+        let p = parse(
+            "chore!: drop support for Node 6\n\nBREAKING CHANGE: use JavaScript features not available in Node 6.",
+        );
+        assert!(p.breaking);
+        assert_eq!(p.kind, Kind::Chore);
+        assert_eq!(
+            p.breaking_notes,
+            ["use JavaScript features not available in Node 6."]
+        );
+        assert_eq!(p.noise, None, "a breaking chore is not noise");
+    }
+
+    #[test]
+    fn spec_no_body() {
+        let p = parse("docs: correct spelling of CHANGELOG");
+        assert_eq!(p.kind, Kind::Documentation);
+        assert!(!p.breaking);
+    }
+
+    #[test]
+    fn spec_scope() {
+        let p = parse("feat(lang): add Polish language");
+        assert_eq!(p.kind, Kind::Feature);
+        assert_eq!(p.scope.as_deref(), Some("lang"));
+        assert_eq!(p.description, "add Polish language");
+    }
+
+    #[test]
+    fn spec_multi_paragraph_body_and_multiple_footers() {
+        let c = commit(
+            "fix: prevent racing of requests\n\nIntroduce a request id and a reference to latest request. Dismiss\nincoming responses other than from latest request.\n\nRemove timeouts which were used to mitigate the racing issue but are\nobsolete now.\n\nReviewed-by: Z\nRefs: #123",
+        );
+        assert_eq!(
+            c.trailers,
+            [
+                Trailer {
+                    key: "Reviewed-by".into(),
+                    value: "Z".into()
+                },
+                Trailer {
+                    key: "Refs".into(),
+                    value: "#123".into()
+                },
+            ]
+        );
+        let p = parse_commit(c);
+        assert_eq!(p.kind, Kind::Fix);
+        assert_eq!(p.refs, ["#123"]);
+        assert!(!p.breaking);
+    }
+
+    #[test]
+    fn spec_revert_with_refs_footer() {
+        let p = parse(
+            "revert: let us never again speak of the noodle incident\n\nRefs: 676104e, a215868",
+        );
+        assert_eq!(p.kind, Kind::Revert);
+        assert_eq!(p.reverts, ["676104e", "a215868"]);
+        assert!(p.refs.is_empty(), "commit ids are not issue references");
+    }
+
+    // The specification's rules, beyond its examples.
+
+    #[test]
+    fn breaking_change_footer_synonym_and_case() {
+        let p = parse("fix(parser): accept tabs\n\nBREAKING-CHANGE: tabs are now significant");
+        assert!(p.breaking);
+        assert_eq!(p.breaking_notes, ["tabs are now significant"]);
+        // Only the upper-case spelling is a breaking change footer.
+        let p = parse("fix: accept tabs\n\nbreaking change: nothing");
+        assert!(!p.breaking);
+    }
+
+    #[test]
+    fn types_are_case_insensitive() {
+        let p = parse("FEAT(Api): shout");
+        assert_eq!(p.kind, Kind::Feature);
+        assert_eq!(p.commit_type.as_deref(), Some("feat"));
+        assert_eq!(p.scope.as_deref(), Some("Api"));
+    }
+
+    #[test]
+    fn footer_values_span_lines_until_next_token() {
+        let c = commit(
+            "feat: x\n\nBREAKING CHANGE: the first line\nand the second line\nAcked-by: Y\nCloses #7",
+        );
+        assert_eq!(c.trailers.len(), 3);
+        assert_eq!(c.trailers[0].value, "the first line\nand the second line");
+        assert_eq!(c.trailers[2].key, "Closes");
+        assert_eq!(c.trailers[2].value, "#7");
+        assert_eq!(parse_commit(c).refs, ["#7"]);
+    }
+
+    #[test]
+    fn footers_in_separate_paragraphs() {
+        let c = commit("feat: x\n\nSome body.\n\nRefs: #1\n\nCloses: #2, #3");
+        let keys: Vec<_> = c.trailers.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["Refs", "Closes"]);
+        assert_eq!(parse_commit(c).refs, ["#1", "#2", "#3"]);
+    }
+
+    #[test]
+    fn a_body_paragraph_is_not_a_footer() {
+        let c = commit("feat: x\n\nNote: this explains things.\n\nThe end of the body.");
+        assert!(c.trailers.is_empty());
+    }
+
+    #[test]
+    fn malformed_headers_are_not_conventional() {
+        for summary in [
+            "feat:missing space",
+            "feat(): empty scope",
+            "feat(a: unclosed scope",
+            ": no type",
+            "1feat: digit first",
+            "see http://example.com",
+            "feat: ",
+            "feat (api): space before scope",
+        ] {
+            assert_eq!(conventional_header(summary), None, "{summary}");
+        }
+    }
+
+    #[test]
+    fn unknown_type_is_a_subsystem_scope() {
+        let p = parse("net: fix a leak in the socket pool");
+        assert_eq!(p.kind, Kind::Fix);
+        assert_eq!(p.scope.as_deref(), Some("net"));
+        assert_eq!(p.commit_type, None);
+        assert_eq!(p.description, "fix a leak in the socket pool");
+    }
+
+    #[test]
+    fn squash_reference_is_moved_to_refs() {
+        let p = parse("feat(ui): dark mode (#123)\n\nFixes #100\nCloses acme/web#5");
+        assert_eq!(p.description, "dark mode");
+        assert_eq!(p.refs, ["#123", "#100", "acme/web#5"]);
+        let p = parse("Fix crash on start (!42)");
+        assert_eq!(p.refs, ["!42"]);
+        assert_eq!(p.description, "Fix crash on start");
+    }
+
+    #[test]
+    fn co_authors_are_authors_once() {
+        let p = parse(
+            "feat: pair work\n\nCo-authored-by: Grace <grace@example.com>\nco-authored-by: Ada Again <ADA@example.com>\nCo-authored-by: Linus <linus@example.com>",
+        );
+        let names: Vec<_> = p.authors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Ada", "Grace", "Linus"]);
+    }
+
+    #[test]
+    fn git_reverts() {
+        let p = parse(&format!(
+            "Revert \"feat: add the thing\"\n\nThis reverts commit {}.",
+            "c".repeat(40)
+        ));
+        assert_eq!(p.kind, Kind::Revert);
+        assert_eq!(p.description, "feat: add the thing");
+        assert_eq!(p.reverts, ["c".repeat(40)]);
+    }
+
+    #[test]
+    fn noise_is_recognised() {
+        for (message, noise) in [
+            ("fixup! feat: x", Noise::Fixup),
+            ("squash! fix: y", Noise::Fixup),
+            ("amend! fix: y", Noise::Fixup),
+            ("chore(release): 1.2.0", Noise::ReleaseBump),
+            ("chore(release): prepare for v2.0.0-rc.1", Noise::ReleaseBump),
+            ("chore: release v1.2.0", Noise::ReleaseBump),
+            ("chore: bump version to 1.2.0", Noise::ReleaseBump),
+            ("Bump version to 0.3.1", Noise::ReleaseBump),
+            ("Release 1.4", Noise::ReleaseBump),
+            ("v1.2.3", Noise::ReleaseBump),
+            ("1.2.3", Noise::ReleaseBump),
+            ("Bump version", Noise::ReleaseBump),
+            ("Merge pull request #34 from a/b", Noise::Merge),
+            ("", Noise::Empty),
+        ] {
+            assert_eq!(parse(message).noise, Some(noise), "{message:?}");
+        }
+        assert_eq!(
+            parse_commit(commit_with_parents("Merge branch 'x'", 2)).noise,
+            Some(Noise::Merge)
+        );
+        for message in [
+            "chore(deps): bump serde from 1.0.1 to 1.0.2",
+            "Bump serde from 1.0 to 1.1",
+            "feat: release notes page",
+            "Release the lock before waiting",
+            "fix: v1.2.3 regression in parser",
+        ] {
+            assert_eq!(parse(message).noise, None, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn plain_messages_are_classified_by_their_first_verb() {
+        for (summary, kind) in [
+            ("Add support for tabs", Kind::Feature),
+            ("Added a cache", Kind::Feature),
+            ("Implements the thing", Kind::Feature),
+            ("Fix crash when the file is empty", Kind::Fix),
+            ("Fixed typo in error", Kind::Fix),
+            ("Fixes #12", Kind::Fix),
+            ("Remove the legacy API", Kind::Removal),
+            ("Removed dead code", Kind::Removal),
+            ("Improve error messages", Kind::Improvement),
+            ("Improving error messages", Kind::Improvement),
+            ("Optimize the walker", Kind::Performance),
+            ("Refactored the parser", Kind::Refactor),
+            ("Deprecate the v1 endpoint", Kind::Deprecation),
+            ("Update dependencies", Kind::Change),
+            ("Patch security hole in login", Kind::Security),
+            ("Update openssl for CVE-2024-1234", Kind::Security),
+            ("Document the config file", Kind::Documentation),
+            ("WIP", Kind::Other),
+            ("Something happened", Kind::Other),
+            ("", Kind::Other),
+        ] {
+            assert_eq!(classify_plain(summary), kind, "{summary:?}");
+        }
+    }
+
+    #[test]
+    fn merge_refs_are_references() {
+        let mut c = commit("Add a thing");
+        c.merge_refs = vec!["#34".into()];
+        assert_eq!(parse_commit(c).refs, ["#34"]);
+    }
+}

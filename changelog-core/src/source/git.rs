@@ -1,0 +1,515 @@
+//! The local git source, on libgit2.
+//!
+//! Range forms, as a user types them:
+//!
+//! | form | commits |
+//! |---|---|
+//! | `A..B` | reachable from `B` but not from `A` |
+//! | `A..` | `A..HEAD` |
+//! | `..B` | `HEAD..B`, as git reads it |
+//! | `vX` (any single revision) | from the nearest tag before `vX` (exclusive) to `vX` |
+//! | none | from the latest tag reachable from `HEAD` to `HEAD`; when `HEAD` itself is tagged, that tag's release (as `vX` above); the whole history when there is no tag |
+//!
+//! Commits brought in by merges are listed once. Merge commits are listed too (the parser
+//! marks them as noise); a GitHub `Merge pull request #34 from ...` or a GitLab
+//! `See merge request group/project!34` merge passes its reference on to every commit it
+//! merged (see [`Commit::merge_refs`]). Names and e-mails go through the repository's
+//! `.mailmap`.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset, Offset, Utc};
+use git2::{ErrorCode, Mailmap, Oid, Repository, Sort};
+
+use super::{CommitSource, History, unambiguous_prefixes};
+use crate::commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature};
+use crate::error::{Error, Result};
+
+/// A repository on the local file system.
+#[derive(Debug, Clone)]
+pub struct GitSource {
+    path: PathBuf,
+    name: String,
+    repository: Option<RemoteRepository>,
+}
+
+impl GitSource {
+    /// Opens the repository containing `path` (the path may be a subdirectory of the work tree,
+    /// or a bare repository). The `origin` remote, when it is on GitHub or GitLab, is used for
+    /// links.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::PathNotFound {
+                path: path.to_owned(),
+            });
+        }
+        let repo = Repository::discover(path).map_err(|source| Error::NotARepository {
+            path: path.to_owned(),
+            source,
+        })?;
+        let root = repo.workdir().unwrap_or_else(|| repo.path()).to_owned();
+        let repository = repo
+            .find_remote("origin")
+            .ok()
+            .and_then(|remote| remote.url().ok().and_then(RemoteRepository::from_remote_url));
+        Ok(Self {
+            name: path.display().to_string(),
+            path: root,
+            repository,
+        })
+    }
+
+    /// The repository's root directory.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The web location of the `origin` remote, if it is a known host.
+    #[must_use]
+    pub fn repository(&self) -> Option<&RemoteRepository> {
+        self.repository.as_ref()
+    }
+
+    /// Reads the history of a range on the calling thread (libgit2 blocks).
+    pub fn read(&self, query: &RangeQuery) -> Result<History> {
+        let paths = normalise_paths(&query.paths)?;
+        let repo = Repository::open(&self.path).map_err(|source| Error::NotARepository {
+            path: self.path.clone(),
+            source,
+        })?;
+        let tags = TagIndex::load(&repo)?;
+        let (from, to) = resolve(&repo, &tags, query.range.as_deref(), &self.path)?;
+        let mailmap = repo.mailmap().ok();
+
+        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)
+            .map_err(git("cannot sort the history"))?;
+        walk.push(to.1).map_err(git("cannot walk the history"))?;
+        if let Some((_, from_oid)) = &from {
+            walk.hide(*from_oid)
+                .map_err(git("cannot walk the history"))?;
+        }
+        let since = query.since.map(|t| t.timestamp());
+        let until = query.until.map(|t| t.timestamp());
+
+        let mut commits = Vec::new();
+        let mut index: HashMap<Oid, usize> = HashMap::new();
+        let mut merges: Vec<(Vec<Oid>, Vec<String>)> = Vec::new();
+        for oid in walk {
+            let oid = oid.map_err(git("cannot walk the history"))?;
+            let commit = repo
+                .find_commit(oid)
+                .map_err(git(format!("cannot read commit {oid}")))?;
+            let committed = commit.committer().when().seconds();
+            if since.is_some_and(|s| committed < s) || until.is_some_and(|u| committed > u) {
+                continue;
+            }
+            if !paths.is_empty() && !touches(&commit, &paths)? {
+                continue;
+            }
+            let converted = convert(&commit, mailmap.as_ref())?;
+            if commit.parent_count() > 1 {
+                let refs = merge_request_refs(&converted);
+                if !refs.is_empty() {
+                    merges.push((commit.parent_ids().collect(), refs));
+                }
+            }
+            index.insert(oid, commits.len());
+            commits.push(converted);
+        }
+
+        for (parents, refs) in merges {
+            let mut merged = repo.revwalk().map_err(git("cannot walk a merge"))?;
+            for parent in &parents[1..] {
+                merged.push(*parent).map_err(git("cannot walk a merge"))?;
+            }
+            merged
+                .hide(parents[0])
+                .map_err(git("cannot walk a merge"))?;
+            if let Some((_, from_oid)) = &from {
+                merged.hide(*from_oid).map_err(git("cannot walk a merge"))?;
+            }
+            for oid in merged {
+                let oid = oid.map_err(git("cannot walk a merge"))?;
+                if let Some(&i) = index.get(&oid) {
+                    for r in &refs {
+                        if !commits[i].merge_refs.contains(r) {
+                            commits[i].merge_refs.push(r.clone());
+                        }
+                    }
+                }
+            }
+        }
+
+        let ids: Vec<&str> = commits.iter().map(|c| c.id.as_str()).collect();
+        let lengths = unambiguous_prefixes(&ids, 7);
+        for (commit, length) in commits.iter_mut().zip(lengths) {
+            commit.short_id = commit.id[..length].to_owned();
+        }
+
+        let range = Range {
+            spec: match &from {
+                Some((from_end, _)) => format!("{}..{}", from_end.rev, to.0.rev),
+                None => to.0.rev.clone(),
+            },
+            from: from.map(|(end, _)| end),
+            to: to.0,
+            since: query.since,
+            until: query.until,
+            paths,
+        };
+        Ok(History {
+            range: Some(range),
+            commits,
+            repository: self.repository.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl CommitSource for GitSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn history(&self, query: &RangeQuery) -> Result<History> {
+        let source = self.clone();
+        let query = query.clone();
+        match tokio::task::spawn_blocking(move || source.read(&query)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::Task(e.to_string())),
+        }
+    }
+}
+
+fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Git { context, source }
+}
+
+/// Tags by the commit they point to (annotated tags peeled).
+struct TagIndex {
+    by_commit: HashMap<Oid, String>,
+}
+
+impl TagIndex {
+    fn load(repo: &Repository) -> Result<Self> {
+        let mut by_commit: HashMap<Oid, String> = HashMap::new();
+        let references = repo
+            .references_glob("refs/tags/*")
+            .map_err(git("cannot list tags"))?;
+        for reference in references {
+            let Ok(reference) = reference else { continue };
+            let (Ok(name), Ok(commit)) = (reference.shorthand(), reference.peel_to_commit())
+            else {
+                continue; // a tag of a tree or blob, or a name that is not UTF-8
+            };
+            // Several tags on one commit: prefer one that reads as a version, then the greatest.
+            let rank = |n: &str| (n.trim_start_matches('v').starts_with(char::is_numeric), n.to_owned());
+            by_commit
+                .entry(commit.id())
+                .and_modify(|current| {
+                    if rank(name) > rank(current) {
+                        name.clone_into(current);
+                    }
+                })
+                .or_insert_with(|| name.to_owned());
+        }
+        Ok(Self { by_commit })
+    }
+
+    /// The nearest tagged ancestor of `start` in date order (`start` itself when `include_start`).
+    fn nearest(
+        &self,
+        repo: &Repository,
+        start: Oid,
+        include_start: bool,
+    ) -> Result<Option<(String, Oid)>> {
+        if self.by_commit.is_empty() {
+            return Ok(None);
+        }
+        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
+        walk.set_sorting(Sort::TIME)
+            .map_err(git("cannot sort the history"))?;
+        walk.push(start).map_err(git("cannot walk the history"))?;
+        for oid in walk {
+            let oid = oid.map_err(git("cannot walk the history"))?;
+            if oid == start && !include_start {
+                continue;
+            }
+            if let Some(name) = self.by_commit.get(&oid) {
+                return Ok(Some((name.clone(), oid)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+type End = (RangeEnd, Oid);
+
+/// Resolves the range form (see the module docs) to its two ends.
+fn resolve(
+    repo: &Repository,
+    tags: &TagIndex,
+    spec: Option<&str>,
+    path: &Path,
+) -> Result<(Option<End>, End)> {
+    let Some(spec) = spec else {
+        let head = match repo.head() {
+            Ok(head) => head,
+            Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
+                return Err(Error::UnbornHead {
+                    path: path.to_owned(),
+                });
+            }
+            Err(e) => return Err(git("cannot read HEAD")(e)),
+        };
+        let head = head.peel_to_commit().map_err(git("cannot read HEAD"))?;
+        if let Some(tag) = tags.by_commit.get(&head.id()) {
+            return single(repo, tags, tag);
+        }
+        let to = end(repo, "HEAD", head.id(), None)?;
+        let from = match tags.nearest(repo, head.id(), true)? {
+            Some((name, oid)) => Some(end(repo, &name, oid, Some(name.clone()))?),
+            None => None,
+        };
+        return Ok((from, to));
+    };
+
+    let invalid = |reason: &str| Error::InvalidRange {
+        spec: spec.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let trimmed = spec.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("the range is empty"));
+    }
+    if trimmed.contains("...") {
+        return Err(invalid(
+            "symmetric differences (`A...B`) are not supported; use `A..B`",
+        ));
+    }
+    match trimmed.split_once("..") {
+        None => single(repo, tags, trimmed),
+        Some((from, to)) => {
+            if to.contains("..") {
+                return Err(invalid("a range has at most one `..`"));
+            }
+            if from.is_empty() && to.is_empty() {
+                return Err(invalid("both ends are missing"));
+            }
+            let from = if from.is_empty() { "HEAD" } else { from };
+            let to = if to.is_empty() { "HEAD" } else { to };
+            let from = lookup(repo, spec, from)?;
+            let to = lookup(repo, spec, to)?;
+            Ok((Some(from), to))
+        }
+    }
+}
+
+/// `vX`: from the nearest tag before `vX` to `vX`.
+fn single(repo: &Repository, tags: &TagIndex, rev: &str) -> Result<(Option<End>, End)> {
+    let to = lookup(repo, rev, rev)?;
+    let from = match tags.nearest(repo, to.1, false)? {
+        Some((name, oid)) => Some(end(repo, &name, oid, Some(name.clone()))?),
+        None => None,
+    };
+    Ok((from, to))
+}
+
+fn lookup(repo: &Repository, spec: &str, rev: &str) -> Result<End> {
+    let object = repo
+        .revparse_single(rev)
+        .map_err(|_| Error::UnknownRevision {
+            rev: rev.to_owned(),
+        })?;
+    let commit = object.peel_to_commit().map_err(|_| Error::InvalidRange {
+        spec: spec.to_owned(),
+        reason: format!("`{rev}` does not point to a commit"),
+    })?;
+    let is_tag = repo.find_reference(&format!("refs/tags/{rev}")).is_ok();
+    end(repo, rev, commit.id(), is_tag.then(|| rev.to_owned()))
+}
+
+fn end(repo: &Repository, rev: &str, oid: Oid, tag: Option<String>) -> Result<End> {
+    let commit = repo
+        .find_commit(oid)
+        .map_err(git(format!("cannot read commit {oid}")))?;
+    Ok((
+        RangeEnd {
+            rev: rev.to_owned(),
+            commit: oid.to_string(),
+            tag,
+            time: time_of(commit.committer().when()),
+        },
+        oid,
+    ))
+}
+
+/// Path filters relative to the repository root, without `./` or a trailing `/`.
+fn normalise_paths(paths: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for original in paths {
+        let path = Path::new(original);
+        let mut parts = Vec::new();
+        for component in path.components() {
+            match component {
+                Component::Normal(part) => match part.to_str() {
+                    Some(part) => parts.push(part),
+                    None => {
+                        return Err(Error::InvalidPath {
+                            path: original.clone(),
+                            reason: "it is not valid UTF-8",
+                        });
+                    }
+                },
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    return Err(Error::InvalidPath {
+                        path: original.clone(),
+                        reason: "`..` cannot be used; give the path from the repository root",
+                    });
+                }
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(Error::InvalidPath {
+                        path: original.clone(),
+                        reason: "give the path relative to the repository root",
+                    });
+                }
+            }
+        }
+        if !parts.is_empty() {
+            out.push(parts.join("/"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Whether a commit changes anything under one of `paths`, compared with its first parent.
+fn touches(commit: &git2::Commit<'_>, paths: &[String]) -> Result<bool> {
+    let tree = commit
+        .tree()
+        .map_err(git(format!("cannot read the tree of {}", commit.id())))?;
+    let parent_tree = match commit.parent(0) {
+        Ok(parent) => Some(
+            parent
+                .tree()
+                .map_err(git(format!("cannot read the tree of {}", parent.id())))?,
+        ),
+        Err(_) => None,
+    };
+    let entry = |tree: &git2::Tree<'_>, path: &str| {
+        tree.get_path(Path::new(path))
+            .ok()
+            .map(|e| (e.id(), e.filemode()))
+    };
+    Ok(paths.iter().any(|path| {
+        entry(&tree, path) != parent_tree.as_ref().and_then(|parent| entry(parent, path))
+    }))
+}
+
+fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commit> {
+    let (author, committer) = match mailmap {
+        Some(map) => (
+            commit.author_with_mailmap(map),
+            commit.committer_with_mailmap(map),
+        ),
+        None => (Ok(commit.author()), Ok(commit.committer())),
+    };
+    let author = author.map_err(git(format!("cannot read the author of {}", commit.id())))?;
+    let committer =
+        committer.map_err(git(format!("cannot read the committer of {}", commit.id())))?;
+    let message = decode(commit.message_bytes(), commit.message_encoding().ok().flatten());
+    Ok(Commit::from_message(
+        commit.id().to_string(),
+        signature(&author),
+        signature(&committer),
+        &message,
+        commit.parent_ids().map(|p| p.to_string()).collect(),
+    ))
+}
+
+fn signature(sig: &git2::Signature<'_>) -> Signature {
+    Signature {
+        name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(sig.email_bytes()).into_owned(),
+        time: time_of(sig.when()),
+    }
+}
+
+fn time_of(time: git2::Time) -> DateTime<FixedOffset> {
+    let offset = FixedOffset::east_opt(time.offset_minutes() * 60).unwrap_or(Utc.fix());
+    DateTime::from_timestamp(time.seconds(), 0)
+        .unwrap_or_default()
+        .with_timezone(&offset)
+}
+
+/// Decodes a message: Latin-1 when the commit says so, UTF-8 otherwise (invalid bytes become
+/// U+FFFD rather than failing the whole range).
+fn decode(bytes: &[u8], encoding: Option<&str>) -> String {
+    let latin1 = encoding.is_some_and(|e| {
+        let e = e.to_ascii_lowercase();
+        e == "iso-8859-1" || e == "iso8859-1" || e == "latin1" || e == "latin-1"
+    });
+    if latin1 {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    } else {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
+/// `#34` of GitHub's `Merge pull request #34 from ...`, `!34` of GitLab's
+/// `See merge request group/project!34`.
+fn merge_request_refs(commit: &Commit) -> Vec<String> {
+    let mut refs = Vec::new();
+    if let Some(rest) = commit.summary.strip_prefix("Merge pull request #") {
+        let number: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if !number.is_empty() {
+            refs.push(format!("#{number}"));
+        }
+    }
+    for line in commit.body.lines() {
+        if let Some(rest) = line.trim().strip_prefix("See merge request ")
+            && let Some((_, number)) = rest.rsplit_once('!')
+            && !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_digit())
+        {
+            refs.push(format!("!{number}"));
+        }
+    }
+    refs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_filters_are_normalised() {
+        let paths = normalise_paths(&[
+            "./crates/foo/".into(),
+            "crates/foo".into(),
+            "docs".into(),
+            ".".into(),
+        ])
+        .unwrap();
+        assert_eq!(paths, ["crates/foo", "docs"]);
+        let err = normalise_paths(&["../x".into()]).unwrap_err();
+        assert!(err.to_string().contains("`../x`"), "{err}");
+        assert!(normalise_paths(&["/abs".into()]).is_err());
+    }
+
+    #[test]
+    fn latin1_messages_are_decoded() {
+        assert_eq!(decode(b"caf\xe9", Some("ISO-8859-1")), "café");
+        assert_eq!(decode(b"caf\xe9", None), "caf\u{fffd}");
+        assert_eq!(decode("café".as_bytes(), None), "café");
+    }
+}
