@@ -377,7 +377,9 @@ fn cancelled_reverts(parsed: &[ParsedCommit]) -> BTreeSet<usize> {
         }
         let targets: Option<Vec<usize>> = p.reverts.iter().map(|id| find(id)).collect();
         if let Some(targets) = targets
-            && targets.iter().all(|t| !cancelled.contains(t) && *t != index)
+            && targets
+                .iter()
+                .all(|t| !cancelled.contains(t) && *t != index)
         {
             cancelled.insert(index);
             cancelled.extend(targets);

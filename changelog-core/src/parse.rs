@@ -205,7 +205,7 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
         reverts = reverted_ids(&commit);
     }
     let (description, squash_ref) = strip_squash_reference(text);
-    if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(&description) {
+    if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(description) {
         kind = Kind::Security;
     }
 
@@ -389,8 +389,10 @@ fn is_release_bump(summary: &str) -> bool {
             if !matches!(t.as_str(), "chore" | "release" | "build") {
                 return false;
             }
-            if matches!(h.scope.map(str::to_ascii_lowercase).as_deref(), Some("release" | "version"))
-            {
+            if matches!(
+                h.scope.map(str::to_ascii_lowercase).as_deref(),
+                Some("release" | "version")
+            ) {
                 return true;
             }
             h.description
@@ -860,7 +862,10 @@ mod tests {
             ("squash! fix: y", Noise::Fixup),
             ("amend! fix: y", Noise::Fixup),
             ("chore(release): 1.2.0", Noise::ReleaseBump),
-            ("chore(release): prepare for v2.0.0-rc.1", Noise::ReleaseBump),
+            (
+                "chore(release): prepare for v2.0.0-rc.1",
+                Noise::ReleaseBump,
+            ),
             ("chore: release v1.2.0", Noise::ReleaseBump),
             ("chore: bump version to 1.2.0", Noise::ReleaseBump),
             ("Bump version to 0.3.1", Noise::ReleaseBump),

@@ -173,5 +173,8 @@ fn short_ids(changelog: &Changelog) -> HashMap<&str, &str> {
     ids.sort_unstable();
     ids.dedup();
     let lengths = unambiguous_prefixes(&ids, 7);
-    ids.iter().zip(lengths).map(|(id, n)| (*id, &id[..n])).collect()
+    ids.iter()
+        .zip(lengths)
+        .map(|(id, n)| (*id, &id[..n]))
+        .collect()
 }

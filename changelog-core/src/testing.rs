@@ -3,7 +3,10 @@
 //! Commit times are deterministic (one minute apart from a fixed instant), so ids, and with
 //! them rendered changelogs, are the same on every run.
 
-#![allow(clippy::missing_panics_doc, reason = "test helpers panic on failure by design")]
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "test helpers panic on failure by design"
+)]
 
 use std::fs;
 use std::path::Path;
@@ -88,11 +91,7 @@ impl TestRepo {
     /// messages that are not UTF-8). The tree is the current `HEAD` tree.
     pub fn commit_raw_message(&mut self, message: &[u8], encoding: Option<&str>) -> Oid {
         let head = self.head();
-        let tree = self
-            .repo
-            .find_commit(head)
-            .expect("HEAD commit")
-            .tree_id();
+        let tree = self.repo.find_commit(head).expect("HEAD commit").tree_id();
         self.clock += 60;
         let mut raw = format!(
             "tree {tree}\nparent {head}\nauthor Ada Lovelace <ada@example.com> {0} +0000\ncommitter Ada Lovelace <ada@example.com> {0} +0000\n",

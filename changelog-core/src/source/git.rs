@@ -51,10 +51,12 @@ impl GitSource {
             source,
         })?;
         let root = repo.workdir().unwrap_or_else(|| repo.path()).to_owned();
-        let repository = repo
-            .find_remote("origin")
-            .ok()
-            .and_then(|remote| remote.url().ok().and_then(RemoteRepository::from_remote_url));
+        let repository = repo.find_remote("origin").ok().and_then(|remote| {
+            remote
+                .url()
+                .ok()
+                .and_then(RemoteRepository::from_remote_url)
+        });
         Ok(Self {
             name: path.display().to_string(),
             path: root,
@@ -205,12 +207,16 @@ impl TagIndex {
             .map_err(git("cannot list tags"))?;
         for reference in references {
             let Ok(reference) = reference else { continue };
-            let (Ok(name), Ok(commit)) = (reference.shorthand(), reference.peel_to_commit())
-            else {
+            let (Ok(name), Ok(commit)) = (reference.shorthand(), reference.peel_to_commit()) else {
                 continue; // a tag of a tree or blob, or a name that is not UTF-8
             };
             // Several tags on one commit: prefer one that reads as a version, then the greatest.
-            let rank = |n: &str| (n.trim_start_matches('v').starts_with(char::is_numeric), n.to_owned());
+            let rank = |n: &str| {
+                (
+                    n.trim_start_matches('v').starts_with(char::is_numeric),
+                    n.to_owned(),
+                )
+            };
             by_commit
                 .entry(commit.id())
                 .and_modify(|current| {
@@ -426,7 +432,10 @@ fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commi
     let author = author.map_err(git(format!("cannot read the author of {}", commit.id())))?;
     let committer =
         committer.map_err(git(format!("cannot read the committer of {}", commit.id())))?;
-    let message = decode(commit.message_bytes(), commit.message_encoding().ok().flatten());
+    let message = decode(
+        commit.message_bytes(),
+        commit.message_encoding().ok().flatten(),
+    );
     Ok(Commit::from_message(
         commit.id().to_string(),
         signature(&author),

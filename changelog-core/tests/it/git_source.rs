@@ -1,0 +1,314 @@
+use changelog_core::source::git::GitSource;
+use changelog_core::testing::TestRepo;
+use changelog_core::{CommitSource, Error, RangeQuery};
+use pretty_assertions::assert_eq;
+
+use crate::{history, summaries};
+
+/// main: a, b (v0.1.0), c, d (v0.2.0), e
+fn tagged() -> TestRepo {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.commit("fix: b");
+    repo.tag("v0.1.0");
+    repo.commit("feat: c");
+    repo.commit("fix: d");
+    repo.annotated_tag("v0.2.0", "Release 0.2.0");
+    repo.commit("feat: e");
+    repo
+}
+
+#[test]
+fn explicit_range_between_tags() {
+    let repo = tagged();
+    let h = history(repo.path(), Some("v0.1.0..v0.2.0"));
+    assert_eq!(summaries(&h), ["feat: c", "fix: d"]);
+    let range = h.range.unwrap();
+    assert_eq!(range.spec, "v0.1.0..v0.2.0");
+    assert_eq!(range.to.tag.as_deref(), Some("v0.2.0"));
+    assert_eq!(range.from.unwrap().rev, "v0.1.0");
+}
+
+#[test]
+fn open_ended_range_runs_to_head() {
+    let repo = tagged();
+    let h = history(repo.path(), Some("v0.1.0.."));
+    assert_eq!(summaries(&h), ["feat: c", "fix: d", "feat: e"]);
+    assert_eq!(h.range.unwrap().spec, "v0.1.0..HEAD");
+}
+
+#[test]
+fn single_tag_runs_from_the_previous_tag() {
+    let repo = tagged();
+    let h = history(repo.path(), Some("v0.2.0"));
+    assert_eq!(summaries(&h), ["feat: c", "fix: d"]);
+    assert_eq!(h.range.unwrap().spec, "v0.1.0..v0.2.0");
+    // The first tag has no previous tag: the whole history up to it.
+    let h = history(repo.path(), Some("v0.1.0"));
+    assert_eq!(summaries(&h), ["feat: a", "fix: b"]);
+    assert_eq!(h.range.unwrap().spec, "v0.1.0");
+}
+
+#[test]
+fn no_range_runs_from_the_latest_tag_to_head() {
+    let repo = tagged();
+    let h = history(repo.path(), None);
+    assert_eq!(summaries(&h), ["feat: e"]);
+    assert_eq!(h.range.unwrap().spec, "v0.2.0..HEAD");
+}
+
+#[test]
+fn no_range_on_a_tagged_head_is_that_release() {
+    let mut repo = tagged();
+    repo.commit("fix: f");
+    repo.tag("v0.3.0");
+    let h = history(repo.path(), None);
+    assert_eq!(summaries(&h), ["feat: e", "fix: f"]);
+    let range = h.range.unwrap();
+    assert_eq!(range.spec, "v0.2.0..v0.3.0");
+    assert_eq!(range.to.tag.as_deref(), Some("v0.3.0"));
+}
+
+#[test]
+fn no_range_and_no_tag_is_the_whole_history() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.commit("feat: two");
+    let h = history(repo.path(), None);
+    assert_eq!(summaries(&h), ["feat: one", "feat: two"]);
+    let range = h.range.unwrap();
+    assert_eq!(range.spec, "HEAD");
+    assert!(range.from.is_none());
+}
+
+#[test]
+fn empty_range() {
+    let repo = tagged();
+    let h = history(repo.path(), Some("v0.2.0..v0.2.0"));
+    assert!(h.commits.is_empty());
+    // Reversed ends are empty too, as in git.
+    let h = history(repo.path(), Some("HEAD..v0.1.0"));
+    assert!(h.commits.is_empty());
+}
+
+#[test]
+fn merged_commits_are_listed_once_and_inherit_the_pull_request() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: base");
+    repo.tag("v1.0.0");
+    repo.branch("feature");
+    let f1 = repo.commit("feat: on the branch");
+    let f2 = repo.commit("fix: also on the branch");
+    repo.checkout("main");
+    let m1 = repo.commit("docs: meanwhile on main");
+    repo.merge(
+        "feature",
+        "Merge pull request #34 from someone/feature\n\nFeature",
+    );
+    repo.tag("v1.1.0");
+
+    let h = history(repo.path(), Some("v1.0.0..v1.1.0"));
+    let mut ids: Vec<_> = h.commits.iter().map(|c| c.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "three commits and the merge, each once");
+    for commit in &h.commits {
+        let expected: &[&str] = if commit.id == f1.to_string() || commit.id == f2.to_string() {
+            &["#34"]
+        } else {
+            &[]
+        };
+        assert_eq!(commit.merge_refs, expected, "{}", commit.summary);
+    }
+    assert!(h.commits.iter().any(|c| c.id == m1.to_string()));
+}
+
+#[test]
+fn gitlab_merge_requests_pass_their_reference_on() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: base");
+    repo.branch("topic");
+    repo.commit("feat: topic work");
+    repo.checkout("main");
+    repo.commit("chore: unrelated");
+    repo.merge(
+        "topic",
+        "Merge branch 'topic' into 'main'\n\nTopic work\n\nSee merge request group/project!12",
+    );
+    let h = history(repo.path(), None);
+    let topic = h
+        .commits
+        .iter()
+        .find(|c| c.summary == "feat: topic work")
+        .unwrap();
+    assert_eq!(topic.merge_refs, ["!12"]);
+}
+
+#[test]
+fn mailmap_is_honoured() {
+    let mut repo = TestRepo::new();
+    repo.write(
+        ".mailmap",
+        "Grace Hopper <grace@example.com> <ghopper@old.example.com>\n",
+    );
+    repo.commit_as("feat: compiler", "G. Hopper", "ghopper@old.example.com");
+    let h = history(repo.path(), None);
+    assert_eq!(h.commits[0].author.name, "Grace Hopper");
+    assert_eq!(h.commits[0].author.email, "grace@example.com");
+}
+
+#[test]
+fn path_filters_keep_commits_touching_the_path() {
+    let mut repo = TestRepo::new();
+    repo.commit_files("feat(foo): one", &[("crates/foo/src/lib.rs", "1")]);
+    repo.commit_files("feat(bar): two", &[("crates/bar/src/lib.rs", "2")]);
+    repo.commit_files(
+        "fix: both",
+        &[
+            ("crates/foo/src/lib.rs", "3"),
+            ("crates/bar/src/lib.rs", "3"),
+        ],
+    );
+    repo.commit_files("docs: readme", &[("README.md", "hi")]);
+    let source = GitSource::open(repo.path()).unwrap();
+    let read = |paths: &[&str]| {
+        let h = source
+            .read(&RangeQuery {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+                ..RangeQuery::default()
+            })
+            .unwrap();
+        summaries(&h)
+    };
+    assert_eq!(read(&["crates/foo/"]), ["feat(foo): one", "fix: both"]);
+    assert_eq!(read(&["./crates/bar"]), ["feat(bar): two", "fix: both"]);
+    assert_eq!(read(&["README.md", "crates/bar"]).len(), 3);
+    assert!(read(&["does/not/exist"]).is_empty());
+}
+
+#[test]
+fn date_filters_use_the_commit_date() {
+    let mut repo = TestRepo::new();
+    for n in 0..5 {
+        repo.commit(&format!("feat: {n}"));
+    }
+    // TestRepo commits are one minute apart from 1_700_000_000 + 60.
+    let at = |s: i64| {
+        chrono::DateTime::from_timestamp(1_700_000_000 + s, 0)
+            .unwrap()
+            .fixed_offset()
+    };
+    let h = GitSource::open(repo.path())
+        .unwrap()
+        .read(&RangeQuery {
+            since: Some(at(120)),
+            until: Some(at(240)),
+            ..RangeQuery::default()
+        })
+        .unwrap();
+    assert_eq!(summaries(&h), ["feat: 1", "feat: 2", "feat: 3"]);
+}
+
+#[test]
+fn non_utf8_messages_are_read() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: first");
+    repo.commit_raw_message(b"fix: caf\xe9 cr\xe8me\n", Some("ISO-8859-1"));
+    repo.commit_raw_message(b"fix: broken \xff bytes\n", None);
+    let h = history(repo.path(), None);
+    assert_eq!(
+        summaries(&h),
+        [
+            "feat: first",
+            "fix: café crème",
+            "fix: broken \u{fffd} bytes"
+        ]
+    );
+}
+
+#[test]
+fn short_ids_are_unambiguous_and_at_least_seven_digits() {
+    let mut repo = TestRepo::new();
+    for n in 0..50 {
+        repo.commit(&format!("feat: {n}"));
+    }
+    let h = history(repo.path(), None);
+    for commit in &h.commits {
+        assert!(commit.short_id.len() >= 7);
+        assert!(commit.id.starts_with(&commit.short_id));
+        let sharing = h
+            .commits
+            .iter()
+            .filter(|c| c.id.starts_with(&commit.short_id))
+            .count();
+        assert_eq!(sharing, 1);
+    }
+}
+
+#[test]
+fn errors_name_the_offending_input() {
+    let repo = tagged();
+    let source = GitSource::open(repo.path()).unwrap();
+    let read = |range: &str| {
+        source
+            .read(&RangeQuery {
+                range: Some(range.to_owned()),
+                ..RangeQuery::default()
+            })
+            .unwrap_err()
+    };
+    let err = read("v9.9.9..v0.2.0");
+    assert!(matches!(&err, Error::UnknownRevision { rev } if rev == "v9.9.9"));
+    assert!(err.to_string().contains("`v9.9.9`"));
+    assert!(!err.is_usage());
+    let err = read("v0.1.0..nope");
+    assert!(err.to_string().contains("`nope`"), "{err}");
+    for bad in ["a..b..c", "a...b", "..", "  "] {
+        let err = read(bad);
+        assert!(matches!(err, Error::InvalidRange { .. }), "{bad}: {err}");
+        assert!(err.is_usage());
+    }
+    let err = GitSource::open(std::env::temp_dir().join("surely-not-here-42")).unwrap_err();
+    assert!(matches!(err, Error::PathNotFound { .. }), "{err}");
+    let plain = tempfile::tempdir().unwrap();
+    let err = GitSource::open(plain.path()).unwrap_err();
+    assert!(err.to_string().contains("is not a git repository"), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&plain.path().display().to_string())
+    );
+}
+
+#[test]
+fn unborn_head_is_a_clear_error() {
+    let repo = TestRepo::new();
+    let err = GitSource::open(repo.path())
+        .unwrap()
+        .read(&RangeQuery::default())
+        .unwrap_err();
+    assert!(matches!(err, Error::UnbornHead { .. }), "{err}");
+    assert!(err.to_string().contains("no commits yet"), "{err}");
+}
+
+#[test]
+fn origin_on_github_is_recognised() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: x");
+    repo.set_origin("git@github.com:acme/rocket.git");
+    let source = GitSource::open(repo.path()).unwrap();
+    assert_eq!(
+        source.repository().unwrap().url,
+        "https://github.com/acme/rocket"
+    );
+}
+
+#[tokio::test]
+async fn the_source_is_usable_as_a_trait_object() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: x");
+    let source: std::sync::Arc<dyn CommitSource> =
+        std::sync::Arc::new(GitSource::open(repo.path()).unwrap());
+    let h = source.history(&RangeQuery::default()).await.unwrap();
+    assert_eq!(h.commits.len(), 1);
+    assert_eq!(source.name(), repo.path().display().to_string());
+}

@@ -1,0 +1,32 @@
+//! Integration tests of changelog-core over real git repositories (one test binary).
+
+mod git_source;
+mod render;
+
+use changelog_core::source::git::GitSource;
+use changelog_core::{BuildOptions, Changelog, History, RangeQuery, build};
+
+/// Reads a range of a test repository.
+fn history(path: &std::path::Path, range: Option<&str>) -> History {
+    GitSource::open(path)
+        .expect("open")
+        .read(&RangeQuery {
+            range: range.map(str::to_owned),
+            ..RangeQuery::default()
+        })
+        .expect("read")
+}
+
+/// Summaries of a history's commits, oldest first.
+fn summaries(history: &History) -> Vec<String> {
+    history
+        .commits
+        .iter()
+        .rev()
+        .map(|c| c.summary.clone())
+        .collect()
+}
+
+fn changelog(path: &std::path::Path, range: Option<&str>, options: &BuildOptions) -> Changelog {
+    build(history(path, range), options)
+}
