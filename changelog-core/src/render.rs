@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,19 @@ pub fn render(changelog: &Changelog, format: Format) -> Result<String> {
         Format::Markdown => Ok(markdown(changelog)),
         Format::Json => json(changelog),
     }
+}
+
+/// Renders a changelog into a writer, without holding the whole text in memory for JSON (a
+/// long history's JSON runs to megabytes). Give it a buffered writer.
+pub fn write(changelog: &Changelog, format: Format, mut out: impl io::Write) -> io::Result<()> {
+    match format {
+        Format::Markdown => out.write_all(markdown(changelog).as_bytes())?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, changelog)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
 }
 
 /// The changelog as pretty-printed JSON (see the crate docs for its shape).

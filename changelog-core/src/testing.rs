@@ -3,11 +3,6 @@
 //! Commit times are deterministic (one minute apart from a fixed instant), so ids, and with
 //! them rendered changelogs, are the same on every run.
 
-#![allow(
-    clippy::missing_panics_doc,
-    reason = "test helpers panic on failure by design"
-)]
-
 use std::fs;
 use std::path::Path;
 

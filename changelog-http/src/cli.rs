@@ -141,6 +141,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn generate(args: &GenerateArgs) -> Result<(), CliError> {
+    changelog_core::source::git::tune_for_one_pass();
     let source = GitSource::open(&args.repo)?;
     let query = RangeQuery {
         range: args.range.clone(),
@@ -165,35 +166,41 @@ fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         .build()
         .map_err(CliError::Runtime)?;
     let changelog = runtime.block_on(changelog_core::generate(&source, &query, &options))?;
-    let text = changelog_core::render::render(&changelog, format)?;
+    let output_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CliError::Output { path, source }
+    };
     match &args.output {
-        Some(path) => write_atomically(path, text.as_bytes()).map_err(|source| CliError::Output {
-            path: path.clone(),
-            source,
-        }),
-        None => match io::stdout().lock().write_all(text.as_bytes()) {
-            // A closed pipe (`changelog generate | head`) is not a failure of ours.
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(CliError::Output {
-                path: PathBuf::from("<stdout>"),
-                source: e,
-            }),
-            _ => Ok(()),
-        },
+        Some(path) => write_atomically(path, |file| {
+            changelog_core::render::write(&changelog, format, file)
+        })
+        .map_err(output_error(path)),
+        None => {
+            let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            match changelog_core::render::write(&changelog, format, stdout) {
+                // A closed pipe (`changelog generate | head`) is not a failure of ours.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                result => result.map_err(output_error(Path::new("<stdout>"))),
+            }
+        }
     }
 }
 
 /// Writes to a temporary file next to `path`, flushes it to disk, then renames it over `path`,
 /// so readers see either the old content or the new, never a part.
-fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+fn write_atomically(
+    path: &Path,
+    contents: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."));
-    let mut file = tempfile::Builder::new()
+    let file = tempfile::Builder::new()
         .prefix(".changelog-")
         .suffix(".tmp")
         .tempfile_in(dir)?;
-    file.write_all(contents)?;
+    contents(&mut io::BufWriter::with_capacity(1 << 16, file.as_file()))?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+// Reading a long history allocates many small strings; mimalloc does that markedly faster than
+// the system allocator (see benches/generate_vs_git_log.py).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Usage errors exit with status 2 (clap's convention); `--help` and `--version` with 0.
     let cli = changelog_http::Cli::try_parse().unwrap_or_else(|e| e.exit());

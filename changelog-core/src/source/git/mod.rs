@@ -21,11 +21,27 @@ use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
-use git2::{ErrorCode, Mailmap, Oid, Repository, Sort};
+use git2::{ErrorCode, Mailmap, Oid, Repository};
+
+mod walk;
 
 use super::{CommitSource, History, unambiguous_prefixes};
 use crate::commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature};
 use crate::error::{Error, Result};
+
+/// Sets libgit2 up for reading a history once, front to back, as a command-line run does.
+///
+/// - Objects are not re-hashed on every read (libgit2 does so by default; git itself does not):
+///   about a tenth of the time of reading a long history.
+/// - The object cache is off: the walk reads each commit once and keeps what it needs, so the
+///   cache only costs lookups, insertions and memory.
+///
+/// Both settings are global to the process, so they are left to the program (the `changelog`
+/// binary calls this), not switched by the library behind its back.
+pub fn tune_for_one_pass() {
+    git2::opts::strict_hash_verification(false);
+    git2::opts::enable_caching(false);
+}
 
 /// A repository on the local file system.
 #[derive(Debug, Clone)]
@@ -85,62 +101,45 @@ impl GitSource {
         })?;
         let tags = TagIndex::load(&repo)?;
         let (from, to) = resolve(&repo, &tags, query.range.as_deref(), &self.path)?;
-        let mailmap = repo.mailmap().ok();
 
-        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
-        walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)
-            .map_err(git("cannot sort the history"))?;
-        walk.push(to.1).map_err(git("cannot walk the history"))?;
-        if let Some((_, from_oid)) = &from {
-            walk.hide(*from_oid)
-                .map_err(git("cannot walk the history"))?;
-        }
-        let since = query.since.map(|t| t.timestamp());
-        let until = query.until.map(|t| t.timestamp());
+        // Every commit of the range, in topological order (children before parents), before
+        // any filter: the merge analysis needs the whole graph.
+        let order = walk::range(&repo, to.1, from.as_ref().map(|(_, oid)| *oid))?;
+        let position: HashMap<Oid, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, commit)| (commit.id(), i))
+            .collect();
+
+        let filter = Filter {
+            since: query.since.map(|t| t.timestamp()),
+            until: query.until.map(|t| t.timestamp()),
+            paths: &paths,
+        };
+        let read = read_commits(&repo, &order, &position, &filter)?;
 
         let mut commits = Vec::new();
-        let mut index: HashMap<Oid, usize> = HashMap::new();
-        let mut merges: Vec<(Vec<Oid>, Vec<String>)> = Vec::new();
-        for oid in walk {
-            let oid = oid.map_err(git("cannot walk the history"))?;
-            let commit = repo
-                .find_commit(oid)
-                .map_err(git(format!("cannot read commit {oid}")))?;
-            let committed = commit.committer().when().seconds();
-            if since.is_some_and(|s| committed < s) || until.is_some_and(|u| committed > u) {
-                continue;
+        // Position in `order` -> position in `commits`, for the commits that pass the filters.
+        let mut kept: HashMap<usize, usize> = HashMap::new();
+        let mut merges: Vec<(usize, Vec<String>, bool)> = Vec::new();
+        let mut parents: Vec<Vec<usize>> = Vec::with_capacity(order.len());
+        for (i, one) in read.into_iter().enumerate() {
+            parents.push(one.parents);
+            if let Some((refs, first_in_range)) = one.merge {
+                merges.push((i, refs, first_in_range));
             }
-            if !paths.is_empty() && !touches(&commit, &paths)? {
-                continue;
+            if let Some(commit) = one.commit {
+                kept.insert(i, commits.len());
+                commits.push(commit);
             }
-            let converted = convert(&commit, mailmap.as_ref())?;
-            if commit.parent_count() > 1 {
-                let refs = merge_request_refs(&converted);
-                if !refs.is_empty() {
-                    merges.push((commit.parent_ids().collect(), refs));
-                }
-            }
-            index.insert(oid, commits.len());
-            commits.push(converted);
         }
 
-        for (parents, refs) in merges {
-            let mut merged = repo.revwalk().map_err(git("cannot walk a merge"))?;
-            for parent in &parents[1..] {
-                merged.push(*parent).map_err(git("cannot walk a merge"))?;
-            }
-            merged
-                .hide(parents[0])
-                .map_err(git("cannot walk a merge"))?;
-            if let Some((_, from_oid)) = &from {
-                merged.hide(*from_oid).map_err(git("cannot walk a merge"))?;
-            }
-            for oid in merged {
-                let oid = oid.map_err(git("cannot walk a merge"))?;
-                if let Some(&i) = index.get(&oid) {
+        for (merge, refs, first_in_range) in merges {
+            for merged in walk::merged_commits(&parents, merge, first_in_range) {
+                if let Some(&c) = kept.get(&merged) {
                     for r in &refs {
-                        if !commits[i].merge_refs.contains(r) {
-                            commits[i].merge_refs.push(r.clone());
+                        if !commits[c].merge_refs.contains(r) {
+                            commits[c].merge_refs.push(r.clone());
                         }
                     }
                 }
@@ -187,6 +186,68 @@ impl CommitSource for GitSource {
             Err(e) => Err(Error::Task(e.to_string())),
         }
     }
+}
+
+/// Commit date and path filters, applied while reading.
+struct Filter<'a> {
+    since: Option<i64>,
+    until: Option<i64>,
+    paths: &'a [String],
+}
+
+/// What reading one commit of the range yields.
+struct ReadCommit {
+    /// The commit, when it passes the filters.
+    commit: Option<Commit>,
+    /// Positions of its parents in the range.
+    parents: Vec<usize>,
+    /// For a pull or merge request merge: its references, and whether its first parent is in
+    /// the range.
+    merge: Option<(Vec<String>, bool)>,
+}
+
+/// Reads consecutive commits of the range, in order.
+fn read_commits(
+    repo: &Repository,
+    order: &[git2::Commit<'_>],
+    position: &HashMap<Oid, usize>,
+    filter: &Filter<'_>,
+) -> Result<Vec<ReadCommit>> {
+    let mailmap = repo.mailmap().ok();
+    let mut out = Vec::with_capacity(order.len());
+    for commit in order {
+        let parents = commit
+            .parent_ids()
+            .filter_map(|p| position.get(&p).copied())
+            .collect();
+        let committed = commit.committer().when().seconds();
+        let in_dates = filter.since.is_none_or(|s| committed >= s)
+            && filter.until.is_none_or(|u| committed <= u);
+        // Dates first: they are free, paths need tree lookups.
+        let keep = in_dates && (filter.paths.is_empty() || touches(commit, filter.paths)?);
+        let is_merge = commit.parent_count() > 1;
+        let converted = if keep || is_merge {
+            Some(convert(commit, mailmap.as_ref())?)
+        } else {
+            None
+        };
+        let merge = match &converted {
+            Some(c) if is_merge => {
+                let refs = merge_request_refs(c);
+                let first_in_range = commit
+                    .parent_id(0)
+                    .is_ok_and(|first| position.contains_key(&first));
+                (!refs.is_empty()).then_some((refs, first_in_range))
+            }
+            _ => None,
+        };
+        out.push(ReadCommit {
+            commit: converted.filter(|_| keep),
+            parents,
+            merge,
+        });
+    }
+    Ok(out)
 }
 
 fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
@@ -239,20 +300,10 @@ impl TagIndex {
         if self.by_commit.is_empty() {
             return Ok(None);
         }
-        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
-        walk.set_sorting(Sort::TIME)
-            .map_err(git("cannot sort the history"))?;
-        walk.push(start).map_err(git("cannot walk the history"))?;
-        for oid in walk {
-            let oid = oid.map_err(git("cannot walk the history"))?;
-            if oid == start && !include_start {
-                continue;
-            }
-            if let Some(name) = self.by_commit.get(&oid) {
-                return Ok(Some((name.clone(), oid)));
-            }
-        }
-        Ok(None)
+        let found = walk::nearest(repo, start, include_start, |oid| {
+            self.by_commit.contains_key(&oid)
+        })?;
+        Ok(found.map(|oid| (self.by_commit[&oid].clone(), oid)))
     }
 }
 
@@ -437,12 +488,24 @@ fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commi
         commit.message_encoding().ok().flatten(),
     );
     Ok(Commit::from_message(
-        commit.id().to_string(),
+        hex(commit.id()),
         signature(&author),
         signature(&committer),
         &message,
-        commit.parent_ids().map(|p| p.to_string()).collect(),
+        commit.parent_ids().map(hex).collect(),
     ))
+}
+
+/// Lower-case hexadecimal of an object id (what `Oid::to_string` gives, without the formatting
+/// machinery, which shows in profiles of long histories).
+fn hex(oid: Oid) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(oid.as_bytes().len() * 2);
+    for byte in oid.as_bytes() {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 fn signature(sig: &git2::Signature<'_>) -> Signature {
@@ -513,6 +576,12 @@ mod tests {
         let err = normalise_paths(&["../x".into()]).unwrap_err();
         assert!(err.to_string().contains("`../x`"), "{err}");
         assert!(normalise_paths(&["/abs".into()]).is_err());
+    }
+
+    #[test]
+    fn hex_matches_git2() {
+        let oid = Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap();
+        assert_eq!(hex(oid), oid.to_string());
     }
 
     #[test]

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Times `changelog generate --format json` against `git log` over a synthetic history.
+
+Builds a repository of N commits (20,000 by default) with `git fast-import`: Conventional and
+plain messages, bodies, footers, co-authors, and a pull-request merge every tenth commit. Then it
+times, in the same run and alternating between the two, over the whole history:
+
+  - changelog generate --repo R --format json      (the engine: read, parse, group, render)
+  - git log --format=%H%x00%an%x00%at%x00%B        (the floor: git only reads and prints)
+
+and reports the median wall times, their ratio, and each command's peak resident memory
+(from wait4's rusage). Both commands write to /dev/null.
+
+Usage:
+  python3 benches/generate_vs_git_log.py [--commits N] [--runs K] [--bin PATH] [--check]
+
+Without --bin the release binary is built first (cargo build --release -p changelog-http).
+With --check the exit status is 1 when the ratio exceeds 2.0 or memory exceeds 200 MB.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TYPES = ["feat", "fix", "fix", "docs", "refactor", "perf", "test", "chore", "ci", "build"]
+SCOPES = [None, None, "api", "cli", "parser", "store", "ui", "auth", "config"]
+WORDS = (
+    "cache parser config loader retry timeout buffer stream index token session user "
+    "request response handler router worker queue schema migration template render"
+).split()
+PLAIN = ["Add", "Fix", "Remove", "Improve", "Update", "Refactor", "Document", "Rework"]
+
+
+def message(rng: random.Random, n: int) -> str:
+    words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8)))
+    if rng.random() < 0.2:
+        summary = f"{rng.choice(PLAIN)} {words}"
+    else:
+        kind = rng.choice(TYPES)
+        scope = rng.choice(SCOPES)
+        bang = "!" if rng.random() < 0.01 else ""
+        summary = f"{kind}({scope}){bang}: {words}" if scope else f"{kind}{bang}: {words}"
+    if rng.random() < 0.1:
+        summary += f" (#{n})"
+    parts = [summary]
+    if rng.random() < 0.5:
+        body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 60)))
+        parts.append(body)
+    footers = []
+    if rng.random() < 0.1:
+        footers.append(f"Closes #{rng.randint(1, 5000)}")
+    if rng.random() < 0.05:
+        footers.append("Co-authored-by: Grace Hopper <grace@example.com>")
+    if rng.random() < 0.01:
+        footers.append("BREAKING CHANGE: the " + rng.choice(WORDS) + " format changed")
+    if footers:
+        parts.append("\n".join(footers))
+    return "\n\n".join(parts) + "\n"
+
+
+def data(text: str) -> bytes:
+    raw = text.encode()
+    return b"data %d\n%s\n" % (len(raw), raw)
+
+
+def fast_import_stream(commits: int, seed: int = 7) -> bytes:
+    """A fast-import stream: main gets a merge of a 3-commit branch every tenth commit."""
+    rng = random.Random(seed)
+    out = bytearray()
+    when = 1_600_000_000
+    mark = 0
+    main_tip = None
+    authors = [("Ada Lovelace", "ada@example.com"), ("Grace Hopper", "grace@example.com"),
+               ("Linus T", "linus@example.com"), ("Margaret H", "margaret@example.com")]
+
+    def commit(ref: str, parent, merge, msg: str, files) -> int:
+        nonlocal mark, when
+        mark += 1
+        when += 60
+        name, email = rng.choice(authors)
+        out.extend(b"commit %s\nmark :%d\n" % (ref.encode(), mark))
+        out.extend(b"author %s <%s> %d +0000\n" % (name.encode(), email.encode(), when))
+        out.extend(b"committer %s <%s> %d +0000\n" % (name.encode(), email.encode(), when))
+        out.extend(data(msg))
+        if parent is not None:
+            out.extend(b"from :%d\n" % parent)
+        if merge is not None:
+            out.extend(b"merge :%d\n" % merge)
+        for path, content in files:
+            out.extend(b"M 100644 inline %s\n" % path.encode())
+            out.extend(data(content))
+        out.extend(b"\n")
+        return mark
+
+    made = 0
+    pr = 0
+    while made < commits:
+        if made % 10 == 9 and main_tip is not None and commits - made >= 4:
+            # A pull request: three commits on a branch, then the merge on main.
+            pr += 1
+            tip = main_tip
+            changed = []
+            for _ in range(3):
+                path = f"src/pr{pr}/{rng.choice(WORDS)}.rs"
+                content = f"// {made}\n"
+                tip = commit("refs/heads/topic", tip, None, message(rng, made), [(path, content)])
+                changed.append((path, content))
+                made += 1
+            main_tip = commit("refs/heads/main", main_tip, tip,
+                              f"Merge pull request #{pr} from octo/topic-{pr}\n\nTopic {pr}\n", changed)
+            made += 1
+        else:
+            path = f"crates/{rng.choice(WORDS)}/src/{rng.choice(WORDS)}.rs"
+            main_tip = commit("refs/heads/main", main_tip, None, message(rng, made),
+                              [(path, f"// {made}\n")])
+            made += 1
+    out.extend(b"reset refs/heads/topic\nfrom 0000000000000000000000000000000000000000\n\n")
+    return bytes(out)
+
+
+def make_repo(path: Path, commits: int) -> None:
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"],
+                   input=fast_import_stream(commits), check=True)
+    count = subprocess.run(["git", "-C", str(path), "rev-list", "--count", "HEAD"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    print(f"synthetic repository: {count} commits at {path}", file=sys.stderr)
+
+
+def run(argv: list) -> tuple:
+    """Wall seconds and peak RSS (MiB) of one run, output to /dev/null."""
+    with open(os.devnull, "wb") as sink:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {err}")
+    return elapsed, usage.ru_maxrss / 1024.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--bin", type=Path, help="the changelog binary (default: build release)")
+    parser.add_argument("--keep", type=Path, help="build the repository here and keep it")
+    parser.add_argument("--check", action="store_true", help="fail above 2.0x or 200 MB")
+    args = parser.parse_args()
+
+    binary = args.bin
+    if binary is None:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "changelog-http"],
+                       cwd=ROOT, check=True)
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        binary = target / "release" / "changelog"
+
+    workdir = Path(tempfile.mkdtemp(prefix="changelog-bench-"))
+    repo = args.keep or workdir / "repo"
+    try:
+        if not (repo / ".git").exists():
+            make_repo(repo, args.commits)
+        commands = {
+            "changelog generate --format json": [str(binary), "generate", "--repo", str(repo),
+                                                 "--format", "json"],
+            "git log --format=%H%x00%an%x00%at%x00%B": ["git", "-C", str(repo), "log",
+                                                        "--format=%H%x00%an%x00%at%x00%B"],
+        }
+        times = {name: [] for name in commands}
+        memory = {name: 0.0 for name in commands}
+        for name, argv in commands.items():  # warm the page cache once
+            run(argv)
+        for _ in range(args.runs):
+            for name, argv in commands.items():
+                elapsed, rss = run(argv)
+                times[name].append(elapsed)
+                memory[name] = max(memory[name], rss)
+
+        print(f"{'command':45} {'median ms':>10} {'min ms':>8} {'peak RSS MiB':>13}")
+        for name in commands:
+            print(f"{name:45} {statistics.median(times[name]) * 1000:10.1f} "
+                  f"{min(times[name]) * 1000:8.1f} {memory[name]:13.1f}")
+        names = list(commands)
+        ratio = statistics.median(times[names[0]]) / statistics.median(times[names[1]])
+        print(f"ratio (median changelog / median git log): {ratio:.2f}x (target <= 2.0x)")
+        print(f"changelog peak memory: {memory[names[0]]:.1f} MiB (target < 200 MB)")
+        if args.check and (ratio > 2.0 or memory[names[0]] * 1.048576 >= 200):
+            return 1
+        return 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
