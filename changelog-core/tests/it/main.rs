@@ -2,6 +2,7 @@
 
 mod git_source;
 mod render;
+mod walk;
 
 use changelog_core::source::git::GitSource;
 use changelog_core::{BuildOptions, Changelog, History, RangeQuery, build};
