@@ -1,1 +1,1 @@
-//! placeholder
+//! Runnable examples of the changelog engine; see `examples/` for the programs.
