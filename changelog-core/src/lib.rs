@@ -39,6 +39,7 @@
 pub mod changelog;
 pub mod commit;
 pub mod error;
+pub mod llm;
 pub mod parse;
 pub mod render;
 pub mod source;

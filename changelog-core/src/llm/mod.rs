@@ -1,0 +1,268 @@
+//! Language-model providers behind one trait.
+//!
+//! A [`LlmProvider`] answers a [`ChatRequest`] with a [`Completion`], or with a stream of text
+//! deltas that ends with the usage. Cross-cutting behaviour (retry, fallback, cache) wraps a
+//! provider and is itself a provider, so layers compose the way tower layers do:
+//!
+//! ```text
+//! Cached(Retry(Fallback[Retry(OpenAi gpt-4o-mini), Retry(Anthropic claude-...)]))
+//! ```
+
+use std::fmt;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+
+/// Who says a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions.
+    System,
+    /// The question.
+    User,
+    /// An earlier answer.
+    Assistant,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    /// Who says it.
+    pub role: Role,
+    /// What is said.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    #[must_use]
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+
+    /// A user message.
+    #[must_use]
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+}
+
+/// A request for one answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The model, as the provider names it (`gpt-4o-mini`).
+    pub model: String,
+    /// System message(s) first, then the user message.
+    pub messages: Vec<Message>,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// The most tokens the answer may have.
+    pub max_output_tokens: u32,
+}
+
+/// Tokens a request consumed, as the provider counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Self) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// It was done.
+    Stop,
+    /// It reached the output token limit: the answer is cut.
+    Length,
+    /// A content filter stopped it.
+    ContentFilter,
+    /// Anything else the provider said.
+    Other(String),
+}
+
+/// A whole answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The answer's text.
+    pub text: String,
+    /// Tokens used.
+    pub usage: Usage,
+    /// The model that answered (as the provider reports it).
+    pub model: String,
+    /// Why it stopped.
+    pub finish_reason: FinishReason,
+}
+
+/// One event of a streamed answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StreamEvent {
+    /// More text.
+    Delta(String),
+    /// The end of the answer; nothing follows.
+    Done {
+        /// Tokens used.
+        usage: Usage,
+        /// The model that answered.
+        model: String,
+        /// Why it stopped.
+        finish_reason: FinishReason,
+    },
+}
+
+/// A streamed answer.
+pub type CompletionStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>;
+
+/// A language model service.
+///
+/// Object-safe and `Send + Sync`: providers are chosen at run time and shared as
+/// `Arc<dyn LlmProvider>`.
+#[async_trait]
+pub trait LlmProvider: Send + Sync {
+    /// Short name for messages and cache keys (`openai`, `anthropic`, `simulated`).
+    fn name(&self) -> &str;
+
+    /// Asks for a whole answer.
+    async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError>;
+
+    /// Asks for an answer as a stream of deltas ending with [`StreamEvent::Done`]. The default
+    /// sends the whole answer as one delta.
+    async fn stream(&self, request: &ChatRequest) -> Result<CompletionStream, LlmError> {
+        let completion = self.complete(request).await?;
+        let events = vec![
+            Ok(StreamEvent::Delta(completion.text)),
+            Ok(StreamEvent::Done {
+                usage: completion.usage,
+                model: completion.model,
+                finish_reason: completion.finish_reason,
+            }),
+        ];
+        Ok(Box::pin(futures_util::stream::iter(events)))
+    }
+}
+
+/// What went wrong talking to a provider. Messages never contain credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LlmError {
+    /// The provider answered with an HTTP error status.
+    #[error("{provider} answered HTTP {status}: {message}")]
+    Status {
+        /// Provider name.
+        provider: String,
+        /// HTTP status code.
+        status: u16,
+        /// The provider's explanation (credentials redacted).
+        message: String,
+        /// How long the provider asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// No answer in time.
+    #[error("{provider} did not answer within {seconds} s")]
+    Timeout {
+        /// Provider name.
+        provider: String,
+        /// The limit that passed.
+        seconds: u64,
+    },
+    /// The connection failed.
+    #[error("cannot reach {provider} at {url}: {message}")]
+    Connection {
+        /// Provider name.
+        provider: String,
+        /// The URL tried.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The answer could not be understood.
+    #[error("{provider} sent an answer that cannot be read: {message}")]
+    InvalidResponse {
+        /// Provider name.
+        provider: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A streamed answer ended before its end event.
+    #[error("{provider} stopped streaming before the answer was complete")]
+    StreamInterrupted {
+        /// Provider name.
+        provider: String,
+    },
+    /// No API key was configured.
+    #[error("{provider} needs an API key: set {variable} or pass one in the configuration")]
+    MissingApiKey {
+        /// Provider name.
+        provider: String,
+        /// The environment variable read.
+        variable: String,
+    },
+    /// Every provider of a fallback chain failed; the last error is kept.
+    #[error("every provider failed; last: {last}")]
+    Exhausted {
+        /// The last failure.
+        last: Box<LlmError>,
+    },
+}
+
+impl LlmError {
+    /// Whether trying the same request again may succeed: timeouts, connection failures,
+    /// interrupted streams, 408, 409, 429 and 5xx. Other 4xx are the request's fault.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => matches!(status, 408 | 409 | 429 | 500..=599),
+            Self::Timeout { .. } | Self::Connection { .. } | Self::StreamInterrupted { .. } => {
+                true
+            }
+            Self::InvalidResponse { .. } | Self::MissingApiKey { .. } | Self::Exhausted { .. } => {
+                false
+            }
+        }
+    }
+
+    /// Whether the request itself is at fault (malformed, too large), so that another model or
+    /// provider would fail the same way: 400, 413 and 422.
+    #[must_use]
+    pub fn is_request_fault(&self) -> bool {
+        matches!(self, Self::Status { status: 400 | 413 | 422, .. })
+    }
+
+    /// The wait the provider asked for, if any.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        })
+    }
+}
