@@ -111,6 +111,9 @@ pub struct Completion {
     pub model: String,
     /// Why it stopped.
     pub finish_reason: FinishReason,
+    /// Whether it came from a cache rather than from the provider (no request was sent).
+    #[serde(default)]
+    pub cached: bool,
 }
 
 /// One event of a streamed answer.
