@@ -74,6 +74,30 @@ pub enum Error {
         expected: &'static str,
     },
 
+    /// A prompt template that cannot be compiled or rendered.
+    #[error("invalid prompt template: {message}")]
+    Template {
+        /// What the template engine said.
+        message: String,
+    },
+
+    /// A token budget too small for the request's fixed parts.
+    #[error(
+        "a budget of {budget} input tokens cannot hold {what} ({needed} tokens); raise --max-input-tokens"
+    )]
+    Budget {
+        /// The budget.
+        budget: usize,
+        /// What did not fit.
+        what: &'static str,
+        /// Its size.
+        needed: usize,
+    },
+
+    /// A language model request failed.
+    #[error(transparent)]
+    Llm(#[from] crate::llm::LlmError),
+
     /// libgit2 failed while reading the repository.
     #[cfg(feature = "git")]
     #[error("{context}")]
@@ -106,6 +130,7 @@ impl Error {
                 | Self::InvalidDate { .. }
                 | Self::InvalidPath { .. }
                 | Self::UnknownName { .. }
+                | Self::Template { .. }
         )
     }
 }

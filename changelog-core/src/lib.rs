@@ -36,15 +36,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod changelog;
 pub mod commit;
 pub mod error;
 pub mod llm;
 pub mod parse;
+pub mod prompt;
 pub mod render;
 pub mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod verify;
 
 pub use changelog::{Author, BuildOptions, Changelog, Entry, Section, Stats, Style, build};
 pub use commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature, Trailer};

@@ -1,0 +1,397 @@
+//! Prompts for the LLM path: instructions rendered from templates (minijinja), commits rendered
+//! in a fixed, citable form.
+//!
+//! # Templates
+//!
+//! Built-in styles: `conventional`, `keep-a-changelog`, `release-notes` (prose for end users),
+//! `technical` and `social` (a short post). A user template (`--template FILE`) replaces the
+//! style's instructions; it is a minijinja template with these variables:
+//!
+//! | variable | value |
+//! |---|---|
+//! | `task` | `summarise` (commits to changelog), `merge` (partial changelogs to one) or `repair` (commits that were left out) |
+//! | `style` | the style name |
+//! | `title` | document title, or none |
+//! | `version` | release version, or none |
+//! | `range` | the range, such as `v1.0.0..v1.1.0`, or none |
+//! | `repository` | web URL of the repository, or none |
+//! | `commit_count` | how many commits the request lists (0 for `merge`) |
+//! | `citation_rule` | the sentence that asks for `[abc1234]` citations; include it |
+//!
+//! The commits themselves are always listed by the engine, one per line as
+//! `[abc1234] type(scope)!: summary (#12) (Author)` with the body indented below, so that every
+//! answer can be checked against the range whatever the template says.
+
+use minijinja::{Environment, context};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::parse::{Kind, ParsedCommit};
+
+/// Built-in prompt styles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromptStyle {
+    /// Sections by Conventional Commits type.
+    #[default]
+    Conventional,
+    /// Added, Changed, Deprecated, Removed, Fixed, Security.
+    KeepAChangelog,
+    /// Plain-language release notes for end users.
+    ReleaseNotes,
+    /// Detailed notes for developers.
+    Technical,
+    /// A short announcement post.
+    Social,
+}
+
+impl PromptStyle {
+    /// Every style.
+    pub const ALL: [Self; 5] = [
+        Self::Conventional,
+        Self::KeepAChangelog,
+        Self::ReleaseNotes,
+        Self::Technical,
+        Self::Social,
+    ];
+
+    /// The style's name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Conventional => "conventional",
+            Self::KeepAChangelog => "keep-a-changelog",
+            Self::ReleaseNotes => "release-notes",
+            Self::Technical => "technical",
+            Self::Social => "social",
+        }
+    }
+
+    /// Reads a style name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| Error::UnknownName {
+                what: "style",
+                name: name.to_owned(),
+                expected: "conventional, keep-a-changelog, release-notes, technical, social",
+            })
+    }
+
+    fn template(self) -> &'static str {
+        match self {
+            Self::Conventional => CONVENTIONAL,
+            Self::KeepAChangelog => KEEP_A_CHANGELOG,
+            Self::ReleaseNotes => RELEASE_NOTES,
+            Self::Technical => TECHNICAL,
+            Self::Social => SOCIAL,
+        }
+    }
+}
+
+/// The rule every template must pass on.
+pub const CITATION_RULE: &str = "End every bullet with the short ids of the commits it summarises, in square brackets: `[abc1234]` or `[abc1234, def5678]`. Use only ids from the list you are given, exactly as written; never invent a change, a number, a name or an id.";
+
+const COMMON: &str = r"{% if task == 'merge' %}You merge partial changelogs of the same release into one changelog. Keep every bullet's citations exactly as they are; when two bullets describe the same change, write one bullet that cites the commits of both. Keep the section headings.{% elif task == 'repair' %}These commits were left out of the changelog{% if version %} of {{ version }}{% endif %}. Write bullets for those that matter to readers, under the section headings they belong to.{% else %}You write the changelog{% if version %} of release {{ version }}{% endif %}{% if range %} (commits {{ range }}){% endif %} from its {{ commit_count }} commits.{% endif %}
+Answer in Markdown only, with no preamble.
+{{ citation_rule }}
+";
+
+const CONVENTIONAL: &str = r"{% include 'common' %}Start with `## {{ version or 'Unreleased' }}`. Then use `### ` headings, in this order and only when not empty: Breaking Changes, Features, Bug Fixes, Performance, Refactoring, Documentation, Reverts, Other. One bullet per change, starting with `**scope:** ` when the change has a scope; merge commits that make the same change. Leave out tests, CI and chores unless they matter to users.";
+
+const KEEP_A_CHANGELOG: &str = r"{% include 'common' %}Follow keepachangelog.com: start with `## [{{ version or 'Unreleased' }}]`, then `### ` headings among Added, Changed, Deprecated, Removed, Fixed, Security, only when not empty. Start a bullet with `**BREAKING:** ` when the change breaks compatibility. Leave out changes users do not notice (tests, CI, refactoring, chores).";
+
+const RELEASE_NOTES: &str = r"{% include 'common' %}Write release notes for the people who use the software, not its developers: plain language, what they can now do and what was fixed, no commit jargon. Start with `## {{ version or 'What is new' }}`, then `### ` headings among Highlights, New, Improved, Fixed, Breaking Changes. Leave out internal changes.";
+
+const TECHNICAL: &str = r"{% include 'common' %}Write detailed technical notes for developers and integrators: APIs, configuration, behaviour changes, migrations, performance. Start with `## {{ version or 'Unreleased' }}`, then `### ` headings by area (the commits' scopes) and a `### Breaking Changes` section first when there are any, with what must be done to upgrade.";
+
+const SOCIAL: &str = r"{% include 'common' %}Write a short announcement post{% if title %} for {{ title }}{% endif %}: a `## {{ version or 'New release' }}` heading, one sentence, then at most five bullets with the changes users will care about most. Keep the whole post under 600 characters, citations excluded.";
+
+/// How much of each commit a prompt shows, from the most to the least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Detail {
+    /// Summary, breaking-change notes and the whole body.
+    Full,
+    /// Bodies cut to their first paragraph (at most 400 characters).
+    Trimmed,
+    /// Bodies of documentation, style, test, build, CI and chore commits left out; others cut
+    /// to one line (at most 160 characters).
+    Lean,
+    /// Summaries and breaking-change notes only.
+    Summary,
+}
+
+impl Detail {
+    /// Every level, from the most detailed.
+    pub const ALL: [Self; 4] = [Self::Full, Self::Trimmed, Self::Lean, Self::Summary];
+}
+
+/// What the instructions may mention about the release.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseContext {
+    /// Document title.
+    pub title: Option<String>,
+    /// Release version.
+    pub version: Option<String>,
+    /// Range spelling.
+    pub range: Option<String>,
+    /// Repository web URL.
+    pub repository: Option<String>,
+}
+
+/// The kind of request a prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Commits to a changelog.
+    Summarise,
+    /// Partial changelogs to one.
+    Merge,
+    /// Left-out commits to bullets.
+    Repair,
+}
+
+impl Task {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Summarise => "summarise",
+            Self::Merge => "merge",
+            Self::Repair => "repair",
+        }
+    }
+}
+
+/// Renders prompts for one style (or a user template).
+pub struct Prompter {
+    env: Environment<'static>,
+    style: PromptStyle,
+}
+
+impl std::fmt::Debug for Prompter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prompter")
+            .field("style", &self.style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// First line of the user message of a summarise or repair request.
+pub const COMMITS_HEADER: &str = "Commits (id, summary, author; body indented):";
+/// First line of the user message of a merge request.
+pub const PARTIALS_HEADER: &str = "Partial changelogs to merge:";
+
+impl Prompter {
+    /// A prompter for a built-in style, or for a user template (its text) when one is given.
+    pub fn new(style: PromptStyle, user_template: Option<String>) -> Result<Self> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+        let invalid = |e: &minijinja::Error| Error::Template {
+            message: e.to_string(),
+        };
+        env.add_template("common", COMMON)
+            .map_err(|e| invalid(&e))?;
+        match user_template {
+            Some(text) => env.add_template_owned("instructions", text),
+            None => env.add_template("instructions", style.template()),
+        }
+        .map_err(|e| invalid(&e))?;
+        Ok(Self { env, style })
+    }
+
+    /// The system message of a request.
+    pub fn instructions(
+        &self,
+        task: Task,
+        release: &ReleaseContext,
+        commit_count: usize,
+    ) -> Result<String> {
+        let template = self
+            .env
+            .get_template("instructions")
+            .map_err(|e| Error::Template {
+                message: e.to_string(),
+            })?;
+        template
+            .render(context! {
+                task => task.name(),
+                style => self.style.name(),
+                title => &release.title,
+                version => &release.version,
+                range => &release.range,
+                repository => &release.repository,
+                commit_count => commit_count,
+                citation_rule => CITATION_RULE,
+            })
+            .map(|text| text.trim().to_owned())
+            .map_err(|e| Error::Template {
+                message: e.to_string(),
+            })
+    }
+}
+
+/// One commit as a prompt lists it (ends with a newline).
+#[must_use]
+pub fn commit_line(commit: &ParsedCommit, detail: Detail) -> String {
+    let c = &commit.commit;
+    let mut out = String::with_capacity(96 + c.body.len().min(512));
+    out.push('[');
+    out.push_str(&c.short_id);
+    out.push_str("] ");
+    out.push_str(c.summary.trim());
+    if !commit.breaking_notes.is_empty() || (commit.breaking && !c.summary.contains('!')) {
+        out.push_str(" [BREAKING]");
+    }
+    out.push_str(" (");
+    out.push_str(&c.author.name);
+    out.push_str(")\n");
+    for note in &commit.breaking_notes {
+        out.push_str("    BREAKING CHANGE: ");
+        out.push_str(&single_line(note, 400));
+        out.push('\n');
+    }
+    let body = body_without_trailers(&c.body);
+    let shown = match detail {
+        Detail::Full => body.to_owned(),
+        Detail::Trimmed => {
+            let first = body.split("\n\n").next().unwrap_or_default();
+            cut(first, 400)
+        }
+        Detail::Lean if low_value(commit.kind) => String::new(),
+        Detail::Lean => single_line(body, 160),
+        Detail::Summary => String::new(),
+    };
+    for line in shown.lines().filter(|l| !l.trim().is_empty()) {
+        out.push_str("    ");
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn low_value(kind: Kind) -> bool {
+    !kind.is_user_facing()
+}
+
+/// The body without its trailer block (trailers are metadata the engine already read).
+fn body_without_trailers(body: &str) -> &str {
+    match body.rfind("\n\n") {
+        Some(split) if !crate::parse::trailers(&body[split + 2..]).is_empty() => {
+            body[..split].trim_end()
+        }
+        None if !crate::parse::trailers(body).is_empty() => "",
+        _ => body,
+    }
+}
+
+fn single_line(text: &str, max_chars: usize) -> String {
+    cut(
+        &text.split_whitespace().collect::<Vec<_>>().join(" "),
+        max_chars,
+    )
+}
+
+fn cut(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commit::{Commit, Signature};
+    use crate::parse::parse_commit;
+
+    fn parsed(message: &str) -> ParsedCommit {
+        let sig = Signature {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            time: chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap(),
+        };
+        parse_commit(Commit::from_message(
+            "abcdef0123456789abcdef0123456789abcdef01".into(),
+            sig.clone(),
+            sig,
+            message,
+            vec![],
+        ))
+    }
+
+    #[test]
+    fn commit_lines_at_each_detail() {
+        let c = parsed(
+            "feat(api): add paging\n\nFirst paragraph\nstill first.\n\nSecond paragraph.\n\nBREAKING CHANGE: cursors replace offsets\nRefs: #9",
+        );
+        assert_eq!(
+            commit_line(&c, Detail::Full),
+            "[abcdef0] feat(api): add paging [BREAKING] (Ada)\n    BREAKING CHANGE: cursors replace offsets\n    First paragraph\n    still first.\n    Second paragraph.\n"
+        );
+        assert_eq!(
+            commit_line(&c, Detail::Trimmed),
+            "[abcdef0] feat(api): add paging [BREAKING] (Ada)\n    BREAKING CHANGE: cursors replace offsets\n    First paragraph\n    still first.\n"
+        );
+        assert_eq!(
+            commit_line(&c, Detail::Lean),
+            "[abcdef0] feat(api): add paging [BREAKING] (Ada)\n    BREAKING CHANGE: cursors replace offsets\n    First paragraph still first. Second paragraph.\n"
+        );
+        assert_eq!(
+            commit_line(&c, Detail::Summary),
+            "[abcdef0] feat(api): add paging [BREAKING] (Ada)\n    BREAKING CHANGE: cursors replace offsets\n"
+        );
+        let chore = parsed("chore: tidy\n\nlots of detail");
+        assert_eq!(
+            commit_line(&chore, Detail::Lean),
+            "[abcdef0] chore: tidy (Ada)\n"
+        );
+    }
+
+    #[test]
+    fn every_style_renders_and_asks_for_citations() {
+        let release = ReleaseContext {
+            version: Some("v1.2.0".into()),
+            range: Some("v1.1.0..v1.2.0".into()),
+            ..ReleaseContext::default()
+        };
+        for style in PromptStyle::ALL {
+            let prompter = Prompter::new(style, None).unwrap();
+            for task in [Task::Summarise, Task::Merge, Task::Repair] {
+                let text = prompter.instructions(task, &release, 12).unwrap();
+                assert!(text.contains(CITATION_RULE), "{style:?} {task:?}");
+                assert!(text.contains("v1.2.0"), "{style:?} {task:?}");
+            }
+        }
+        let text = Prompter::new(PromptStyle::Conventional, None)
+            .unwrap()
+            .instructions(Task::Summarise, &release, 12)
+            .unwrap();
+        assert!(text.contains("from its 12 commits"), "{text}");
+    }
+
+    #[test]
+    fn user_templates_get_the_documented_variables() {
+        let prompter = Prompter::new(
+            PromptStyle::Technical,
+            Some(
+                "{{ task }}|{{ style }}|{{ version }}|{{ commit_count }}|{{ citation_rule }}"
+                    .into(),
+            ),
+        )
+        .unwrap();
+        let text = prompter
+            .instructions(
+                Task::Summarise,
+                &ReleaseContext {
+                    version: Some("2.0".into()),
+                    ..ReleaseContext::default()
+                },
+                3,
+            )
+            .unwrap();
+        assert_eq!(text, format!("summarise|technical|2.0|3|{CITATION_RULE}"));
+        let err = Prompter::new(PromptStyle::Technical, Some("{% if %}".into())).unwrap_err();
+        assert!(matches!(err, Error::Template { .. }), "{err}");
+        assert!(PromptStyle::from_name("haiku").is_err());
+    }
+}
