@@ -74,7 +74,7 @@ pub struct Stats {
 }
 
 /// A changelog for one range: the structured document every renderer starts from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Changelog {
     /// Document title.
     pub title: String,
@@ -93,6 +93,15 @@ pub struct Changelog {
     pub sections: Vec<Section>,
     /// What went in and what was left out.
     pub stats: Stats,
+    /// The model that wrote the entries (LLM path only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Tokens, requests and cost of the LLM path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::pipeline::UsageReport>,
+    /// What checking the model's answer found (LLM path only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::Verification>,
 }
 
 impl Changelog {
@@ -238,13 +247,22 @@ pub struct BuildOptions {
     pub version: Option<String>,
 }
 
-/// Turns a history into a structured changelog, deterministically.
-///
-/// Commits are parsed, noise is dropped, a commit and its revert that are both in the range
-/// cancel out, and the rest are grouped by the style. Entries with the same section, scope and
-/// text (a cherry-pick, say) are merged into one that cites every commit.
+/// The commits of a history that a changelog is made of, and what was left out.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The range read.
+    pub range: Option<Range>,
+    /// Where the repository lives on the web.
+    pub repository: Option<RemoteRepository>,
+    /// Parsed commits, oldest first, without noise and without commits reverted in the range.
+    pub commits: Vec<ParsedCommit>,
+    /// Counts so far (`entries` and `hidden` are filled in by whoever groups the commits).
+    pub stats: Stats,
+}
+
+/// Parses a history's commits, drops noise, and cancels commits reverted within the range.
 #[must_use]
-pub fn build(history: History, options: &BuildOptions) -> Changelog {
+pub fn prepare(history: History) -> Prepared {
     let History {
         range,
         commits,
@@ -254,7 +272,6 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
         commits: commits.len(),
         ..Stats::default()
     };
-
     // Sources list commits newest first; a changelog reads oldest first.
     let mut parsed: Vec<ParsedCommit> = Vec::with_capacity(commits.len());
     for commit in commits.into_iter().rev() {
@@ -269,17 +286,72 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
     }
     let cancelled = cancelled_reverts(&parsed);
     stats.reverted = cancelled.len();
+    if !cancelled.is_empty() {
+        let mut index = 0;
+        parsed.retain(|_| {
+            let keep = !cancelled.contains(&index);
+            index += 1;
+            keep
+        });
+    }
+    Prepared {
+        range,
+        repository,
+        commits: parsed,
+        stats,
+    }
+}
 
+impl Prepared {
+    /// A changelog of these commits with the given sections; title, version and date follow
+    /// the options and the range.
+    #[must_use]
+    pub fn into_changelog(
+        self,
+        style: Style,
+        options: &BuildOptions,
+        sections: Vec<Section>,
+    ) -> Changelog {
+        let mut stats = self.stats;
+        stats.entries = sections.iter().map(|s| s.entries.len()).sum();
+        let range = self.range;
+        Changelog {
+            title: options
+                .title
+                .clone()
+                .unwrap_or_else(|| "Changelog".to_owned()),
+            version: options
+                .version
+                .clone()
+                .or_else(|| range.as_ref().and_then(|r| r.to.tag.clone())),
+            date: range.as_ref().map(|r| r.to.time.date_naive()),
+            range,
+            repository: self.repository,
+            style,
+            sections,
+            stats,
+            model: None,
+            usage: None,
+            verification: None,
+        }
+    }
+}
+
+/// Turns a history into a structured changelog, deterministically.
+///
+/// Commits are parsed, noise is dropped, a commit and its revert that are both in the range
+/// cancel out, and the rest are grouped by the style. Entries with the same section, scope and
+/// text (a cherry-pick, say) are merged into one that cites every commit.
+#[must_use]
+pub fn build(history: History, options: &BuildOptions) -> Changelog {
+    let mut prepared = prepare(history);
     let style = options.style;
     let mut sections: Vec<Vec<Entry>> = vec![Vec::new(); style.sections().len()];
     // (section, scope, text) -> position in its section, for merging duplicates.
     let mut seen: HashMap<(usize, Option<String>, String), usize> = HashMap::new();
-    for (index, p) in parsed.into_iter().enumerate() {
-        if cancelled.contains(&index) {
-            continue;
-        }
+    for p in std::mem::take(&mut prepared.commits) {
         let Some(section) = style.section_of(p.kind, p.breaking) else {
-            stats.hidden += 1;
+            prepared.stats.hidden += 1;
             continue;
         };
         let key = (section, p.scope.clone(), p.description.to_lowercase());
@@ -299,7 +371,6 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
             breaking_notes: p.breaking_notes,
         });
     }
-
     let sections: Vec<Section> = sections
         .into_iter()
         .enumerate()
@@ -309,24 +380,7 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
             entries,
         })
         .collect();
-    stats.entries = sections.iter().map(|s| s.entries.len()).sum();
-
-    Changelog {
-        title: options
-            .title
-            .clone()
-            .unwrap_or_else(|| "Changelog".to_owned()),
-        version: options
-            .version
-            .clone()
-            .or_else(|| range.as_ref().and_then(|r| r.to.tag.clone())),
-        date: range.as_ref().map(|r| r.to.time.date_naive()),
-        range,
-        repository,
-        style,
-        sections,
-        stats,
-    }
+    prepared.into_changelog(style, options, sections)
 }
 
 fn merge_into(entry: &mut Entry, p: ParsedCommit) {

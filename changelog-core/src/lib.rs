@@ -42,6 +42,7 @@ pub mod commit;
 pub mod error;
 pub mod llm;
 pub mod parse;
+pub mod pipeline;
 pub mod prompt;
 pub mod render;
 pub mod source;

@@ -1,0 +1,719 @@
+//! The LLM path: plan requests within the token budget, ask the model (map-reduce for large
+//! ranges), verify every answer against the range, and build the same structured
+//! [`Changelog`] as the deterministic path.
+//!
+//! Planning, step by step, until every request fits the budget by the model's own token count:
+//!
+//! 1. one request listing every commit, with full bodies, then trimmed bodies, then bodies only
+//!    for user-facing commits, then summaries only ([`Detail`]);
+//! 2. otherwise chunks of commits (trimmed bodies; a commit too large for a chunk on its own is
+//!    shown by its summary, cut if it must be), summarised concurrently (at most
+//!    [`LlmOptions::concurrency`] requests at a time);
+//! 3. then the verified partial changelogs merged, in as many rounds as it takes when they do
+//!    not fit one request together.
+//!
+//! The plan is known before anything is sent, so [`LlmPipeline::estimate`] reports requests,
+//! tokens and an upper bound of the cost (every answer counted at its maximum size).
+
+use std::fmt::Write as _;
+
+use futures_util::{StreamExt as _, stream};
+use serde::{Deserialize, Serialize};
+
+use crate::budget::{Budget, ModelInfo, TokenCounter};
+use crate::changelog::{BuildOptions, Changelog, Prepared, Section, Style, prepare};
+use crate::error::{Error, Result};
+use crate::llm::{ChatRequest, FinishReason, LlmProvider, Message, StreamEvent, Usage};
+use crate::parse::ParsedCommit;
+use crate::prompt::{
+    COMMITS_HEADER, Detail, PARTIALS_HEADER, PromptStyle, Prompter, ReleaseContext, Task,
+    commit_line,
+};
+use crate::source::History;
+use crate::verify::{CommitIndex, Verification, measure_coverage, verify};
+
+/// Default number of requests in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// How to ask the model.
+#[derive(Debug, Clone)]
+pub struct LlmOptions {
+    /// Built-in instructions.
+    pub style: PromptStyle,
+    /// A user template replacing the style's instructions (its text).
+    pub template: Option<String>,
+    /// The model, as the provider names it.
+    pub model: String,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Cap on each prompt's tokens (the model's window less the answer otherwise).
+    pub max_input_tokens: Option<usize>,
+    /// Cap on each answer's tokens.
+    pub max_output_tokens: Option<u32>,
+    /// Requests in flight at once during map-reduce.
+    pub concurrency: usize,
+    /// Ask once more about user-facing commits no entry cites.
+    pub repair: bool,
+    /// Title, version: as on the deterministic path.
+    pub build: BuildOptions,
+}
+
+impl Default for LlmOptions {
+    fn default() -> Self {
+        Self {
+            style: PromptStyle::default(),
+            template: None,
+            model: "gpt-4o-mini".to_owned(),
+            temperature: 0.2,
+            max_input_tokens: None,
+            max_output_tokens: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            repair: false,
+            build: BuildOptions::default(),
+        }
+    }
+}
+
+/// Tokens, requests and cost of a generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageReport {
+    /// Prompt tokens, as the provider counted them (requests answered from the cache excluded).
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+    /// Requests sent to the provider.
+    pub requests: usize,
+    /// Requests answered from the cache (nothing sent).
+    pub cached_requests: usize,
+    /// Price of the tokens above, in US dollars, from the model table.
+    pub cost_usd: f64,
+    /// Answers cut short by the output token limit.
+    pub truncated_answers: usize,
+}
+
+/// What a generation will cost, known before anything is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The model.
+    pub model: String,
+    /// Requests: one, or the chunks plus the merges.
+    pub requests: usize,
+    /// Prompt tokens of every request (merge prompts counted at their largest).
+    pub input_tokens: u64,
+    /// The most answer tokens all requests together may use.
+    pub max_output_tokens: u64,
+    /// Upper bound of the price in US dollars.
+    pub cost_usd: f64,
+    /// Chunks of commits (1 when the range fits one request).
+    pub chunks: usize,
+    /// Rounds of merging.
+    pub merge_rounds: usize,
+    /// How much of each commit the prompts show.
+    pub detail: Detail,
+    /// The budget each request fits.
+    pub budget: Budget,
+}
+
+/// Told what happens while a generation runs (for progress bars and streamed output).
+pub trait Observer: Send + Sync {
+    /// Text of the answer as it arrives (single-request plans only, when streaming).
+    fn on_delta(&self, _text: &str) {}
+    /// A request finished; `total` may grow as merge rounds are planned.
+    fn on_progress(&self, _done: usize, _total: usize) {}
+    /// Whether the observer wants streamed text.
+    fn wants_stream(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// The requests of a plan.
+struct Plan {
+    requests: Vec<Vec<Message>>,
+    detail: Detail,
+}
+
+/// Generation with a language model.
+pub struct LlmPipeline<'p> {
+    provider: &'p dyn LlmProvider,
+    options: LlmOptions,
+    info: ModelInfo,
+    counter: TokenCounter,
+    budget: Budget,
+    prompter: Prompter,
+}
+
+impl std::fmt::Debug for LlmPipeline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmPipeline")
+            .field("provider", &self.provider.name())
+            .field("model", &self.options.model)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'p> LlmPipeline<'p> {
+    /// A pipeline over a provider.
+    pub fn new(provider: &'p dyn LlmProvider, options: LlmOptions) -> Result<Self> {
+        let info = ModelInfo::for_model(&options.model);
+        let counter = TokenCounter::new(&info);
+        let budget = Budget::new(&info, options.max_input_tokens, options.max_output_tokens);
+        let prompter = Prompter::new(options.style, options.template.clone())?;
+        Ok(Self {
+            provider,
+            options,
+            info,
+            counter,
+            budget,
+            prompter,
+        })
+    }
+
+    /// The budget every request fits.
+    #[must_use]
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// Exact prompt tokens of a request, as the budget counts them.
+    #[must_use]
+    pub fn count(&self, messages: &[Message]) -> usize {
+        self.counter.count_messages(messages)
+    }
+
+    /// The plan's cost, sending nothing.
+    pub fn estimate(&self, history: History) -> Result<Estimate> {
+        let prepared = prepare(history);
+        let release = self.release(&prepared);
+        let plan = self.plan(&prepared.commits, &release)?;
+        let mut input: u64 = plan.requests.iter().map(|m| self.count(m) as u64).sum();
+        let chunks = plan.requests.len();
+        let mut requests = chunks;
+        let mut merge_rounds = 0;
+        if chunks > 1 {
+            // Merge rounds, every partial counted at the largest answer.
+            let merge_overhead = self.count(&self.merge_messages(&release, &[]));
+            let per_batch = self.budget.max_input_tokens.saturating_sub(merge_overhead)
+                / (self.budget.max_output_tokens as usize + 8).max(1);
+            let per_batch = per_batch.max(2);
+            let mut docs = chunks;
+            while docs > 1 {
+                let batches = docs.div_ceil(per_batch);
+                requests += batches;
+                input += (docs * (self.budget.max_output_tokens as usize + 8)
+                    + batches * merge_overhead) as u64;
+                docs = batches;
+                merge_rounds += 1;
+            }
+        }
+        let max_output_tokens = requests as u64 * u64::from(self.budget.max_output_tokens);
+        let cost_usd = self.info.cost_usd(Usage {
+            input_tokens: input,
+            output_tokens: max_output_tokens,
+        });
+        Ok(Estimate {
+            model: self.options.model.clone(),
+            requests,
+            input_tokens: input,
+            max_output_tokens,
+            cost_usd,
+            chunks,
+            merge_rounds,
+            detail: plan.detail,
+            budget: self.budget,
+        })
+    }
+
+    /// Generates the changelog of a history.
+    pub async fn generate(&self, history: History, observer: &dyn Observer) -> Result<Changelog> {
+        let prepared = prepare(history);
+        let release = self.release(&prepared);
+        let plan = self.plan(&prepared.commits, &release)?;
+        let index = CommitIndex::new(&prepared.commits);
+        let mut run = Run::default();
+        let total = plan.requests.len();
+
+        let (mut sections, mut verification) = if total == 1 {
+            let messages = plan.requests.into_iter().next().unwrap_or_default();
+            let text = self
+                .ask(messages, &mut run, observer, observer.wants_stream())
+                .await?;
+            observer.on_progress(1, 1);
+            verify(&text, &index)
+        } else {
+            let answers = self
+                .ask_all(plan.requests, &mut run, observer, 0, total)
+                .await?;
+            let mut verification = Verification::default();
+            let mut partials = Vec::with_capacity(answers.len());
+            for text in answers {
+                let (sections, v) = verify(&text, &index);
+                verification.dropped_entries += v.dropped_entries;
+                verification.dropped.extend(v.dropped);
+                partials.push(sections);
+            }
+            let sections = self
+                .reduce(
+                    partials,
+                    &release,
+                    &index,
+                    &mut run,
+                    &mut verification,
+                    observer,
+                )
+                .await?;
+            (sections, verification)
+        };
+
+        measure_coverage(&prepared.commits, &sections, &mut verification);
+        if self.options.repair && !verification.uncited_commits.is_empty() {
+            self.repair(
+                &prepared,
+                &release,
+                &index,
+                &mut sections,
+                &mut verification,
+                &mut run,
+                observer,
+            )
+            .await?;
+        }
+
+        let style = match self.options.style {
+            PromptStyle::KeepAChangelog => Style::KeepAChangelog,
+            _ => Style::Conventional,
+        };
+        let model = run
+            .model
+            .clone()
+            .unwrap_or_else(|| self.options.model.clone());
+        let mut changelog = prepared.into_changelog(style, &self.options.build, sections);
+        changelog.model = Some(model);
+        changelog.usage = Some(UsageReport {
+            input_tokens: run.usage.input_tokens,
+            output_tokens: run.usage.output_tokens,
+            requests: run.requests,
+            cached_requests: run.cached,
+            cost_usd: self.info.cost_usd(run.usage),
+            truncated_answers: run.truncated,
+        });
+        changelog.verification = Some(verification);
+        Ok(changelog)
+    }
+
+    fn release(&self, prepared: &Prepared) -> ReleaseContext {
+        ReleaseContext {
+            title: self.options.build.title.clone(),
+            version: self
+                .options
+                .build
+                .version
+                .clone()
+                .or_else(|| prepared.range.as_ref().and_then(|r| r.to.tag.clone())),
+            range: prepared.range.as_ref().map(|r| r.spec.clone()),
+            repository: prepared.repository.as_ref().map(|r| r.url.clone()),
+        }
+    }
+
+    fn summarise_messages(
+        &self,
+        task: Task,
+        release: &ReleaseContext,
+        lines: &[&str],
+    ) -> Result<Vec<Message>> {
+        let system = self.prompter.instructions(task, release, lines.len())?;
+        let mut user = String::with_capacity(
+            COMMITS_HEADER.len() + 1 + lines.iter().map(|l| l.len()).sum::<usize>(),
+        );
+        user.push_str(COMMITS_HEADER);
+        user.push('\n');
+        for line in lines {
+            user.push_str(line);
+        }
+        Ok(vec![Message::system(system), Message::user(user)])
+    }
+
+    fn merge_messages(&self, release: &ReleaseContext, docs: &[String]) -> Vec<Message> {
+        let system = self
+            .prompter
+            .instructions(Task::Merge, release, 0)
+            .unwrap_or_default();
+        let mut user = String::from(PARTIALS_HEADER);
+        for (i, doc) in docs.iter().enumerate() {
+            let _ = write!(user, "\n\n## Part {}\n{doc}", i + 1);
+        }
+        vec![Message::system(system), Message::user(user)]
+    }
+
+    /// Plans the summarise requests (see the module docs).
+    fn plan(&self, commits: &[ParsedCommit], release: &ReleaseContext) -> Result<Plan> {
+        let limit = self.budget.max_input_tokens;
+        let empty = self.summarise_messages(Task::Summarise, release, &[])?;
+        let fixed = self.count(&empty);
+        if fixed >= limit {
+            return Err(Error::Budget {
+                budget: limit,
+                what: "the instructions",
+                needed: fixed,
+            });
+        }
+        for detail in Detail::ALL {
+            let lines: Vec<String> = commits.iter().map(|c| commit_line(c, detail)).collect();
+            // Each line's count, summed, is within a few tokens of the whole; confirm exactly.
+            let approximate: usize =
+                fixed + lines.iter().map(|l| self.counter.count(l)).sum::<usize>();
+            if approximate <= limit + limit / 50 {
+                let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+                let messages = self.summarise_messages(Task::Summarise, release, &refs)?;
+                if self.count(&messages) <= limit {
+                    return Ok(Plan {
+                        requests: vec![messages],
+                        detail,
+                    });
+                }
+            }
+        }
+        self.chunk(commits, release, fixed)
+    }
+
+    fn chunk(
+        &self,
+        commits: &[ParsedCommit],
+        release: &ReleaseContext,
+        fixed: usize,
+    ) -> Result<Plan> {
+        let limit = self.budget.max_input_tokens;
+        // Room for commit lines, with a margin for the digits of the count in the
+        // instructions and for tokens merging across line boundaries.
+        let room = limit.saturating_sub(fixed + 8);
+        if room == 0 {
+            return Err(Error::Budget {
+                budget: limit,
+                what: "the instructions and one commit",
+                needed: fixed + 8,
+            });
+        }
+        let mut lines: Vec<(String, usize)> = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let mut line = commit_line(commit, Detail::Trimmed);
+            let mut tokens = self.counter.count(&line);
+            if tokens > room {
+                line = commit_line(commit, Detail::Summary);
+                tokens = self.counter.count(&line);
+            }
+            if tokens > room {
+                let mut cut = self
+                    .counter
+                    .truncate(&line, room.saturating_sub(1))
+                    .to_owned();
+                cut.push('\n');
+                tokens = self.counter.count(&cut);
+                line = cut;
+            }
+            lines.push((line, tokens));
+        }
+
+        let mut requests = Vec::new();
+        let mut start = 0;
+        while start < lines.len() {
+            let mut end = start;
+            let mut used = 0;
+            while end < lines.len() && used + lines[end].1 <= room {
+                used += lines[end].1;
+                end += 1;
+            }
+            let end = end.max(start + 1);
+            // The exact count decides; give back commits until it fits.
+            let mut take = end;
+            loop {
+                let refs: Vec<&str> = lines[start..take].iter().map(|(l, _)| l.as_str()).collect();
+                let messages = self.summarise_messages(Task::Summarise, release, &refs)?;
+                let tokens = self.count(&messages);
+                if tokens <= limit {
+                    requests.push(messages);
+                    break;
+                }
+                if take == start + 1 {
+                    return Err(Error::Budget {
+                        budget: limit,
+                        what: "the instructions and one commit",
+                        needed: tokens,
+                    });
+                }
+                take -= 1;
+            }
+            start = take;
+        }
+        Ok(Plan {
+            requests,
+            detail: Detail::Trimmed,
+        })
+    }
+
+    /// Merges partial changelogs until one is left.
+    async fn reduce(
+        &self,
+        mut partials: Vec<Vec<Section>>,
+        release: &ReleaseContext,
+        index: &CommitIndex<'_>,
+        run: &mut Run,
+        verification: &mut Verification,
+        observer: &dyn Observer,
+    ) -> Result<Vec<Section>> {
+        let limit = self.budget.max_input_tokens;
+        let mut done = run.requests + run.cached;
+        while partials.len() > 1 {
+            let docs: Vec<String> = partials
+                .iter()
+                .map(|s| markdown_with_citations(s, index))
+                .collect();
+            // Pack consecutive partials into merge requests that fit.
+            let mut batches: Vec<Vec<usize>> = Vec::new();
+            let mut current: Vec<usize> = Vec::new();
+            for i in 0..docs.len() {
+                current.push(i);
+                let texts: Vec<String> = current.iter().map(|&j| docs[j].clone()).collect();
+                if current.len() > 1 && self.count(&self.merge_messages(release, &texts)) > limit {
+                    current.pop();
+                    batches.push(std::mem::take(&mut current));
+                    current.push(i);
+                }
+            }
+            batches.push(current);
+            if batches.iter().all(|b| b.len() < 2) {
+                // Nothing fits two at a time: put the sections together without the model.
+                return Ok(concatenate(partials));
+            }
+            let mut merged: Vec<Option<Vec<Section>>> = vec![None; batches.len()];
+            let mut requests = Vec::new();
+            let mut slots = Vec::new();
+            for (slot, batch) in batches.iter().enumerate() {
+                if let [only] = batch.as_slice() {
+                    merged[slot] = Some(std::mem::take(&mut partials[*only]));
+                } else {
+                    let texts: Vec<String> = batch.iter().map(|&j| docs[j].clone()).collect();
+                    requests.push(self.merge_messages(release, &texts));
+                    slots.push(slot);
+                }
+            }
+            let total = done + requests.len();
+            let answers = self.ask_all(requests, run, observer, done, total).await?;
+            done = total;
+            for (slot, text) in slots.into_iter().zip(answers) {
+                let (sections, v) = verify(&text, index);
+                verification.dropped_entries += v.dropped_entries;
+                verification.dropped.extend(v.dropped);
+                merged[slot] = Some(sections);
+            }
+            partials = merged.into_iter().map(Option::unwrap_or_default).collect();
+        }
+        Ok(partials.pop().unwrap_or_default())
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the state of one generation, passed along"
+    )]
+    async fn repair(
+        &self,
+        prepared: &Prepared,
+        release: &ReleaseContext,
+        index: &CommitIndex<'_>,
+        sections: &mut Vec<Section>,
+        verification: &mut Verification,
+        run: &mut Run,
+        observer: &dyn Observer,
+    ) -> Result<()> {
+        let uncited: Vec<&ParsedCommit> = prepared
+            .commits
+            .iter()
+            .filter(|c| verification.uncited_commits.contains(&c.commit.id))
+            .collect();
+        let limit = self.budget.max_input_tokens;
+        let mut lines: Vec<String> = Vec::new();
+        for commit in uncited {
+            lines.push(commit_line(commit, Detail::Trimmed));
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            if self.count(&self.summarise_messages(Task::Repair, release, &refs)?) > limit {
+                lines.pop();
+                break;
+            }
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let messages = self.summarise_messages(Task::Repair, release, &refs)?;
+        let text = self.ask(messages, run, observer, false).await?;
+        let (extra, v) = verify(&text, index);
+        verification.dropped_entries += v.dropped_entries;
+        verification.dropped.extend(v.dropped);
+        for section in extra {
+            match sections.iter_mut().find(|s| s.title == section.title) {
+                Some(existing) => existing.entries.extend(section.entries),
+                None => sections.push(section),
+            }
+        }
+        measure_coverage(&prepared.commits, sections, verification);
+        Ok(())
+    }
+
+    fn request(&self, messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: self.options.model.clone(),
+            messages,
+            temperature: self.options.temperature,
+            max_output_tokens: self.budget.max_output_tokens,
+        }
+    }
+
+    /// Sends one request; streams its text to the observer when asked.
+    async fn ask(
+        &self,
+        messages: Vec<Message>,
+        run: &mut Run,
+        observer: &dyn Observer,
+        streaming: bool,
+    ) -> Result<String> {
+        let request = self.request(messages);
+        if !streaming {
+            let completion = self.provider.complete(&request).await?;
+            run.record(
+                completion.usage,
+                completion.cached,
+                &completion.model,
+                &completion.finish_reason,
+            );
+            return Ok(completion.text);
+        }
+        let mut events = self.provider.stream(&request).await?;
+        let mut text = String::new();
+        while let Some(event) = events.next().await {
+            match event? {
+                StreamEvent::Delta(delta) => {
+                    observer.on_delta(&delta);
+                    text.push_str(&delta);
+                }
+                StreamEvent::Done {
+                    usage,
+                    model,
+                    finish_reason,
+                } => {
+                    run.record(usage, false, &model, &finish_reason);
+                    return Ok(text);
+                }
+            }
+        }
+        Err(crate::llm::LlmError::StreamInterrupted {
+            provider: self.provider.name().to_owned(),
+        }
+        .into())
+    }
+
+    /// Sends requests, at most `concurrency` at a time; answers in request order.
+    async fn ask_all(
+        &self,
+        requests: Vec<Vec<Message>>,
+        run: &mut Run,
+        observer: &dyn Observer,
+        done_before: usize,
+        total: usize,
+    ) -> Result<Vec<String>> {
+        let mut answers: Vec<Option<String>> = vec![None; requests.len()];
+        let mut pending = stream::iter(requests.into_iter().enumerate().map(|(i, messages)| {
+            let request = self.request(messages);
+            async move { (i, self.provider.complete(&request).await) }
+        }))
+        .buffer_unordered(self.options.concurrency.max(1));
+        let mut done = done_before;
+        while let Some((i, result)) = pending.next().await {
+            let completion = result?;
+            run.record(
+                completion.usage,
+                completion.cached,
+                &completion.model,
+                &completion.finish_reason,
+            );
+            answers[i] = Some(completion.text);
+            done += 1;
+            observer.on_progress(done, total);
+        }
+        Ok(answers.into_iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+/// Accumulated over the requests of one generation.
+#[derive(Debug, Default)]
+struct Run {
+    usage: Usage,
+    requests: usize,
+    cached: usize,
+    model: Option<String>,
+    truncated: usize,
+}
+
+impl Run {
+    fn record(&mut self, usage: Usage, cached: bool, model: &str, finish: &FinishReason) {
+        if cached {
+            self.cached += 1;
+        } else {
+            self.requests += 1;
+            self.usage += usage;
+        }
+        if self.model.is_none() && !model.is_empty() {
+            self.model = Some(model.to_owned());
+        }
+        if *finish == FinishReason::Length {
+            self.truncated += 1;
+        }
+    }
+}
+
+/// Sections as Markdown with each entry's commits cited by short id, as a merge prompt shows
+/// a partial changelog.
+fn markdown_with_citations(sections: &[Section], index: &CommitIndex<'_>) -> String {
+    let mut out = String::new();
+    for section in sections {
+        let _ = writeln!(out, "### {}", section.title);
+        for entry in &section.entries {
+            out.push_str("- ");
+            if let Some(scope) = &entry.scope {
+                let _ = write!(out, "**{scope}:** ");
+            }
+            out.push_str(&entry.text);
+            out.push_str(" [");
+            for (i, id) in entry.commits.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let short = match index.resolve(id) {
+                    crate::verify::Resolution::Unique(p) => {
+                        index.commit(p).commit.short_id.as_str()
+                    }
+                    _ => id.as_str(),
+                };
+                out.push_str(short);
+            }
+            out.push_str("]\n");
+        }
+    }
+    out
+}
+
+/// Sections of several partial changelogs put together by title, in order of appearance.
+fn concatenate(partials: Vec<Vec<Section>>) -> Vec<Section> {
+    let mut out: Vec<Section> = Vec::new();
+    for section in partials.into_iter().flatten() {
+        match out.iter_mut().find(|s| s.title == section.title) {
+            Some(existing) => existing.entries.extend(section.entries),
+            None => out.push(section),
+        }
+    }
+    out
+}

@@ -1,0 +1,297 @@
+//! The LLM pipeline over real repositories, with the simulated provider and scripted ones.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use changelog_core::llm::simulated::SimulatedProvider;
+use changelog_core::llm::{ChatRequest, Completion, FinishReason, LlmError, LlmProvider, Usage};
+use changelog_core::pipeline::{LlmOptions, LlmPipeline, Observer, Quiet};
+use changelog_core::prompt::COMMITS_HEADER;
+use changelog_core::testing::TestRepo;
+use changelog_core::{History, build};
+
+use crate::history;
+
+fn repo_with(count: usize) -> TestRepo {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: start");
+    repo.tag("v1.0.0");
+    for n in 0..count {
+        let message = match n % 5 {
+            0 => format!(
+                "feat(api): endpoint number {n}\n\nIt lists things, pages through them and explains itself at some length so that bodies take room in the prompt."
+            ),
+            1 => format!("fix: crash number {n} when the input is empty"),
+            2 => format!("perf: faster path number {n}"),
+            3 => format!("docs: explain feature {n}"),
+            _ => format!("Improve error message {n}"),
+        };
+        repo.commit(&message);
+    }
+    repo.tag("v1.1.0");
+    repo
+}
+
+fn options(max_input_tokens: Option<usize>) -> LlmOptions {
+    LlmOptions {
+        model: "gpt-4o-mini".into(),
+        max_input_tokens,
+        max_output_tokens: Some(2_000),
+        ..LlmOptions::default()
+    }
+}
+
+/// Records every request's size, then answers as the simulated provider does.
+struct Recording {
+    inner: SimulatedProvider,
+    sizes: Mutex<Vec<usize>>,
+    counter: Box<dyn Fn(&ChatRequest) -> usize + Send + Sync>,
+}
+
+#[async_trait]
+impl LlmProvider for Recording {
+    fn name(&self) -> &str {
+        "recording"
+    }
+
+    async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
+        self.sizes.lock().unwrap().push((self.counter)(request));
+        self.inner.complete(request).await
+    }
+}
+
+fn cited_ids(changelog: &changelog_core::Changelog) -> Vec<String> {
+    changelog
+        .entries()
+        .flat_map(|e| e.commits.iter().cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_request_covers_the_range() {
+    let repo = repo_with(10);
+    let h = history(repo.path(), Some("v1.1.0"));
+    let in_range: Vec<String> = h.commits.iter().map(|c| c.id.clone()).collect();
+    let provider = SimulatedProvider::new();
+    let pipeline = LlmPipeline::new(&provider, options(None)).unwrap();
+    let log = pipeline.generate(h, &Quiet).await.unwrap();
+    let usage = log.usage.unwrap();
+    assert_eq!(usage.requests, 1);
+    assert!(usage.input_tokens > 0 && usage.output_tokens > 0);
+    let verification = log.verification.as_ref().unwrap();
+    assert_eq!(verification.dropped_entries, 0);
+    assert!(
+        (verification.coverage - 1.0).abs() < f64::EPSILON,
+        "{verification:?}"
+    );
+    let cited = cited_ids(&log);
+    assert_eq!(cited.len(), 10, "every commit, each once");
+    assert!(cited.iter().all(|id| in_range.contains(id)));
+    assert_eq!(log.version.as_deref(), Some("v1.1.0"));
+    assert_eq!(log.model.as_deref(), Some("gpt-4o-mini"));
+}
+
+#[tokio::test]
+async fn map_reduce_keeps_every_request_within_the_budget() {
+    let repo = repo_with(300);
+    let h = history(repo.path(), Some("v1.1.0"));
+    let budget = 1_500;
+    let simulated = SimulatedProvider::new();
+    let probe = LlmPipeline::new(&simulated, options(Some(budget))).unwrap();
+    let estimate = probe.estimate(h.clone()).unwrap();
+    assert!(estimate.chunks > 1, "{estimate:?}");
+    let counter_budget = probe.budget();
+    assert_eq!(counter_budget.max_input_tokens, budget);
+
+    // The same tokenizer as the pipeline's decides what fits.
+    let counting = move |request: &ChatRequest| counter_pipeline_count(&request.messages);
+    let provider = Recording {
+        inner: SimulatedProvider::new(),
+        sizes: Mutex::new(Vec::new()),
+        counter: Box::new(counting),
+    };
+    let pipeline = LlmPipeline::new(&provider, options(Some(budget))).unwrap();
+    let log = pipeline.generate(h, &Quiet).await.unwrap();
+    let sizes = provider.sizes.lock().unwrap().clone();
+    assert!(
+        sizes.len() > estimate.chunks,
+        "chunks plus merges: {sizes:?}"
+    );
+    assert!(
+        sizes.iter().all(|&s| s <= counter_budget.max_input_tokens),
+        "{sizes:?}"
+    );
+    assert!(
+        estimate.requests >= sizes.len(),
+        "the estimate is an upper bound"
+    );
+
+    let usage = log.usage.unwrap();
+    assert_eq!(usage.requests, sizes.len());
+    let verification = log.verification.unwrap();
+    assert_eq!(verification.dropped_entries, 0);
+    assert!((verification.coverage - 1.0).abs() < f64::EPSILON);
+    assert_eq!(log.stats.entries, 300);
+}
+
+fn counter_pipeline_count(messages: &[changelog_core::llm::Message]) -> usize {
+    let info = changelog_core::budget::ModelInfo::for_model("gpt-4o-mini");
+    changelog_core::budget::TokenCounter::new(&info).count_messages(messages)
+}
+
+/// Answers from a script, one answer per request.
+struct Scripted {
+    answers: Mutex<Vec<String>>,
+    prompts: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(answers: &[&str]) -> Self {
+        Self {
+            answers: Mutex::new(answers.iter().rev().map(|a| (*a).to_owned()).collect()),
+            prompts: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl LlmProvider for Scripted {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
+        self.prompts
+            .lock()
+            .unwrap()
+            .push(request.messages.last().unwrap().content.clone());
+        let text = self.answers.lock().unwrap().pop().unwrap_or_default();
+        Ok(Completion {
+            text,
+            usage: Usage {
+                input_tokens: 100,
+                output_tokens: 20,
+            },
+            model: request.model.clone(),
+            finish_reason: FinishReason::Stop,
+            cached: false,
+        })
+    }
+}
+
+fn short(h: &History, summary: &str) -> String {
+    h.commits
+        .iter()
+        .find(|c| c.summary == summary)
+        .unwrap()
+        .short_id
+        .clone()
+}
+
+#[tokio::test]
+async fn invented_and_uncited_bullets_are_dropped_and_repair_asks_again() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.commit("fix: two");
+    repo.commit("feat: three");
+    let h = history(repo.path(), None);
+    let (one, two, three) = (
+        short(&h, "feat: one"),
+        short(&h, "fix: two"),
+        short(&h, "feat: three"),
+    );
+    let first = format!(
+        "## 1.0\n\n### Features\n\n- One [{one}]\n- A feature nobody wrote [deadbee]\n- Nothing cited\n\n### Bug Fixes\n\n- Two [{two}, 0badc0de]\n"
+    );
+    let repair = format!("### Features\n\n- Three [{three}]\n");
+    let provider = Scripted::new(&[&first, &repair]);
+    let pipeline = LlmPipeline::new(
+        &provider,
+        LlmOptions {
+            repair: true,
+            ..options(None)
+        },
+    )
+    .unwrap();
+    let log = pipeline.generate(h, &Quiet).await.unwrap();
+    let verification = log.verification.clone().unwrap();
+    assert_eq!(verification.dropped_entries, 3);
+    // The repair request lists exactly the commits no kept entry cited.
+    let prompts = provider.prompts.lock().unwrap().clone();
+    assert_eq!(prompts.len(), 2);
+    assert!(prompts[1].starts_with(COMMITS_HEADER));
+    assert!(prompts[1].contains(&two) && prompts[1].contains(&three));
+    assert!(!prompts[1].contains(&format!("[{one}]")));
+    // After repair only `fix: two` is still uncited.
+    assert_eq!(verification.uncited_commits.len(), 1);
+    let texts: Vec<&str> = log.entries().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["One", "Three"]);
+    assert_eq!(log.usage.unwrap().requests, 2);
+}
+
+struct Collect(Mutex<String>);
+
+impl Observer for Collect {
+    fn on_delta(&self, text: &str) {
+        self.0.lock().unwrap().push_str(text);
+    }
+    fn wants_stream(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_single_request_streams() {
+    let repo = repo_with(5);
+    let h = history(repo.path(), Some("v1.1.0"));
+    let provider = SimulatedProvider::new();
+    let pipeline = LlmPipeline::new(&provider, options(None)).unwrap();
+    let observer = Collect(Mutex::new(String::new()));
+    let log = pipeline.generate(h, &observer).await.unwrap();
+    let streamed = observer.0.lock().unwrap().clone();
+    assert!(streamed.starts_with("## Changes"), "{streamed}");
+    for entry in log.entries() {
+        assert!(streamed.contains(&entry.text));
+    }
+}
+
+#[tokio::test]
+async fn entries_match_the_deterministic_structure() {
+    let repo = repo_with(5);
+    let h = history(repo.path(), Some("v1.1.0"));
+    let deterministic = build(h.clone(), &changelog_core::BuildOptions::default());
+    let provider = SimulatedProvider::new();
+    let log = LlmPipeline::new(&provider, options(None))
+        .unwrap()
+        .generate(h, &Quiet)
+        .await
+        .unwrap();
+    // Same commits, same per-commit facts (scope, breaking, references, authors).
+    for entry in log.entries() {
+        let twin = deterministic
+            .entries()
+            .find(|d| d.commits == entry.commits)
+            .unwrap();
+        assert_eq!(entry.scope, twin.scope);
+        assert_eq!(entry.breaking, twin.breaking);
+        assert_eq!(entry.refs, twin.refs);
+        assert_eq!(entry.authors, twin.authors);
+        assert_eq!(entry.kind, twin.kind);
+    }
+    assert_eq!(log.stats.commits, deterministic.stats.commits);
+}
+
+#[test]
+fn a_budget_too_small_for_the_instructions_is_named() {
+    let repo = repo_with(2);
+    let h = history(repo.path(), Some("v1.1.0"));
+    let provider = SimulatedProvider::new();
+    let err = LlmPipeline::new(&provider, options(Some(50)))
+        .unwrap()
+        .estimate(h)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("budget of 50 input tokens"),
+        "{err}"
+    );
+}
