@@ -58,7 +58,14 @@ impl Commit {
         message: &str,
         parents: Vec<String>,
     ) -> Self {
-        let message = message.trim_start_matches(['\n', '\r']);
+        let normalised;
+        let message = if message.contains('\r') {
+            normalised = message.replace("\r\n", "\n");
+            normalised.as_str()
+        } else {
+            message
+        };
+        let message = message.trim_start_matches('\n');
         let (summary, rest) = message.split_once('\n').unwrap_or((message, ""));
         let body = rest.trim_matches(['\n', '\r', ' ', '\t']).to_owned();
         let trailers = crate::parse::trailers(&body);

@@ -38,6 +38,13 @@ pub enum Error {
         rev: String,
     },
 
+    /// A revision that names a tree or a blob rather than a commit.
+    #[error("`{rev}` does not point to a commit")]
+    NotACommit {
+        /// The revision as named.
+        rev: String,
+    },
+
     /// A range specification that cannot be read.
     #[error("invalid range `{spec}`: {reason}")]
     InvalidRange {

@@ -194,15 +194,30 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
             ),
         },
         None => {
-            if let Some(reverted) = git_revert(summary) {
-                (Kind::Revert, None, None, reverted, false)
+            if git_revert(summary).is_some() {
+                // The whole `Revert "..."` summary: in any section it says what happened.
+                (Kind::Revert, None, None, summary, false)
+            } else if let Some(reapplied) = git_reapply(summary) {
+                // git's revert of a revert: the original change, again.
+                match conventional_header(reapplied) {
+                    Some(h) => (
+                        Kind::from_type(h.commit_type)
+                            .unwrap_or_else(|| classify_plain(h.description)),
+                        Kind::from_type(h.commit_type).map(|_| h.commit_type.to_ascii_lowercase()),
+                        h.scope.map(str::to_owned),
+                        h.description,
+                        h.breaking,
+                    ),
+                    None => (classify_plain(reapplied), None, None, reapplied, false),
+                }
             } else {
                 (classify_plain(summary), None, None, summary, false)
             }
         }
     };
-    if kind == Kind::Revert {
-        reverts = reverted_ids(&commit);
+    let reverted = reverted_ids(&commit, kind == Kind::Revert);
+    if !reverted.is_empty() {
+        reverts = reverted;
     }
     let (description, squash_ref) = strip_squash_reference(text);
     if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(description) {
@@ -297,8 +312,9 @@ pub fn conventional_header(summary: &str) -> Option<Header<'_>> {
 /// Parses the trailers (Conventional Commits footers) at the end of a message body.
 ///
 /// The footer block is the longest run of final paragraphs whose first line is a footer
-/// (`Token: value` or `Token #value`, the token having no spaces except in `BREAKING CHANGE`).
-/// A line that does not start a footer continues the value of the previous one.
+/// (`Token: value` or `Token #value`, the token having no spaces except in `BREAKING CHANGE`),
+/// or starts earlier at a `BREAKING CHANGE:` paragraph. A line that does not start a footer
+/// continues the value of the previous one.
 #[must_use]
 pub fn trailers(body: &str) -> Vec<Trailer> {
     let paragraphs: Vec<&str> = body
@@ -314,6 +330,14 @@ pub fn trailers(body: &str) -> Vec<Trailer> {
             break;
         }
         first_footer_paragraph -= 1;
+    }
+    // A breaking-change footer may go on for paragraphs (the explanation of a migration, as in
+    // Angular's convention): the footers start at the first one.
+    if let Some(breaking) = paragraphs
+        .iter()
+        .position(|p| p.starts_with("BREAKING CHANGE:") || p.starts_with("BREAKING-CHANGE:"))
+    {
+        first_footer_paragraph = first_footer_paragraph.min(breaking);
     }
     let mut out: Vec<Trailer> = Vec::new();
     for paragraph in &paragraphs[first_footer_paragraph..] {
@@ -449,8 +473,15 @@ fn git_revert(summary: &str) -> Option<&str> {
     (!inner.is_empty()).then_some(inner)
 }
 
-/// Ids named by `This reverts commit <id>.` or a `Refs:` footer of hexadecimal ids.
-fn reverted_ids(commit: &Commit) -> Vec<String> {
+/// `Reapply "..."`: git's summary for the revert of a revert.
+fn git_reapply(summary: &str) -> Option<&str> {
+    let inner = summary.strip_prefix("Reapply \"")?.strip_suffix('"')?;
+    (!inner.is_empty()).then_some(inner)
+}
+
+/// Ids named by `This reverts commit <id>.`, and for a `revert:` commit by a `Refs:` footer of
+/// hexadecimal ids.
+fn reverted_ids(commit: &Commit, is_revert: bool) -> Vec<String> {
     let mut ids = Vec::new();
     for line in commit.body.lines() {
         if let Some(rest) = line.trim().strip_prefix("This reverts commit ") {
@@ -460,7 +491,7 @@ fn reverted_ids(commit: &Commit) -> Vec<String> {
             }
         }
     }
-    for trailer in &commit.trailers {
+    for trailer in commit.trailers.iter().filter(|_| is_revert) {
         if trailer.key.eq_ignore_ascii_case("refs") {
             for word in trailer.value.split([',', ' ', '\n']) {
                 let word = word.trim();
@@ -583,7 +614,18 @@ pub fn classify_plain(summary: &str) -> Kind {
         ["ing", "ed", "es", "s", "d"]
             .iter()
             .filter_map(|suffix| first.strip_suffix(suffix))
-            .find_map(|stem| classify_verb(stem).or_else(|| classify_verb(&format!("{stem}e"))))
+            .find_map(|stem| {
+                classify_verb(stem)
+                    .or_else(|| classify_verb(&format!("{stem}e")))
+                    // dropped, dropping -> drop
+                    .or_else(|| {
+                        let mut chars = stem.chars().rev();
+                        match (chars.next(), chars.next()) {
+                            (Some(a), Some(b)) if a == b => classify_verb(&stem[..stem.len() - 1]),
+                            _ => None,
+                        }
+                    })
+            })
     });
     let kind = kind.unwrap_or(Kind::Other);
     if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(summary) {
@@ -851,8 +893,38 @@ mod tests {
             "c".repeat(40)
         ));
         assert_eq!(p.kind, Kind::Revert);
-        assert_eq!(p.description, "feat: add the thing");
+        assert_eq!(p.description, "Revert \"feat: add the thing\"");
         assert_eq!(p.reverts, ["c".repeat(40)]);
+    }
+
+    #[test]
+    fn reapply_is_the_original_change() {
+        let p = parse(&format!(
+            "Reapply \"feat(ui): the experiment\"\n\nThis reverts commit {}.",
+            "d".repeat(40)
+        ));
+        assert_eq!(p.kind, Kind::Feature);
+        assert_eq!(p.scope.as_deref(), Some("ui"));
+        assert_eq!(p.description, "the experiment");
+        assert_eq!(p.reverts, ["d".repeat(40)]);
+    }
+
+    #[test]
+    fn breaking_change_footer_followed_by_paragraphs() {
+        let p = parse(
+            "feat(api): add endpoint\n\nBody.\n\nBREAKING CHANGE: the old endpoint is gone.\n\nMigrate by calling /v2 instead.",
+        );
+        assert!(p.breaking);
+        assert_eq!(
+            p.breaking_notes,
+            ["the old endpoint is gone.\nMigrate by calling /v2 instead."]
+        );
+    }
+
+    #[test]
+    fn crlf_messages_have_trailers() {
+        let p = parse("fix: x\r\n\r\nbody\r\n\r\nRefs: #9\r\n");
+        assert_eq!(p.refs, ["#9"]);
     }
 
     #[test]
@@ -904,6 +976,8 @@ mod tests {
             ("Fixes #12", Kind::Fix),
             ("Remove the legacy API", Kind::Removal),
             ("Removed dead code", Kind::Removal),
+            ("Dropped support for Node 6", Kind::Removal),
+            ("Dropping the cache", Kind::Removal),
             ("Improve error messages", Kind::Improvement),
             ("Improving error messages", Kind::Improvement),
             ("Optimize the walker", Kind::Performance),

@@ -38,6 +38,12 @@ impl TestRepo {
         }
     }
 
+    /// Sets the clock: the next commit is made one minute after `seconds` (Unix time), so
+    /// tests can skew commit dates.
+    pub fn set_clock(&mut self, seconds: i64) {
+        self.clock = seconds;
+    }
+
     /// The work tree.
     #[must_use]
     pub fn path(&self) -> &Path {
@@ -63,6 +69,20 @@ impl TestRepo {
         let file = format!("file-{}.txt", self.counter);
         self.write(&file, "content\n");
         self.commit_index(message, name, email, &[])
+    }
+
+    /// Commits `message` with the tree of `HEAD` unchanged (quick: no work tree, no index), or
+    /// an empty tree on an unborn branch.
+    pub fn commit_empty(&mut self, message: &str) -> Oid {
+        let tree_id = match self.repo.head().ok().and_then(|h| h.peel_to_tree().ok()) {
+            Some(tree) => tree.id(),
+            None => self
+                .repo
+                .treebuilder(None)
+                .and_then(|b| b.write())
+                .expect("empty tree"),
+        };
+        self.commit_tree(tree_id, message, &[])
     }
 
     /// Writes the files (paths relative to the root, directories created) and commits them.

@@ -40,7 +40,10 @@ impl SimulatedProvider {
         }
     }
 
-    fn answer(request: &ChatRequest) -> String {
+    /// The answer to a request, as [`LlmProvider::complete`] gives it (also used by tests that
+    /// serve it over a provider's wire format).
+    #[must_use]
+    pub fn answer(request: &ChatRequest) -> String {
         let user = request
             .messages
             .iter()

@@ -108,10 +108,10 @@ fn merged_commits_are_listed_once_and_inherit_the_pull_request() {
     repo.tag("v1.1.0");
 
     let h = history(repo.path(), Some("v1.0.0..v1.1.0"));
-    let mut ids: Vec<_> = h.commits.iter().map(|c| c.id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 4, "three commits and the merge, each once");
+    let ids: Vec<_> = h.commits.iter().map(|c| c.id.clone()).collect();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), 4, "three commits and the merge");
+    assert_eq!(unique.len(), 4, "each once");
     for commit in &h.commits {
         let expected: &[&str] = if commit.id == f1.to_string() || commit.id == f2.to_string() {
             &["#34"]
@@ -311,4 +311,110 @@ async fn the_source_is_usable_as_a_trait_object() {
     let h = source.history(&RangeQuery::default()).await.unwrap();
     assert_eq!(h.commits.len(), 1);
     assert_eq!(source.name(), repo.path().display().to_string());
+}
+
+#[test]
+fn the_greatest_version_names_a_commit_with_several_tags() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    repo.commit("feat: b");
+    repo.tag("v1.9.0");
+    repo.tag("v1.10.0");
+    repo.tag("v1.10.0-rc.1");
+    repo.tag("nightly");
+    let h = history(repo.path(), None);
+    let range = h.range.unwrap();
+    assert_eq!(range.to.tag.as_deref(), Some("v1.10.0"));
+    assert_eq!(range.spec, "v1.0.0..v1.10.0");
+}
+
+#[test]
+fn a_tagged_end_gives_its_tag_whatever_it_is_called() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    repo.commit("feat: b");
+    repo.tag("v1.1.0");
+    for range in ["v1.0.0..HEAD", "v1.0.0..main", "HEAD"] {
+        let h = history(repo.path(), Some(range));
+        assert_eq!(
+            h.range.unwrap().to.tag.as_deref(),
+            Some("v1.1.0"),
+            "{range}"
+        );
+    }
+}
+
+#[test]
+fn reapplying_a_reverted_change_keeps_it() {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: start");
+    repo.tag("v1.0.0");
+    let original = repo.commit("feat: the experiment");
+    let revert = repo.commit(&format!(
+        "Revert \"feat: the experiment\"\n\nThis reverts commit {original}."
+    ));
+    repo.commit(&format!(
+        "Reapply \"feat: the experiment\"\n\nThis reverts commit {revert}."
+    ));
+    let log = changelog_core::build(
+        history(repo.path(), Some("v1.0.0..HEAD")),
+        &changelog_core::BuildOptions::default(),
+    );
+    let texts: Vec<(&str, &str)> = log
+        .sections
+        .iter()
+        .flat_map(|s| {
+            s.entries
+                .iter()
+                .map(move |e| (s.title.as_str(), e.text.as_str()))
+        })
+        .collect();
+    assert_eq!(texts, [("Features", "the experiment")]);
+    assert_eq!(log.stats.reverted, 2);
+}
+
+#[test]
+fn dates_out_of_order_and_revisions_that_are_not_commits_are_named() {
+    let repo = tagged();
+    let source = GitSource::open(repo.path()).unwrap();
+    let day = |d: &str| changelog_core::source::parse_date(d, false).unwrap();
+    let err = source
+        .read(&RangeQuery {
+            since: Some(day("2024-02-01")),
+            until: Some(day("2024-01-01")),
+            ..RangeQuery::default()
+        })
+        .unwrap_err();
+    assert!(err.is_usage(), "{err}");
+    assert!(err.to_string().contains("after the end date"), "{err}");
+    let err = source
+        .read(&RangeQuery {
+            range: Some("HEAD^{tree}".into()),
+            ..RangeQuery::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NotACommit { rev } if rev == "HEAD^{tree}"),
+        "{err}"
+    );
+    assert!(!err.is_usage());
+    // Spaces around `..` are forgiven.
+    let h = source
+        .read(&RangeQuery {
+            range: Some("v0.1.0 .. v0.2.0".into()),
+            ..RangeQuery::default()
+        })
+        .unwrap();
+    assert_eq!(summaries(&h), ["feat: c", "fix: d"]);
+}
+
+#[test]
+fn latin1_author_names_are_decoded() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: first");
+    repo.commit_raw_message(b"fix: x\n", Some("ISO-8859-1"));
+    let h = history(repo.path(), None);
+    assert_eq!(h.commits[0].author.name, "Ada Lovelace");
 }

@@ -143,3 +143,44 @@ fn merging_main_into_a_branch_does_not_give_main_the_pull_request() {
     assert_eq!(refs(on_topic_later), ["#8"]);
     assert!(refs(on_main).is_empty());
 }
+
+#[test]
+fn skewed_dates_are_handled_as_git_handles_them() {
+    // A (newest) reaches X through older commits a0..aN whose dates run backwards; T is a
+    // child of X. X belongs to `A..T` only by the dates' lie; git's walker (and ours, with the
+    // same margin) sees through a short lie.
+    for skewed in [3, 5, 8] {
+        let mut repo = TestRepo::new();
+        repo.set_clock(1_000);
+        repo.commit_empty("feat: root");
+        repo.set_clock(800);
+        repo.commit_empty("feat: x");
+        repo.branch("side");
+        repo.checkout("main");
+        for n in 0..skewed {
+            repo.set_clock(100 + n);
+            repo.commit_empty(&format!("feat: a{n}"));
+        }
+        repo.set_clock(5_000);
+        let a = repo.commit_empty("feat: a");
+        repo.checkout("side");
+        repo.set_clock(4_000);
+        let t = repo.commit_empty("feat: t");
+        let range = format!("{a}..{t}");
+        let got: HashSet<String> = history(repo.path(), Some(&range))
+            .commits
+            .iter()
+            .map(|c| c.id.clone())
+            .collect();
+        if skewed <= 5 {
+            assert_eq!(
+                got,
+                HashSet::from([t.to_string()]),
+                "{skewed} skewed commits"
+            );
+        }
+        if let Some(expected) = rev_list(&repo, &range) {
+            assert_eq!(got, expected, "{skewed} skewed commits, as git");
+        }
+    }
+}

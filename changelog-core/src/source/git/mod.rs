@@ -95,6 +95,18 @@ impl GitSource {
     /// Reads the history of a range on the calling thread (libgit2 blocks).
     pub fn read(&self, query: &RangeQuery) -> Result<History> {
         let paths = normalise_paths(&query.paths)?;
+        if let (Some(since), Some(until)) = (query.since, query.until)
+            && since > until
+        {
+            return Err(Error::InvalidRange {
+                spec: format!(
+                    "--since {} --until {}",
+                    since.to_rfc3339(),
+                    until.to_rfc3339()
+                ),
+                reason: "the start date is after the end date".to_owned(),
+            });
+        }
         let repo = Repository::open(&self.path).map_err(|source| Error::NotARepository {
             path: self.path.clone(),
             source,
@@ -271,17 +283,12 @@ impl TagIndex {
             let (Ok(name), Ok(commit)) = (reference.shorthand(), reference.peel_to_commit()) else {
                 continue; // a tag of a tree or blob, or a name that is not UTF-8
             };
-            // Several tags on one commit: prefer one that reads as a version, then the greatest.
-            let rank = |n: &str| {
-                (
-                    n.trim_start_matches('v').starts_with(char::is_numeric),
-                    n.to_owned(),
-                )
-            };
+            // Several tags on one commit: the greatest version, a release before its
+            // pre-releases (`v2.0.0` over `v2.0.0-rc.1`, `v1.10.0` over `v1.9.0`).
             by_commit
                 .entry(commit.id())
                 .and_modify(|current| {
-                    if rank(name) > rank(current) {
+                    if tag_rank(name) > tag_rank(current) {
                         name.clone_into(current);
                     }
                 })
@@ -304,6 +311,21 @@ impl TagIndex {
             self.by_commit.contains_key(&oid)
         })?;
         Ok(found.map(|oid| (self.by_commit[&oid].clone(), oid)))
+    }
+}
+
+/// How tags on one commit compare: version-like names first, then by their numbers, then a
+/// release before a pre-release, then by name.
+fn tag_rank(name: &str) -> (bool, Vec<u64>, bool, &str) {
+    let version = name.strip_prefix('v').unwrap_or(name);
+    let (core, pre) = match version.find(['-', '+']) {
+        Some(i) => (&version[..i], version[i..].starts_with('-')),
+        None => (version, false),
+    };
+    let numbers: Option<Vec<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
+    match numbers {
+        Some(numbers) => (true, numbers, !pre, name),
+        None => (false, Vec::new(), true, name),
     }
 }
 
@@ -331,11 +353,7 @@ fn resolve(
             return single(repo, tags, tag);
         }
         let to = end(repo, "HEAD", head.id(), None)?;
-        let from = match tags.nearest(repo, head.id(), true)? {
-            Some((name, oid)) => Some(end(repo, &name, oid, Some(name.clone()))?),
-            None => None,
-        };
-        return Ok((from, to));
+        return Ok((lower_end(repo, tags, head.id())?, to));
     };
 
     let invalid = |reason: &str| Error::InvalidRange {
@@ -360,10 +378,11 @@ fn resolve(
             if from.is_empty() && to.is_empty() {
                 return Err(invalid("both ends are missing"));
             }
+            let (from, to) = (from.trim(), to.trim());
             let from = if from.is_empty() { "HEAD" } else { from };
             let to = if to.is_empty() { "HEAD" } else { to };
-            let from = lookup(repo, spec, from)?;
-            let to = lookup(repo, spec, to)?;
+            let from = lookup(repo, tags, from)?;
+            let to = lookup(repo, tags, to)?;
             Ok((Some(from), to))
         }
     }
@@ -371,26 +390,34 @@ fn resolve(
 
 /// `vX`: from the nearest tag before `vX` to `vX`.
 fn single(repo: &Repository, tags: &TagIndex, rev: &str) -> Result<(Option<End>, End)> {
-    let to = lookup(repo, rev, rev)?;
-    let from = match tags.nearest(repo, to.1, false)? {
-        Some((name, oid)) => Some(end(repo, &name, oid, Some(name.clone()))?),
-        None => None,
-    };
-    Ok((from, to))
+    let to = lookup(repo, tags, rev)?;
+    Ok((lower_end(repo, tags, to.1)?, to))
 }
 
-fn lookup(repo: &Repository, spec: &str, rev: &str) -> Result<End> {
+/// The nearest tag before a commit (not on it), if any.
+fn lower_end(repo: &Repository, tags: &TagIndex, to: Oid) -> Result<Option<End>> {
+    match tags.nearest(repo, to, false)? {
+        Some((name, oid)) => Ok(Some(end(repo, &name, oid, Some(name.clone()))?)),
+        None => Ok(None),
+    }
+}
+
+/// Resolves a revision; the end carries the tag that names its commit, if one does.
+fn lookup(repo: &Repository, tags: &TagIndex, rev: &str) -> Result<End> {
     let object = repo
         .revparse_single(rev)
         .map_err(|_| Error::UnknownRevision {
             rev: rev.to_owned(),
         })?;
-    let commit = object.peel_to_commit().map_err(|_| Error::InvalidRange {
-        spec: spec.to_owned(),
-        reason: format!("`{rev}` does not point to a commit"),
+    let commit = object.peel_to_commit().map_err(|_| Error::NotACommit {
+        rev: rev.to_owned(),
     })?;
-    let is_tag = repo.find_reference(&format!("refs/tags/{rev}")).is_ok();
-    end(repo, rev, commit.id(), is_tag.then(|| rev.to_owned()))
+    let tag = if repo.find_reference(&format!("refs/tags/{rev}")).is_ok() {
+        Some(rev.to_owned())
+    } else {
+        tags.by_commit.get(&commit.id()).cloned()
+    };
+    end(repo, rev, commit.id(), tag)
 }
 
 fn end(repo: &Repository, rev: &str, oid: Oid, tag: Option<String>) -> Result<End> {
@@ -483,14 +510,12 @@ fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commi
     let author = author.map_err(git(format!("cannot read the author of {}", commit.id())))?;
     let committer =
         committer.map_err(git(format!("cannot read the committer of {}", commit.id())))?;
-    let message = decode(
-        commit.message_bytes(),
-        commit.message_encoding().ok().flatten(),
-    );
+    let encoding = commit.message_encoding().ok().flatten();
+    let message = decode(commit.message_bytes(), encoding);
     Ok(Commit::from_message(
         hex(commit.id()),
-        signature(&author),
-        signature(&committer),
+        signature(&author, encoding),
+        signature(&committer, encoding),
         &message,
         commit.parent_ids().map(hex).collect(),
     ))
@@ -508,10 +533,11 @@ fn hex(oid: Oid) -> String {
     out
 }
 
-fn signature(sig: &git2::Signature<'_>) -> Signature {
+/// A signature, its name decoded like the message (the `encoding` header covers the commit).
+fn signature(sig: &git2::Signature<'_>, encoding: Option<&str>) -> Signature {
     Signature {
-        name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
-        email: String::from_utf8_lossy(sig.email_bytes()).into_owned(),
+        name: decode(sig.name_bytes(), encoding),
+        email: decode(sig.email_bytes(), encoding),
         time: time_of(sig.when()),
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! libgit2's revision walker parses every commit into structures of its own, and reading the
 //! commits afterwards parses them a second time; on a long history the walker alone costs as
-//! much as `git log` does in total. These walks read each commit once, through the repository's
-//! object cache, and hand the parsed commits on.
+//! much as `git log` does in total. These walks read each commit once and hand the parsed
+//! commits on.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -36,12 +36,17 @@ pub(super) fn range<'r>(
         graph.hide(base);
     }
 
+    // As git's `limit_list`: once only commits of the lower end are queued, go on for a margin
+    // of commits, and start the margin again while the newest result is older than a queued
+    // commit (dates are skewed there).
     let mut slop = SLOP;
+    let mut last_visible = i64::MAX;
     while let Some((_, Reverse(node))) = graph.queue.pop() {
         graph.nodes[node].expanded = true;
         let hidden = graph.nodes[node].hidden;
         if !hidden {
             graph.visible_in_queue -= 1;
+            last_visible = graph.nodes[node].time;
         }
         let parent_ids: Vec<Oid> = graph.nodes[node].commit.parent_ids().collect();
         for parent_id in parent_ids {
@@ -58,14 +63,17 @@ pub(super) fn range<'r>(
                 graph.hide(parent);
             }
         }
-        if from.is_some() {
-            if graph.visible_in_queue == 0 {
+        if hidden && from.is_some() {
+            let Some(&(newest_queued, _)) = graph.queue.peek() else {
+                break;
+            };
+            if last_visible <= newest_queued || graph.visible_in_queue > 0 {
+                slop = SLOP;
+            } else {
                 slop -= 1;
                 if slop == 0 {
                     break;
                 }
-            } else {
-                slop = SLOP;
             }
         }
     }
