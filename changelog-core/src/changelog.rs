@@ -71,6 +71,9 @@ pub struct Stats {
     pub reverted: usize,
     /// Commits of kinds the style does not show (documentation, tests, ... in `keep-a-changelog`).
     pub hidden: usize,
+    /// Commits folded into an entry with the same section, scope and text (cherry-picks).
+    #[serde(default)]
+    pub duplicates: usize,
 }
 
 /// A changelog for one range: the structured document every renderer starts from.
@@ -357,6 +360,7 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
         let key = (section, p.scope.clone(), p.description.to_lowercase());
         if let Some(&position) = seen.get(&key) {
             merge_into(&mut sections[section][position], p);
+            prepared.stats.duplicates += 1;
             continue;
         }
         seen.insert(key, sections[section].len());

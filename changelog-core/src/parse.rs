@@ -162,17 +162,18 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
     let noise = noise_of(&commit, summary);
     let header = conventional_header(summary);
 
-    let mut breaking_notes: Vec<String> = commit
+    let breaking_footers: Vec<&str> = commit
         .trailers
         .iter()
         .filter(|t| t.key == "BREAKING CHANGE" || t.key == "BREAKING-CHANGE")
-        .map(|t| t.value.trim().to_owned())
+        .map(|t| t.value.trim())
         .collect();
-    breaking_notes.retain(|note| !note.is_empty());
-    let has_breaking_footer = commit
-        .trailers
-        .iter()
-        .any(|t| t.key == "BREAKING CHANGE" || t.key == "BREAKING-CHANGE");
+    let has_breaking_footer = !breaking_footers.is_empty();
+    let breaking_notes: Vec<String> = breaking_footers
+        .into_iter()
+        .filter(|note| !note.is_empty())
+        .map(str::to_owned)
+        .collect();
 
     let mut reverts = Vec::new();
     let (mut kind, commit_type, scope, text, bang) = match header {

@@ -92,7 +92,14 @@ fn stats_account_for_every_commit() {
     assert_eq!(s.reverted, 2);
     assert_eq!(s.entries, 11);
     assert_eq!(
-        s.entries + s.fixups + s.release_bumps + s.reverted + s.merges + s.empty + s.hidden,
+        s.entries
+            + s.duplicates
+            + s.fixups
+            + s.release_bumps
+            + s.reverted
+            + s.merges
+            + s.empty
+            + s.hidden,
         s.commits
     );
     let kac = changelog(repo.path(), Some("v1.1.0"), &options(Style::KeepAChangelog));
@@ -119,6 +126,8 @@ fn cherry_picks_become_one_entry_citing_both() {
         .entries;
     assert_eq!(fixes.len(), 1);
     assert_eq!(fixes[0].commits.len(), 2);
+    assert_eq!(log.stats.duplicates, 1);
+    assert_eq!(log.stats.entries + log.stats.duplicates, log.stats.commits);
 }
 
 #[test]
