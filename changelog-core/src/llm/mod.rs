@@ -234,9 +234,7 @@ impl LlmError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Status { status, .. } => matches!(status, 408 | 409 | 429 | 500..=599),
-            Self::Timeout { .. } | Self::Connection { .. } | Self::StreamInterrupted { .. } => {
-                true
-            }
+            Self::Timeout { .. } | Self::Connection { .. } | Self::StreamInterrupted { .. } => true,
             Self::InvalidResponse { .. } | Self::MissingApiKey { .. } | Self::Exhausted { .. } => {
                 false
             }
@@ -247,7 +245,13 @@ impl LlmError {
     /// provider would fail the same way: 400, 413 and 422.
     #[must_use]
     pub fn is_request_fault(&self) -> bool {
-        matches!(self, Self::Status { status: 400 | 413 | 422, .. })
+        matches!(
+            self,
+            Self::Status {
+                status: 400 | 413 | 422,
+                ..
+            }
+        )
     }
 
     /// The wait the provider asked for, if any.
