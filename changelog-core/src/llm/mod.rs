@@ -8,6 +8,10 @@
 //! Cached(Retry(Fallback[Retry(OpenAi gpt-4o-mini), Retry(Anthropic claude-...)]))
 //! ```
 
+pub mod sse;
+
+pub use sse::{SseDecoder, SseEvent};
+
 use std::fmt;
 use std::pin::Pin;
 use std::time::Duration;
