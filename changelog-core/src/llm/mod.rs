@@ -8,8 +8,11 @@
 //! Cached(Retry(Fallback[Retry(OpenAi gpt-4o-mini), Retry(Anthropic claude-...)]))
 //! ```
 
+mod http;
+pub mod openai;
 pub mod sse;
 
+pub use openai::{AuthStyle, OpenAiConfig, OpenAiProvider};
 pub use sse::{SseDecoder, SseEvent};
 
 use std::fmt;
