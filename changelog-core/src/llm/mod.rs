@@ -8,10 +8,12 @@
 //! Cached(Retry(Fallback[Retry(OpenAi gpt-4o-mini), Retry(Anthropic claude-...)]))
 //! ```
 
+pub mod anthropic;
 mod http;
 pub mod openai;
 pub mod sse;
 
+pub use anthropic::{AnthropicConfig, AnthropicProvider};
 pub use openai::{AuthStyle, OpenAiConfig, OpenAiProvider};
 pub use sse::{SseDecoder, SseEvent};
 
