@@ -11,10 +11,14 @@
 pub mod anthropic;
 mod http;
 pub mod openai;
+pub mod retry;
 pub mod sse;
+#[cfg(test)]
+mod test_support;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
 pub use openai::{AuthStyle, OpenAiConfig, OpenAiProvider};
+pub use retry::{Retry, RetryPolicy};
 pub use sse::{SseDecoder, SseEvent};
 
 use std::fmt;
