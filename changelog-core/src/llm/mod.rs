@@ -9,6 +9,7 @@
 //! ```
 
 pub mod anthropic;
+pub mod fallback;
 mod http;
 pub mod openai;
 pub mod retry;
@@ -17,6 +18,7 @@ pub mod sse;
 mod test_support;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
+pub use fallback::Fallback;
 pub use openai::{AuthStyle, OpenAiConfig, OpenAiProvider};
 pub use retry::{Retry, RetryPolicy};
 pub use sse::{SseDecoder, SseEvent};

@@ -39,6 +39,11 @@ impl Scripted {
     pub(crate) fn calls(&self) -> usize {
         self.models.lock().expect("lock").len()
     }
+
+    /// The model of each request, in order.
+    pub(crate) fn models(&self) -> Vec<String> {
+        self.models.lock().expect("lock").clone()
+    }
 }
 
 #[async_trait]
