@@ -7,6 +7,27 @@
 //! ```text
 //! Cached(Retry(Fallback[Retry(OpenAi gpt-4o-mini), Retry(Anthropic claude-...)]))
 //! ```
+//!
+//! - [`openai`]: OpenAI-compatible chat completions (OpenAI, Azure OpenAI, Ollama, vLLM,
+//!   OpenRouter); [`anthropic`]: Anthropic's Messages API. Both stream with [`sse`].
+//! - [`retry`], [`fallback`], [`cache`]: the layers.
+
+pub mod anthropic;
+pub mod cache;
+pub mod fallback;
+mod http;
+pub mod openai;
+pub mod retry;
+pub mod sse;
+#[cfg(test)]
+mod test_support;
+
+pub use anthropic::{AnthropicConfig, AnthropicProvider};
+pub use cache::{Cached, CompletionCache, DiskCache, MemoryCache, default_cache_dir};
+pub use fallback::Fallback;
+pub use openai::{AuthStyle, OpenAiConfig, OpenAiProvider};
+pub use retry::{Retry, RetryPolicy};
+pub use sse::{SseDecoder, SseEvent};
 
 pub mod simulated;
 
