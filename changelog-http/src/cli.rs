@@ -1,19 +1,21 @@
-//! `changelog generate` and friends.
+//! The command line: arguments, dispatch, errors and exit statuses.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write as _};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use changelog_core::source::git::GitSource;
 use changelog_core::source::parse_date;
-use changelog_core::{BuildOptions, Format, RangeQuery, Style};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Changelogs and release notes from git history.
 #[derive(Debug, Parser)]
-#[command(name = "changelog", version, about)]
+#[command(
+    name = "changelog",
+    version,
+    about = "Changelogs and release notes from git history."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -23,7 +25,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write the changelog of a range of a local repository (offline, no key needed).
+    /// Write the changelog of a range of a local repository. Offline and deterministic unless
+    /// --provider names a language model.
     Generate(GenerateArgs),
 }
 
@@ -32,7 +35,8 @@ pub enum Command {
 #[command(
     after_help = "Range forms: `A..B`, `A..` (to HEAD), a single tag `vX` (from the \
 previous tag to vX); without --range, from the latest tag to HEAD (the whole history when there \
-is no tag)."
+is no tag).\n\nWith --provider, every bullet the model writes must cite commits of the range; \
+the others are dropped and counted in the JSON's `verification`."
 )]
 pub struct GenerateArgs {
     /// The repository (any directory inside its work tree).
@@ -53,7 +57,8 @@ pub struct GenerateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
     pub format: FormatArg,
-    /// Section layout.
+    /// Layout and tone: conventional and keep-a-changelog work with or without a model;
+    /// release-notes, technical and social need --provider.
     #[arg(long, value_enum, default_value_t = StyleArg::Conventional)]
     pub style: StyleArg,
     /// The release's version (default: the tag at the end of the range).
@@ -66,6 +71,58 @@ pub struct GenerateArgs {
     /// failure leaves the previous content in place.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+}
+
+/// The language-model options of `changelog generate`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Language model")]
+pub struct LlmArgs {
+    /// Who writes the entries: none (deterministic, nothing is sent anywhere), simulated
+    /// (offline and deterministic, for demos and tests), openai (any OpenAI-compatible server:
+    /// OpenAI, Azure, Ollama, vLLM, OpenRouter) or anthropic.
+    #[arg(long, value_enum, env = "CHANGELOG_PROVIDER", default_value_t = ProviderArg::None)]
+    pub provider: ProviderArg,
+    /// The model (default: gpt-4o-mini for openai, claude-3-5-haiku-latest for anthropic).
+    #[arg(long, value_name = "M", env = "CHANGELOG_MODEL")]
+    pub model: Option<String>,
+    /// Another model to try, in order, when the previous one fails for a reason that is not
+    /// the request's fault; repeatable.
+    #[arg(long = "fallback-model", value_name = "M")]
+    pub fallback_models: Vec<String>,
+    /// The provider's API base URL (for example http://127.0.0.1:11434/v1 for Ollama).
+    #[arg(long, value_name = "URL", env = "CHANGELOG_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Sampling temperature.
+    #[arg(long, value_name = "T", default_value_t = 0.2)]
+    pub temperature: f32,
+    /// Cap on each request's prompt tokens (default: the model's window less the answer).
+    #[arg(long, value_name = "N")]
+    pub max_input_tokens: Option<usize>,
+    /// Cap on each answer's tokens.
+    #[arg(long, value_name = "N")]
+    pub max_output_tokens: Option<u32>,
+    /// Requests in flight at once when a large range is split.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Print the plan (requests, input tokens, maximum output tokens, cost) and send nothing.
+    #[arg(long)]
+    pub estimate: bool,
+    /// Print the answer as it arrives (single-request plans); the verified changelog goes to
+    /// --output when given.
+    #[arg(long)]
+    pub stream: bool,
+    /// Neither read nor write the answer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Ask once more about user-facing commits that no entry cites.
+    #[arg(long)]
+    pub repair: bool,
+    /// A minijinja template replacing the style's instructions (variables: see the docs of
+    /// changelog_core::prompt).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
 }
 
 /// `--format` values.
@@ -84,6 +141,25 @@ pub enum StyleArg {
     Conventional,
     /// Added, Changed, Deprecated, Removed, Fixed, Security (keepachangelog.com).
     KeepAChangelog,
+    /// Plain-language release notes for end users (needs --provider).
+    ReleaseNotes,
+    /// Detailed notes for developers (needs --provider).
+    Technical,
+    /// A short announcement post (needs --provider).
+    Social,
+}
+
+/// `--provider` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    /// No model: the deterministic changelog.
+    None,
+    /// The offline simulated model.
+    Simulated,
+    /// An OpenAI-compatible chat completions API.
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
 }
 
 fn since(input: &str) -> Result<DateTime<FixedOffset>, String> {
@@ -96,9 +172,17 @@ fn until(input: &str) -> Result<DateTime<FixedOffset>, String> {
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
-enum CliError {
+pub(crate) enum CliError {
     #[error(transparent)]
     Core(#[from] changelog_core::Error),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read `{}`", path.display())]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot write `{}`", path.display())]
     Output {
         path: PathBuf,
@@ -113,6 +197,7 @@ impl CliError {
     fn exit_code(&self) -> ExitCode {
         match self {
             Self::Core(e) if e.is_usage() => ExitCode::from(2),
+            Self::Usage(_) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
     }
@@ -123,7 +208,7 @@ impl CliError {
 #[must_use]
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Generate(args) => generate(&args),
+        Command::Generate(args) => crate::generate::generate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,70 +223,4 @@ pub fn run(cli: Cli) -> ExitCode {
             error.exit_code()
         }
     }
-}
-
-fn generate(args: &GenerateArgs) -> Result<(), CliError> {
-    changelog_core::source::git::tune_for_one_pass();
-    let source = GitSource::open(&args.repo)?;
-    let query = RangeQuery {
-        range: args.range.clone(),
-        since: args.since,
-        until: args.until,
-        paths: args.paths.clone(),
-    };
-    let options = BuildOptions {
-        style: match args.style {
-            StyleArg::Conventional => Style::Conventional,
-            StyleArg::KeepAChangelog => Style::KeepAChangelog,
-        },
-        title: args.title.clone(),
-        version: args.version.clone(),
-    };
-    let format = match args.format {
-        FormatArg::Markdown => Format::Markdown,
-        FormatArg::Json => Format::Json,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
-    let changelog = runtime.block_on(changelog_core::generate(&source, &query, &options))?;
-    let output_error = |path: &Path| {
-        let path = path.to_owned();
-        move |source| CliError::Output { path, source }
-    };
-    match &args.output {
-        Some(path) => write_atomically(path, |file| {
-            changelog_core::render::write(&changelog, format, file)
-        })
-        .map_err(output_error(path)),
-        None => {
-            let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-            match changelog_core::render::write(&changelog, format, stdout) {
-                // A closed pipe (`changelog generate | head`) is not a failure of ours.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                result => result.map_err(output_error(Path::new("<stdout>"))),
-            }
-        }
-    }
-}
-
-/// Writes to a temporary file next to `path`, flushes it to disk, then renames it over `path`,
-/// so readers see either the old content or the new, never a part.
-fn write_atomically(
-    path: &Path,
-    contents: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> io::Result<()>,
-) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let file = tempfile::Builder::new()
-        .prefix(".changelog-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    contents(&mut io::BufWriter::with_capacity(1 << 16, file.as_file()))?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

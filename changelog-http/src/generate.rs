@@ -1,0 +1,298 @@
+//! `changelog generate`: the deterministic path, or the LLM path when a provider is named.
+
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::Path;
+use std::sync::Mutex;
+
+use changelog_core::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
+use changelog_core::prompt::PromptStyle;
+use changelog_core::source::git::GitSource;
+use changelog_core::{BuildOptions, Changelog, CommitSource as _, Format, RangeQuery, Style};
+
+use crate::cli::{CliError, FormatArg, GenerateArgs, ProviderArg, StyleArg};
+
+pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
+    let llm = &args.llm;
+    let deterministic_style = match args.style {
+        StyleArg::Conventional => Some(Style::Conventional),
+        StyleArg::KeepAChangelog => Some(Style::KeepAChangelog),
+        StyleArg::ReleaseNotes | StyleArg::Technical | StyleArg::Social => None,
+    };
+    if llm.provider == ProviderArg::None {
+        if deterministic_style.is_none() {
+            return Err(CliError::Usage(format!(
+                "--style {} needs a language model: pass --provider",
+                style_name(args.style)
+            )));
+        }
+        if llm.estimate || llm.stream || llm.repair || llm.template.is_some() {
+            return Err(CliError::Usage(
+                "--estimate, --stream, --repair and --template need --provider".to_owned(),
+            ));
+        }
+    }
+    let template = match &llm.template {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| CliError::Input {
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+
+    changelog_core::source::git::tune_for_one_pass();
+    let source = GitSource::open(&args.repo)?;
+    let query = RangeQuery {
+        range: args.range.clone(),
+        since: args.since,
+        until: args.until,
+        paths: args.paths.clone(),
+    };
+    let build = BuildOptions {
+        style: deterministic_style.unwrap_or_default(),
+        title: args.title.clone(),
+        version: args.version.clone(),
+    };
+    let format = match args.format {
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Json => Format::Json,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+
+    if llm.provider == ProviderArg::None {
+        let changelog = runtime.block_on(changelog_core::generate(&source, &query, &build))?;
+        return write_output(args, &changelog, format);
+    }
+
+    let provider = crate::providers::build(llm)?;
+    let options = LlmOptions {
+        style: prompt_style(args.style),
+        template,
+        model: crate::providers::model(llm),
+        temperature: llm.temperature,
+        max_input_tokens: llm.max_input_tokens,
+        max_output_tokens: llm.max_output_tokens,
+        concurrency: usize::from(llm.concurrency),
+        repair: llm.repair,
+        build,
+    };
+    let pipeline = LlmPipeline::new(provider.as_ref(), options)?;
+    let history = runtime.block_on(source.history(&query))?;
+    if llm.estimate {
+        let estimate = pipeline.estimate(history)?;
+        return print_estimate(&estimate, format);
+    }
+    let observer = Terminal::new(llm.stream);
+    let changelog = runtime.block_on(pipeline.generate(history, &observer))?;
+    observer.finish();
+    if let Some(verification) = &changelog.verification
+        && verification.dropped_entries > 0
+    {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "note: {} entries of the answer were dropped (no valid citation); coverage {:.0}%",
+            verification.dropped_entries,
+            verification.coverage * 100.0
+        );
+    }
+    if llm.stream && observer.streamed() && args.output.is_none() {
+        // The answer is already on the terminal; the verified document goes to --output only.
+        return Ok(());
+    }
+    write_output(args, &changelog, format)
+}
+
+fn style_name(style: StyleArg) -> &'static str {
+    prompt_style(style).name()
+}
+
+fn prompt_style(style: StyleArg) -> PromptStyle {
+    match style {
+        StyleArg::Conventional => PromptStyle::Conventional,
+        StyleArg::KeepAChangelog => PromptStyle::KeepAChangelog,
+        StyleArg::ReleaseNotes => PromptStyle::ReleaseNotes,
+        StyleArg::Technical => PromptStyle::Technical,
+        StyleArg::Social => PromptStyle::Social,
+    }
+}
+
+fn print_estimate(estimate: &Estimate, format: Format) -> Result<(), CliError> {
+    let text = match format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(estimate)
+                .map_err(|e| CliError::Core(changelog_core::Error::Serialize(e)))?;
+            text.push('\n');
+            text
+        }
+        Format::Markdown => format!(
+            "model: {}\nrequests: {} ({} chunks, {} merge rounds)\ninput_tokens: {}\nmax_output_tokens: {}\ncost_usd: {:.4} (at most)\nbudget per request: {} input tokens, {} output tokens\n",
+            estimate.model,
+            estimate.requests,
+            estimate.chunks,
+            estimate.merge_rounds,
+            estimate.input_tokens,
+            estimate.max_output_tokens,
+            estimate.cost_usd,
+            estimate.budget.max_input_tokens,
+            estimate.budget.max_output_tokens,
+        ),
+    };
+    write_stdout(text.as_bytes())
+}
+
+fn write_output(
+    args: &GenerateArgs,
+    changelog: &Changelog,
+    format: Format,
+) -> Result<(), CliError> {
+    match &args.output {
+        Some(path) => write_atomically(path, |file| {
+            changelog_core::render::write(changelog, format, file)
+        })
+        .map_err(|source| CliError::Output {
+            path: path.clone(),
+            source,
+        }),
+        None => {
+            let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            match changelog_core::render::write(changelog, format, stdout) {
+                // A closed pipe (`changelog generate | head`) is not a failure of ours.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                result => result.map_err(|source| CliError::Output {
+                    path: "<stdout>".into(),
+                    source,
+                }),
+            }
+        }
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    match io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(CliError::Output {
+            path: "<stdout>".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes to a temporary file next to `path`, flushes it to disk, then renames it over `path`,
+/// so readers see either the old content or the new, never a part. A symbolic link is followed
+/// (the file it points to is replaced, the link stays), an existing file keeps its permissions,
+/// and a target that is not a regular file (`/dev/stdout`, a pipe) is written in place.
+fn write_atomically(
+    path: &Path,
+    contents: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let existing = match std::fs::metadata(path) {
+        Ok(metadata) => Some(metadata),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(metadata) = &existing
+        && !metadata.is_file()
+    {
+        if metadata.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a directory",
+            ));
+        }
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        return contents(&mut io::BufWriter::new(&file));
+    }
+    let target = if existing.is_some() {
+        std::fs::canonicalize(path)?
+    } else {
+        path.to_owned()
+    };
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let file = tempfile::Builder::new()
+        .prefix(".changelog-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    contents(&mut io::BufWriter::with_capacity(1 << 16, file.as_file()))?;
+    if let Some(metadata) = existing {
+        file.as_file().set_permissions(metadata.permissions())?;
+    }
+    file.as_file().sync_all()?;
+    file.persist(&target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Streams answers to standard output and draws map-reduce progress on standard error.
+struct Terminal {
+    stream: bool,
+    state: Mutex<TerminalState>,
+}
+
+#[derive(Default)]
+struct TerminalState {
+    streamed: bool,
+    drew_progress: bool,
+}
+
+impl Terminal {
+    fn new(stream: bool) -> Self {
+        Self {
+            stream,
+            state: Mutex::new(TerminalState::default()),
+        }
+    }
+
+    fn streamed(&self) -> bool {
+        self.state.lock().is_ok_and(|s| s.streamed)
+    }
+
+    fn finish(&self) {
+        if let Ok(state) = self.state.lock() {
+            if state.drew_progress {
+                let _ = writeln!(io::stderr().lock());
+            }
+            if state.streamed {
+                let _ = io::stdout().lock().flush();
+            }
+        }
+    }
+}
+
+impl Observer for Terminal {
+    fn on_delta(&self, text: &str) {
+        if let Ok(mut state) = self.state.lock() {
+            state.streamed = true;
+        }
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    fn on_progress(&self, done: usize, total: usize) {
+        if total < 2 || !io::stderr().is_terminal() {
+            return;
+        }
+        const WIDTH: usize = 30;
+        let filled = (done * WIDTH).checked_div(total).unwrap_or(0).min(WIDTH);
+        let _ = write!(
+            io::stderr().lock(),
+            "\r[{}{}] {done}/{total} requests",
+            "#".repeat(filled),
+            " ".repeat(WIDTH - filled)
+        );
+        if let Ok(mut state) = self.state.lock() {
+            state.drew_progress = true;
+        }
+    }
+
+    fn wants_stream(&self) -> bool {
+        self.stream
+    }
+}

@@ -1,0 +1,329 @@
+//! `changelog generate --provider ...` against OpenAI-compatible servers on 127.0.0.1
+//! (wiremock speaking the chat completions wire format) and the simulated provider.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+
+use changelog_core::budget::{ModelInfo, TokenCounter};
+use changelog_core::llm::simulated::SimulatedProvider;
+use changelog_core::llm::{ChatRequest, Message, Role};
+use changelog_core::testing::TestRepo;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Runs the binary with a private cache directory and no keys from the environment.
+async fn changelog(args: Vec<String>, cache: &Path) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_changelog"));
+    command
+        .args(args)
+        .env("CHANGELOG_CACHE_DIR", cache)
+        .env("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("CHANGELOG_PROVIDER")
+        .env_remove("CHANGELOG_MODEL")
+        .env_remove("CHANGELOG_BASE_URL");
+    command.output().await.expect("run changelog")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Answers chat completions like the simulated model, plus one invented bullet and one
+/// without a citation; records each prompt's size by the model's own count.
+#[derive(Clone, Default)]
+struct Model {
+    prompt_tokens: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Respond for Model {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).expect("JSON request");
+        let messages: Vec<Message> = body["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|m| Message {
+                role: if m["role"] == "system" {
+                    Role::System
+                } else {
+                    Role::User
+                },
+                content: m["content"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let counter = TokenCounter::new(&ModelInfo::for_model(body["model"].as_str().unwrap()));
+        self.prompt_tokens
+            .lock()
+            .unwrap()
+            .push(counter.count_messages(&messages));
+        let chat = ChatRequest {
+            model: body["model"].as_str().unwrap().to_owned(),
+            messages,
+            temperature: 0.0,
+            max_output_tokens: 4_000,
+        };
+        let mut answer = SimulatedProvider::answer(&chat);
+        answer.push_str(
+            "\n### Other\n\n- A feature nobody wrote [deadbee]\n- Something with no citation\n",
+        );
+        ResponseTemplate::new(200).set_body_json(json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": chat.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "finish_reason": "stop"
+            }],
+            "usage": {"prompt_tokens": 321, "completion_tokens": 45, "total_tokens": 366}
+        }))
+    }
+}
+
+fn two_releases() -> (TestRepo, Vec<String>) {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: before");
+    repo.tag("v0.1.0");
+    let ids = vec![
+        repo.commit("feat(api): list widgets").to_string(),
+        repo.commit("fix: crash on empty list").to_string(),
+        repo.commit("perf: cache the widget index").to_string(),
+    ];
+    repo.tag("v0.2.0");
+    repo.commit("feat: after");
+    (repo, ids)
+}
+
+fn args(repo: &TestRepo, server: &MockServer, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "generate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--range",
+        "v0.1.0..v0.2.0",
+        "--provider",
+        "openai",
+        "--base-url",
+        &format!("{}/v1", server.uri()),
+        "--model",
+        "gpt-4o-mini",
+        "--format",
+        "json",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_answers_are_verified_and_cached() {
+    let (repo, in_range) = two_releases();
+    let server = MockServer::start().await;
+    let model = Model::default();
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(model.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+
+    let out = changelog(args(&repo, &server, &[]), cache.path()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries: Vec<&Value> = doc["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["entries"].as_array().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 3, "{doc:#}");
+    for entry in &entries {
+        for id in entry["commits"].as_array().unwrap() {
+            assert!(in_range.contains(&id.as_str().unwrap().to_owned()), "{id}");
+        }
+    }
+    assert_eq!(doc["verification"]["dropped_entries"], 2);
+    assert_eq!(doc["verification"]["coverage"], 1.0);
+    assert_eq!(doc["usage"]["input_tokens"], 321);
+    assert_eq!(doc["usage"]["output_tokens"], 45);
+    assert_eq!(doc["usage"]["requests"], 1);
+    assert!(doc["usage"]["cost_usd"].as_f64().unwrap() > 0.0);
+    assert!(stderr(&out).contains("2 entries of the answer were dropped"));
+
+    // The same run again: answered from the cache, nothing sent (the mock expects 1 request).
+    let again = changelog(args(&repo, &server, &[]), cache.path()).await;
+    assert!(again.status.success(), "{}", stderr(&again));
+    let doc: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(doc["usage"]["requests"], 0);
+    assert_eq!(doc["usage"]["cached_requests"], 1);
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn estimate_sends_nothing() {
+    let (repo, _) = two_releases();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let out = changelog(args(&repo, &server, &["--estimate"]), cache.path()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let estimate: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(estimate["requests"], 1);
+    assert!(estimate["input_tokens"].as_u64().unwrap() > 50);
+    assert!(estimate["cost_usd"].as_f64().unwrap() > 0.0);
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_are_waited_out() {
+    let (repo, _) = two_releases();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(
+                    json!({"error": {"message": "Rate limit reached", "type": "requests"}}),
+                ),
+        )
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(Model::default())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = changelog(args(&repo, &server, &["--no-cache"]), cache.path()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_request_fails_at_once_without_the_key_in_the_message() {
+    let (repo, _) = two_releases();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": {"message": "Invalid request from key sk-test-not-a-real-key", "type": "invalid_request_error"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let out = changelog(args(&repo, &server, &["--no-cache"]), cache.path()).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("400"), "{err}");
+    assert!(!err.contains("sk-test-not-a-real-key"), "{err}");
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_thousand_commits_map_reduce_within_the_budget() {
+    let mut repo = TestRepo::new();
+    repo.commit_empty("chore: start");
+    repo.tag("v0.1.0");
+    for n in 0..4_000 {
+        let message = match n % 4 {
+            0 => format!("feat(api): endpoint {n} lists widgets by owner and by date"),
+            1 => format!("fix: widget {n} no longer disappears after a refresh"),
+            2 => format!("perf: faster widget search path {n}"),
+            _ => format!("Improve the error shown for widget {n}"),
+        };
+        repo.commit_empty(&message);
+    }
+    repo.tag("v0.2.0");
+    let server = MockServer::start().await;
+    let model = Model::default();
+    Mock::given(method("POST"))
+        .respond_with(model.clone())
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let out = changelog(
+        args(
+            &repo,
+            &server,
+            &[
+                "--no-cache",
+                "--max-input-tokens",
+                "4000",
+                "--max-output-tokens",
+                "1000",
+            ],
+        ),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sizes = model.prompt_tokens.lock().unwrap().clone();
+    assert!(sizes.len() > 10, "map-reduce: {} requests", sizes.len());
+    let largest = sizes.iter().max().copied().unwrap_or_default();
+    assert!(largest <= 4_000, "a request of {largest} tokens");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["usage"]["requests"].as_u64().unwrap() as usize,
+        sizes.len()
+    );
+    assert!(doc["verification"]["dropped_entries"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulated_provider_needs_no_key_or_network() {
+    let (repo, _) = two_releases();
+    let cache = tempfile::tempdir().unwrap();
+    let out = changelog(
+        [
+            "generate",
+            "--repo",
+            repo.path().to_str().unwrap(),
+            "--range",
+            "v0.2.0",
+            "--provider",
+            "simulated",
+            "--style",
+            "release-notes",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("list widgets"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn llm_only_styles_and_flags_need_a_provider() {
+    let (repo, _) = two_releases();
+    let cache = tempfile::tempdir().unwrap();
+    for extra in [&["--style", "social"][..], &["--estimate"], &["--repair"]] {
+        let mut args: Vec<String> = vec![
+            "generate".into(),
+            "--repo".into(),
+            repo.path().to_str().unwrap().into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let out = changelog(args, cache.path()).await;
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--provider"), "{}", stderr(&out));
+    }
+}
