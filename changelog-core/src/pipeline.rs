@@ -89,6 +89,10 @@ pub struct UsageReport {
     pub cost_usd: f64,
     /// Answers cut short by the output token limit.
     pub truncated_answers: usize,
+    /// Chunks the range was split into (1 when it fit one request).
+    pub chunks: usize,
+    /// Rounds of merging partial changelogs.
+    pub merge_rounds: usize,
 }
 
 /// What a generation will cost, known before anything is sent.
@@ -302,6 +306,8 @@ impl<'p> LlmPipeline<'p> {
             cached_requests: run.cached,
             cost_usd: self.info.cost_usd(run.usage),
             truncated_answers: run.truncated,
+            chunks: total,
+            merge_rounds: run.merge_rounds,
         });
         changelog.verification = Some(verification);
         Ok(changelog)
@@ -364,19 +370,29 @@ impl<'p> LlmPipeline<'p> {
             });
         }
         for detail in Detail::ALL {
-            let lines: Vec<String> = commits.iter().map(|c| commit_line(c, detail)).collect();
-            // Each line's count, summed, is within a few tokens of the whole; confirm exactly.
-            let approximate: usize =
-                fixed + lines.iter().map(|l| self.counter.count(l)).sum::<usize>();
-            if approximate <= limit + limit / 50 {
-                let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-                let messages = self.summarise_messages(Task::Summarise, release, &refs)?;
-                if self.count(&messages) <= limit {
-                    return Ok(Plan {
-                        requests: vec![messages],
-                        detail,
-                    });
+            // Render and count line by line, and give up on this level as soon as the lines
+            // alone exceed the budget (a long range is many times over it).
+            let mut lines: Vec<String> = Vec::with_capacity(commits.len());
+            let mut approximate = fixed;
+            for commit in commits {
+                let line = commit_line(commit, detail);
+                approximate += self.counter.count(&line);
+                if approximate > limit + limit / 50 {
+                    break;
                 }
+                lines.push(line);
+            }
+            if lines.len() < commits.len() {
+                continue;
+            }
+            // Each line's count, summed, is within a few tokens of the whole; confirm exactly.
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let messages = self.summarise_messages(Task::Summarise, release, &refs)?;
+            if self.count(&messages) <= limit {
+                return Ok(Plan {
+                    requests: vec![messages],
+                    detail,
+                });
             }
         }
         self.chunk(commits, release, fixed)
@@ -503,6 +519,7 @@ impl<'p> LlmPipeline<'p> {
                 }
             }
             let total = done + requests.len();
+            run.merge_rounds += 1;
             let answers = self.ask_all(requests, run, observer, done, total).await?;
             done = total;
             for (slot, text) in slots.into_iter().zip(answers) {
@@ -656,6 +673,7 @@ struct Run {
     cached: usize,
     model: Option<String>,
     truncated: usize,
+    merge_rounds: usize,
 }
 
 impl Run {
