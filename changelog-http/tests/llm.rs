@@ -327,3 +327,112 @@ async fn llm_only_styles_and_flags_need_a_provider() {
         assert!(stderr(&out).contains("--provider"), "{}", stderr(&out));
     }
 }
+
+fn simulated_args(repo: &TestRepo, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "generate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--range",
+        "v0.2.0",
+        "--provider",
+        "simulated",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streaming_prints_the_answer_and_writes_the_verified_document() {
+    let (repo, _) = two_releases();
+    let cache = tempfile::tempdir().unwrap();
+    let target = cache.path().join("CHANGELOG.json");
+    let out = changelog(
+        simulated_args(
+            &repo,
+            &[
+                "--stream",
+                "--no-cache",
+                "--format",
+                "json",
+                "--output",
+                target.to_str().unwrap(),
+            ],
+        ),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let streamed = String::from_utf8(out.stdout).unwrap();
+    assert!(streamed.starts_with("## Changes"), "{streamed}");
+    assert!(streamed.contains("list widgets ["), "{streamed}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    assert_eq!(doc["verification"]["coverage"], 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn templates_are_read_and_checked() {
+    let (repo, _) = two_releases();
+    let cache = tempfile::tempdir().unwrap();
+    let good = cache.path().join("good.j2");
+    std::fs::write(&good, "Release {{ version }}: {{ citation_rule }}").unwrap();
+    let out = changelog(
+        simulated_args(&repo, &["--template", good.to_str().unwrap()]),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let broken = cache.path().join("broken.j2");
+    std::fs::write(&broken, "{% if %}").unwrap();
+    let out = changelog(
+        simulated_args(&repo, &["--template", broken.to_str().unwrap()]),
+        cache.path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid prompt template"),
+        "{}",
+        stderr(&out)
+    );
+
+    let missing = cache.path().join("missing.j2");
+    let out = changelog(
+        simulated_args(&repo, &["--template", missing.to_str().unwrap()]),
+        cache.path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("missing.j2"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_api_key_is_named_without_sending_anything() {
+    let (repo, _) = two_releases();
+    let cache = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_changelog"));
+    let out = command
+        .args([
+            "generate",
+            "--repo",
+            repo.path().to_str().unwrap(),
+            "--provider",
+            "anthropic",
+        ])
+        .env("CHANGELOG_CACHE_DIR", cache.path())
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("CHANGELOG_BASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("ANTHROPIC_API_KEY"),
+        "{}",
+        stderr(&out)
+    );
+}
