@@ -243,7 +243,9 @@ impl<'p> LlmPipeline<'p> {
         let mut run = Run::default();
         let total = plan.requests.len();
 
-        let (mut sections, mut verification) = if total == 1 {
+        let (mut sections, mut verification) = if total == 0 {
+            (Vec::new(), Verification::default())
+        } else if total == 1 {
             let messages = plan.requests.into_iter().next().unwrap_or_default();
             let text = self
                 .ask(messages, &mut run, observer, observer.wants_stream())
@@ -357,8 +359,14 @@ impl<'p> LlmPipeline<'p> {
         vec![Message::system(system), Message::user(user)]
     }
 
-    /// Plans the summarise requests (see the module docs).
+    /// Plans the summarise requests (see the module docs); none for an empty range.
     fn plan(&self, commits: &[ParsedCommit], release: &ReleaseContext) -> Result<Plan> {
+        if commits.is_empty() {
+            return Ok(Plan {
+                requests: Vec::new(),
+                detail: Detail::Full,
+            });
+        }
         let limit = self.budget.max_input_tokens;
         let empty = self.summarise_messages(Task::Summarise, release, &[])?;
         let fixed = self.count(&empty);

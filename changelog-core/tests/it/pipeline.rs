@@ -295,3 +295,18 @@ fn a_budget_too_small_for_the_instructions_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_empty_range_sends_nothing() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    let h = history(repo.path(), Some("v1.0.0..v1.0.0"));
+    let provider = Scripted::new(&[]);
+    let pipeline = LlmPipeline::new(&provider, options(None)).unwrap();
+    assert_eq!(pipeline.estimate(h.clone()).unwrap().requests, 0);
+    let log = pipeline.generate(h, &Quiet).await.unwrap();
+    assert!(log.sections.is_empty());
+    assert_eq!(log.usage.unwrap().requests, 0);
+    assert!(provider.prompts.lock().unwrap().is_empty());
+}
