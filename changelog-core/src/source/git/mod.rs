@@ -439,6 +439,12 @@ fn end(repo: &Repository, rev: &str, oid: Oid, tag: Option<String>) -> Result<En
 fn normalise_paths(paths: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(paths.len());
     for original in paths {
+        if original.contains(['*', '?', '[']) {
+            return Err(Error::InvalidPath {
+                path: original.clone(),
+                reason: "patterns are not supported; give a directory or a file",
+            });
+        }
         let path = Path::new(original);
         let mut parts = Vec::new();
         for component in path.components() {
@@ -602,6 +608,8 @@ mod tests {
         let err = normalise_paths(&["../x".into()]).unwrap_err();
         assert!(err.to_string().contains("`../x`"), "{err}");
         assert!(normalise_paths(&["/abs".into()]).is_err());
+        let err = normalise_paths(&["crates/*".into()]).unwrap_err();
+        assert!(err.is_usage() && err.to_string().contains("patterns"), "{err}");
     }
 
     #[test]
