@@ -609,7 +609,10 @@ mod tests {
         assert!(err.to_string().contains("`../x`"), "{err}");
         assert!(normalise_paths(&["/abs".into()]).is_err());
         let err = normalise_paths(&["crates/*".into()]).unwrap_err();
-        assert!(err.is_usage() && err.to_string().contains("patterns"), "{err}");
+        assert!(
+            err.is_usage() && err.to_string().contains("patterns"),
+            "{err}"
+        );
     }
 
     #[test]
