@@ -348,7 +348,7 @@ pub struct ChangelogQuery {
     pub repository: Option<String>,
     /// Only public (`Some(true)`) or private (`Some(false)`) changelogs.
     pub is_public: Option<bool>,
-    /// Full-text search over title and content: every word must occur.
+    /// Full-text search over title and content: every word must occur (whole words, any case).
     pub text: Option<String>,
     /// Sort key.
     pub sort: ChangelogSort,
@@ -370,14 +370,16 @@ impl ChangelogQuery {
         }
     }
 
-    /// The words of the text search (whitespace separated, empty ones dropped).
+    /// The words of the text search, lowercased: runs of letters and digits, as a full-text
+    /// index splits them.
     #[must_use]
     pub fn text_terms(&self) -> Vec<String> {
         self.text
             .as_deref()
             .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
             .collect()
     }
 }
