@@ -1,5 +1,5 @@
-//! What the server and the bindings persist, as traits: users (with their GitHub token) and
-//! changelogs (revisioned, tagged, listed with keyset cursors).
+//! What the server and the bindings persist, as traits: users (with their GitHub token),
+//! changelogs (revisioned, tagged, listed with keyset cursors) and API keys.
 //!
 //! The traits are object safe (`Arc<dyn Storage>`), so a server holds one store whatever its
 //! backend. [`memory::MemoryStore`] implements them in process memory for tests and small
@@ -13,7 +13,10 @@
 //! - listings page with an opaque cursor on (sort key, id), so a page boundary does not move
 //!   when rows are inserted, and at most [`MAX_PAGE_SIZE`] rows come back per page.
 
+pub mod api_key;
 pub mod memory;
+
+pub use api_key::{ApiKey, ApiKeyStore, IssuedApiKey, NewApiKey};
 
 use std::cmp::Ordering;
 
@@ -659,9 +662,9 @@ pub trait ChangelogStore: Send + Sync {
 }
 
 /// Everything a server needs from one store.
-pub trait Storage: UserStore + ChangelogStore {}
+pub trait Storage: UserStore + ChangelogStore + ApiKeyStore {}
 
-impl<T: UserStore + ChangelogStore + ?Sized> Storage for T {}
+impl<T: UserStore + ChangelogStore + ApiKeyStore + ?Sized> Storage for T {}
 
 #[cfg(test)]
 mod tests {

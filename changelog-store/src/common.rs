@@ -4,17 +4,19 @@
 
 use async_trait::async_trait;
 use changelog_core::Changelog;
+use changelog_core::store::api_key::{generate_key, hash_key, key_prefix};
 use changelog_core::store::{
-    ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource, ChangelogStore,
-    ChangelogUpdate, ChangelogVersion, Cursor, CursorKey, Direction, NewChangelog, NewUser, Page,
-    StoreError, StoreResult, TagMatch, User, UserStore, normalize_tags, now, version_sort_key,
+    ApiKey, ApiKeyStore, ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource,
+    ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor, CursorKey, Direction, IssuedApiKey,
+    NewApiKey, NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
+    normalize_tags, now, version_sort_key,
 };
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{BackendStore, Db, DbRow, db_time, get_time, push_text_search};
+use super::{BackendStore, Db, DbRow, db_time, get_optional_time, get_time, push_text_search};
 
 type Tx<'c> = sqlx::Transaction<'c, Db>;
 
@@ -664,5 +666,104 @@ impl ChangelogStore for BackendStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("cannot list tags"))
+    }
+}
+
+const API_KEY_COLUMNS: &str = "id, user_id, name, prefix, scopes, expires_at, last_used_at, \
+    use_count, revoked_at, created_at";
+
+fn api_key_from_row(row: &DbRow) -> Result<ApiKey, sqlx::Error> {
+    let scopes: Json<Vec<String>> = row.try_get("scopes")?;
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        scopes: scopes.0,
+        expires_at: get_optional_time(row, "expires_at")?,
+        last_used_at: get_optional_time(row, "last_used_at")?,
+        use_count: row.try_get("use_count")?,
+        revoked_at: get_optional_time(row, "revoked_at")?,
+        created_at: get_time(row, "created_at")?,
+    })
+}
+
+#[async_trait]
+impl ApiKeyStore for BackendStore {
+    async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<IssuedApiKey> {
+        let (prefix, secret) = generate_key();
+        let row = sqlx::query(&format!(
+            "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scopes, expires_at, \
+             use_count, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
+             RETURNING {API_KEY_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4())
+        .bind(new.user_id)
+        .bind(&new.name)
+        .bind(&prefix)
+        .bind(hash_key(&secret))
+        .bind(Json(&new.scopes))
+        .bind(new.expires_at.map(db_time))
+        .bind(db_time(now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(db) if db.is_foreign_key_violation() => not_found("user", new.user_id),
+            _ => db_err("cannot create an API key")(e),
+        })?;
+        let key = api_key_from_row(&row).map_err(db_err("cannot read an API key row"))?;
+        Ok(IssuedApiKey { key, secret })
+    }
+
+    async fn authenticate_api_key(&self, secret: &str) -> StoreResult<Option<ApiKey>> {
+        let Some(prefix) = key_prefix(secret) else {
+            return Ok(None);
+        };
+        let at = db_time(now());
+        // One statement checks and counts, so concurrent uses are all counted.
+        let row = sqlx::query(&format!(
+            "UPDATE api_keys SET use_count = use_count + 1, last_used_at = $1 \
+             WHERE prefix = $2 AND secret_hash = $3 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $4) RETURNING {API_KEY_COLUMNS}"
+        ))
+        .bind(at)
+        .bind(prefix)
+        .bind(hash_key(secret))
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot check an API key"))?;
+        row.as_ref()
+            .map(api_key_from_row)
+            .transpose()
+            .map_err(db_err("cannot read an API key row"))
+    }
+
+    async fn api_keys(&self, user_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot list API keys"))?;
+        rows.iter()
+            .map(api_key_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("cannot read an API key row"))
+    }
+
+    async fn revoke_api_key(&self, id: Uuid) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+                .bind(db_time(now()))
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err("cannot revoke an API key"))?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("api key", id));
+        }
+        Ok(())
     }
 }

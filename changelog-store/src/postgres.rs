@@ -74,6 +74,10 @@ fn get_time(row: &DbRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
     row.try_get(column)
 }
 
+fn get_optional_time(row: &DbRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    row.try_get(column)
+}
+
 /// Every term must occur; the terms are plain words, so `plainto_tsquery` ANDs them.
 fn push_text_search(qb: &mut QueryBuilder<'_, Db>, terms: &[String]) {
     qb.push(" AND c.search @@ plainto_tsquery('simple', ")

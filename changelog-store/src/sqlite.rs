@@ -89,6 +89,18 @@ fn get_time(row: &DbRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
     })
 }
 
+fn get_optional_time(row: &DbRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let micros: Option<i64> = row.try_get(column)?;
+    micros
+        .map(|micros| {
+            DateTime::from_timestamp_micros(micros).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: format!("{micros} microseconds is out of range").into(),
+            })
+        })
+        .transpose()
+}
+
 /// FTS5: every term as a quoted string, so that no term is read as query syntax.
 fn push_text_search(qb: &mut QueryBuilder<'_, Db>, terms: &[String]) {
     let query: Vec<String> = terms

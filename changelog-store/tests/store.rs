@@ -12,7 +12,7 @@ use anyhow::{Context, Result, ensure};
 use changelog_core::store::memory::MemoryStore;
 use changelog_core::store::{
     ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource, ChangelogUpdate, Direction,
-    NewChangelog, NewUser, Storage, StoreError, TagMatch, User,
+    NewApiKey, NewChangelog, NewUser, Storage, StoreError, TagMatch, User,
 };
 use changelog_store::TokenKeys;
 use changelog_store::postgres::PgStore;
@@ -202,6 +202,7 @@ suite!(
     pagination_neither_skips_nor_repeats_while_rows_are_inserted,
     page_size_is_capped_and_foreign_cursors_are_refused,
     delete_removes_the_changelog_and_its_versions,
+    api_keys_are_stored_hashed_counted_expired_and_revoked,
 );
 
 async fn user(h: &Harness, name: &str) -> Result<User> {
@@ -1114,5 +1115,95 @@ async fn delete_removes_the_changelog_and_its_versions(h: &Harness) -> Result<()
         Vec::<Uuid>::new()
     );
     assert_eq!(h.store.tags().await?, ["keep"]);
+    Ok(())
+}
+
+async fn api_keys_are_stored_hashed_counted_expired_and_revoked(h: &Harness) -> Result<()> {
+    let alice = user(h, "alice").await?;
+    let issued = h
+        .store
+        .create_api_key(&NewApiKey {
+            user_id: alice.id,
+            name: "ci".into(),
+            scopes: vec!["changelogs:read".into(), "changelogs:write".into()],
+            expires_at: None,
+        })
+        .await?;
+    assert!(issued.secret.starts_with(&issued.key.prefix));
+    assert_eq!(issued.key.use_count, 0);
+
+    for uses in 1..=3 {
+        let key = h
+            .store
+            .authenticate_api_key(&issued.secret)
+            .await?
+            .context("accepted")?;
+        assert_eq!((key.id, key.use_count), (issued.key.id, uses));
+        assert!(key.last_used_at.is_some());
+        assert_eq!(key.scopes, ["changelogs:read", "changelogs:write"]);
+    }
+    // The right prefix with a wrong secret, and garbage, are refused.
+    let forged = format!("{}_{}", issued.key.prefix, "0".repeat(56));
+    assert_eq!(h.store.authenticate_api_key(&forged).await?, None);
+    assert_eq!(h.store.authenticate_api_key("nonsense").await?, None);
+
+    if h.is_sql() {
+        let sql = "SELECT secret_hash FROM api_keys WHERE id = $1";
+        let stored: String = match &h.backend {
+            Backend::Sqlite(store) => {
+                sqlx::query_scalar(sql)
+                    .bind(issued.key.id)
+                    .fetch_one(store.pool())
+                    .await?
+            }
+            Backend::Postgres { store, .. } => {
+                sqlx::query_scalar(sql)
+                    .bind(issued.key.id)
+                    .fetch_one(store.pool())
+                    .await?
+            }
+            Backend::Memory => unreachable!(),
+        };
+        assert_eq!(
+            stored,
+            changelog_core::store::api_key::hash_key(&issued.secret)
+        );
+        assert!(!stored.contains(&issued.secret[issued.key.prefix.len() + 1..]));
+    }
+
+    let expired = h
+        .store
+        .create_api_key(&NewApiKey {
+            user_id: alice.id,
+            name: "old".into(),
+            scopes: vec![],
+            expires_at: Some(changelog_core::store::now() - chrono::Duration::seconds(1)),
+        })
+        .await?;
+    assert_eq!(h.store.authenticate_api_key(&expired.secret).await?, None);
+
+    h.store.revoke_api_key(issued.key.id).await?;
+    assert_eq!(h.store.authenticate_api_key(&issued.secret).await?, None);
+    let keys = h.store.api_keys(alice.id).await?;
+    assert_eq!(keys.len(), 2);
+    let revoked = keys
+        .iter()
+        .find(|k| k.id == issued.key.id)
+        .context("listed")?;
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(revoked.use_count, 3);
+    assert!(matches!(
+        h.store.revoke_api_key(Uuid::new_v4()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        h.store
+            .create_api_key(&NewApiKey {
+                user_id: Uuid::new_v4(),
+                ..NewApiKey::default()
+            })
+            .await,
+        Err(StoreError::NotFound { entity: "user", .. })
+    ));
     Ok(())
 }

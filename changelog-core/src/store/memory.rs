@@ -6,6 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use super::api_key::{
+    ApiKey, ApiKeyStore, IssuedApiKey, NewApiKey, generate_key, hash_key, key_prefix,
+};
 use super::{
     ChangelogQuery, ChangelogRecord, ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor,
     MAX_TAG_LEN, NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
@@ -25,6 +28,8 @@ struct State {
     changelogs: BTreeMap<Uuid, ChangelogRecord>,
     versions: BTreeMap<Uuid, Vec<ChangelogVersion>>,
     tags: BTreeSet<String>,
+    /// Keys with the hash of their secret.
+    api_keys: BTreeMap<Uuid, (ApiKey, String)>,
 }
 
 impl MemoryStore {
@@ -391,5 +396,74 @@ impl Cursor {
             super::Direction::Asc => ordering,
             super::Direction::Desc => ordering.reverse(),
         }
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for MemoryStore {
+    async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<IssuedApiKey> {
+        let mut state = self.state();
+        if !state.users.contains_key(&new.user_id) {
+            return Err(not_found("user", new.user_id));
+        }
+        let (prefix, secret) = generate_key();
+        let key = ApiKey {
+            id: Uuid::new_v4(),
+            user_id: new.user_id,
+            name: new.name.clone(),
+            prefix,
+            scopes: new.scopes.clone(),
+            expires_at: new.expires_at,
+            last_used_at: None,
+            use_count: 0,
+            revoked_at: None,
+            created_at: now(),
+        };
+        state
+            .api_keys
+            .insert(key.id, (key.clone(), hash_key(&secret)));
+        Ok(IssuedApiKey { key, secret })
+    }
+
+    async fn authenticate_api_key(&self, secret: &str) -> StoreResult<Option<ApiKey>> {
+        let Some(prefix) = key_prefix(secret) else {
+            return Ok(None);
+        };
+        let hash = hash_key(secret);
+        let at = now();
+        let mut state = self.state();
+        let found = state.api_keys.values_mut().find(|(key, stored)| {
+            key.prefix == prefix
+                && *stored == hash
+                && key.revoked_at.is_none()
+                && key.expires_at.is_none_or(|t| t > at)
+        });
+        Ok(found.map(|(key, _)| {
+            key.use_count += 1;
+            key.last_used_at = Some(at);
+            key.clone()
+        }))
+    }
+
+    async fn api_keys(&self, user_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+        let mut keys: Vec<ApiKey> = self
+            .state()
+            .api_keys
+            .values()
+            .filter(|(key, _)| key.user_id == user_id)
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.sort_by_key(|k| (k.created_at, k.id));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(&self, id: Uuid) -> StoreResult<()> {
+        let mut state = self.state();
+        let (key, _) = state
+            .api_keys
+            .get_mut(&id)
+            .ok_or_else(|| not_found("api key", id))?;
+        key.revoked_at.get_or_insert_with(now);
+        Ok(())
     }
 }
