@@ -1,5 +1,5 @@
 //! What the server and the bindings persist, as traits: users (with their GitHub token),
-//! changelogs (revisioned, tagged, listed with keyset cursors) and API keys.
+//! changelogs (revisioned, tagged, listed with keyset cursors), API keys and generation jobs.
 //!
 //! The traits are object safe (`Arc<dyn Storage>`), so a server holds one store whatever its
 //! backend. [`memory::MemoryStore`] implements them in process memory for tests and small
@@ -14,9 +14,11 @@
 //!   when rows are inserted, and at most [`MAX_PAGE_SIZE`] rows come back per page.
 
 pub mod api_key;
+pub mod job;
 pub mod memory;
 
 pub use api_key::{ApiKey, ApiKeyStore, IssuedApiKey, NewApiKey};
+pub use job::{Job, JobOutcome, JobStatus, JobStore};
 
 use std::cmp::Ordering;
 
@@ -662,9 +664,9 @@ pub trait ChangelogStore: Send + Sync {
 }
 
 /// Everything a server needs from one store.
-pub trait Storage: UserStore + ChangelogStore + ApiKeyStore {}
+pub trait Storage: UserStore + ChangelogStore + ApiKeyStore + JobStore {}
 
-impl<T: UserStore + ChangelogStore + ApiKeyStore + ?Sized> Storage for T {}
+impl<T: UserStore + ChangelogStore + ApiKeyStore + JobStore + ?Sized> Storage for T {}
 
 #[cfg(test)]
 mod tests {

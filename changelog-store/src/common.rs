@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use changelog_core::Changelog;
 use changelog_core::store::api_key::{generate_key, hash_key, key_prefix};
+use changelog_core::store::job::{Job, JobOutcome, JobStatus, JobStore, lease_end};
 use changelog_core::store::{
     ApiKey, ApiKeyStore, ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource,
     ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor, CursorKey, Direction, IssuedApiKey,
@@ -16,7 +17,9 @@ use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{BackendStore, Db, DbRow, db_time, get_optional_time, get_time, push_text_search};
+use super::{
+    BackendStore, CLAIM_LOCK, Db, DbRow, db_time, get_optional_time, get_time, push_text_search,
+};
 
 type Tx<'c> = sqlx::Transaction<'c, Db>;
 
@@ -765,5 +768,159 @@ impl ApiKeyStore for BackendStore {
             return Err(not_found("api key", id));
         }
         Ok(())
+    }
+}
+
+const JOB_COLUMNS: &str = "id, owner_id, status, progress, message, request, result, error, \
+    attempts, lease_owner, lease_expires_at, created_at, updated_at";
+
+fn job_from_row(row: &DbRow) -> StoreResult<Job> {
+    let read = db_err("cannot read a job row");
+    let status: String = row.try_get("status").map_err(&read)?;
+    let request: Json<serde_json::Value> = row.try_get("request").map_err(&read)?;
+    let result: Option<Json<serde_json::Value>> = row.try_get("result").map_err(&read)?;
+    Ok(Job {
+        id: row.try_get("id").map_err(&read)?,
+        owner_id: row.try_get("owner_id").map_err(&read)?,
+        status: JobStatus::parse(&status)?,
+        progress: row.try_get("progress").map_err(&read)?,
+        message: row.try_get("message").map_err(&read)?,
+        request: request.0,
+        result: result.map(|r| r.0),
+        error: row.try_get("error").map_err(&read)?,
+        attempts: row.try_get("attempts").map_err(&read)?,
+        lease_owner: row.try_get("lease_owner").map_err(&read)?,
+        lease_expires_at: get_optional_time(row, "lease_expires_at").map_err(&read)?,
+        created_at: get_time(row, "created_at").map_err(&read)?,
+        updated_at: get_time(row, "updated_at").map_err(&read)?,
+    })
+}
+
+fn lease_lost(id: Uuid, worker: &str) -> StoreError {
+    not_found("job lease", format!("{id} held by {worker}"))
+}
+
+#[async_trait]
+impl JobStore for BackendStore {
+    async fn enqueue_job(
+        &self,
+        owner_id: Option<Uuid>,
+        request: &serde_json::Value,
+    ) -> StoreResult<Job> {
+        let at = db_time(now());
+        let row = sqlx::query(&format!(
+            "INSERT INTO jobs (id, owner_id, status, progress, request, attempts, created_at, \
+             updated_at) VALUES ($1, $2, 'queued', 0, $3, 0, $4, $5) RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4())
+        .bind(owner_id)
+        .bind(Json(request))
+        .bind(at)
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("cannot queue a job"))?;
+        job_from_row(&row)
+    }
+
+    async fn job(&self, id: Uuid) -> StoreResult<Job> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("cannot read a job"))?
+            .ok_or_else(|| not_found("job", id))?;
+        job_from_row(&row)
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> StoreResult<Option<Job>> {
+        let at = now();
+        // One statement: pick and take. PostgreSQL skips rows another claimer has locked;
+        // SQLite runs one writer at a time.
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1, \
+             lease_expires_at = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' \
+               OR (status = 'running' AND lease_expires_at < $4) \
+               ORDER BY created_at, id LIMIT 1{CLAIM_LOCK}) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(worker)
+        .bind(db_time(lease_end(at, lease)))
+        .bind(db_time(at))
+        .bind(db_time(at))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot claim a job"))?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn report_progress(
+        &self,
+        id: Uuid,
+        worker: &str,
+        progress: i32,
+        message: Option<&str>,
+        lease: std::time::Duration,
+    ) -> StoreResult<Job> {
+        let at = now();
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET progress = $1, message = $2, lease_expires_at = $3, updated_at = $4 \
+             WHERE id = $5 AND status = 'running' AND lease_owner = $6 RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(progress.clamp(0, 100))
+        .bind(message)
+        .bind(db_time(lease_end(at, lease)))
+        .bind(db_time(at))
+        .bind(id)
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot record progress"))?
+        .ok_or_else(|| lease_lost(id, worker))?;
+        job_from_row(&row)
+    }
+
+    async fn finish_job(&self, id: Uuid, worker: &str, outcome: &JobOutcome) -> StoreResult<Job> {
+        let (status, result, error, progress) = match outcome {
+            JobOutcome::Succeeded(result) => {
+                (JobStatus::Succeeded, Some(Json(result)), None, Some(100))
+            }
+            JobOutcome::Failed(error) => (JobStatus::Failed, None, Some(error.as_str()), None),
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = $1, result = $2, error = $3, progress = COALESCE($4, progress), \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = $5 \
+             WHERE id = $6 AND status = 'running' AND lease_owner = $7 RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(status.as_str())
+        .bind(result)
+        .bind(error)
+        .bind(progress)
+        .bind(db_time(now()))
+        .bind(id)
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot finish a job"))?
+        .ok_or_else(|| lease_lost(id, worker))?;
+        job_from_row(&row)
+    }
+
+    async fn cancel_job(&self, id: Uuid) -> StoreResult<Job> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, \
+             updated_at = $1 WHERE id = $2 AND status IN ('queued', 'running')",
+        )
+        .bind(db_time(now()))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("cannot cancel a job"))?;
+        self.job(id).await
     }
 }

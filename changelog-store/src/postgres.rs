@@ -66,6 +66,9 @@ impl PgStore {
     }
 }
 
+/// Claimers skip the rows another claimer has locked instead of waiting for them.
+const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
 fn db_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at
 }

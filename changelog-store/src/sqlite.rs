@@ -77,6 +77,9 @@ impl SqliteStore {
     }
 }
 
+/// SQLite has one writer at a time: a claim needs no row lock.
+const CLAIM_LOCK: &str = "";
+
 fn db_time(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }

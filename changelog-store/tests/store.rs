@@ -14,6 +14,7 @@ use changelog_core::store::{
     ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource, ChangelogUpdate, Direction,
     NewApiKey, NewChangelog, NewUser, Storage, StoreError, TagMatch, User,
 };
+use changelog_core::store::{JobOutcome, JobStatus};
 use changelog_store::TokenKeys;
 use changelog_store::postgres::PgStore;
 use changelog_store::sqlite::SqliteStore;
@@ -203,6 +204,8 @@ suite!(
     page_size_is_capped_and_foreign_cursors_are_refused,
     delete_removes_the_changelog_and_its_versions,
     api_keys_are_stored_hashed_counted_expired_and_revoked,
+    concurrent_workers_never_claim_the_same_job,
+    an_expired_lease_makes_a_job_claimable_again,
 );
 
 async fn user(h: &Harness, name: &str) -> Result<User> {
@@ -1204,6 +1207,154 @@ async fn api_keys_are_stored_hashed_counted_expired_and_revoked(h: &Harness) -> 
             })
             .await,
         Err(StoreError::NotFound { entity: "user", .. })
+    ));
+    Ok(())
+}
+
+async fn concurrent_workers_never_claim_the_same_job(h: &Harness) -> Result<()> {
+    let mut queued = BTreeSet::new();
+    for i in 0..40 {
+        queued.insert(
+            h.store
+                .enqueue_job(None, &serde_json::json!({ "n": i }))
+                .await?
+                .id,
+        );
+    }
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = Arc::clone(&h.store);
+            tokio::spawn(async move {
+                let worker = format!("worker-{w}");
+                let mut claimed = Vec::new();
+                while let Some(job) = store.claim_job(&worker, Duration::from_secs(60)).await? {
+                    assert_eq!(job.lease_owner.as_deref(), Some(worker.as_str()));
+                    claimed.push(job.id);
+                    tokio::task::yield_now().await;
+                    let result = serde_json::json!({ "by": worker });
+                    store
+                        .finish_job(job.id, &worker, &JobOutcome::Succeeded(result))
+                        .await?;
+                }
+                Ok::<_, StoreError>(claimed)
+            })
+        })
+        .collect();
+    let mut claims = Vec::new();
+    for worker in workers {
+        claims.extend(worker.await??);
+    }
+    assert_eq!(claims.len(), 40, "a job was claimed twice or not at all");
+    assert_eq!(set(&claims), queued);
+    for id in queued {
+        let job = h.store.job(id).await?;
+        assert_eq!(
+            (job.status, job.attempts, job.progress),
+            (JobStatus::Succeeded, 1, 100)
+        );
+        assert!(job.result.is_some());
+    }
+    Ok(())
+}
+
+async fn an_expired_lease_makes_a_job_claimable_again(h: &Harness) -> Result<()> {
+    let alice = user(h, "alice").await?;
+    let request =
+        serde_json::json!({ "repo_url": "https://example.com/r.git", "commit_range": "v1..v2" });
+    let job = h.store.enqueue_job(Some(alice.id), &request).await?;
+    assert_eq!(
+        (job.status, job.request.clone()),
+        (JobStatus::Queued, request)
+    );
+
+    let first = h
+        .store
+        .claim_job("w1", Duration::from_millis(1))
+        .await?
+        .context("claimed")?;
+    assert_eq!((first.id, first.attempts), (job.id, 1));
+    // While the lease runs, nobody else gets it.
+    let held = h.store.claim_job("w2", Duration::from_secs(60)).await?;
+    assert!(held.is_none() || held.as_ref().is_some_and(|j| j.attempts == 2));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = match held {
+        Some(job) => job,
+        None => h
+            .store
+            .claim_job("w2", Duration::from_secs(60))
+            .await?
+            .context("reclaimed")?,
+    };
+    assert_eq!(
+        (second.id, second.attempts, second.lease_owner.as_deref()),
+        (job.id, 2, Some("w2"))
+    );
+
+    // The first worker lost the job.
+    assert!(matches!(
+        h.store
+            .report_progress(job.id, "w1", 50, None, Duration::from_secs(60))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        h.store
+            .finish_job(job.id, "w1", &JobOutcome::Failed("late".into()))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let progressed = h
+        .store
+        .report_progress(
+            job.id,
+            "w2",
+            40,
+            Some("summarising"),
+            Duration::from_secs(60),
+        )
+        .await?;
+    assert_eq!(
+        (progressed.progress, progressed.message.as_deref()),
+        (40, Some("summarising"))
+    );
+    assert!(
+        h.store
+            .claim_job("w3", Duration::from_secs(60))
+            .await?
+            .is_none()
+    );
+    let failed = h
+        .store
+        .finish_job(job.id, "w2", &JobOutcome::Failed("model refused".into()))
+        .await?;
+    assert_eq!(
+        (failed.status, failed.error.as_deref(), failed.progress),
+        (JobStatus::Failed, Some("model refused"), 40)
+    );
+    assert_eq!(failed.lease_owner, None);
+    assert!(
+        h.store
+            .claim_job("w3", Duration::from_secs(60))
+            .await?
+            .is_none()
+    );
+
+    // Cancelling: a queued job is never handed out, a finished one stays finished.
+    let cancelled = h.store.enqueue_job(None, &serde_json::json!({})).await?;
+    assert_eq!(
+        h.store.cancel_job(cancelled.id).await?.status,
+        JobStatus::Cancelled
+    );
+    assert!(
+        h.store
+            .claim_job("w3", Duration::from_secs(60))
+            .await?
+            .is_none()
+    );
+    assert_eq!(h.store.cancel_job(job.id).await?.status, JobStatus::Failed);
+    assert!(matches!(
+        h.store.job(Uuid::new_v4()).await,
+        Err(StoreError::NotFound { .. })
     ));
     Ok(())
 }

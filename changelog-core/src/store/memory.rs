@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::api_key::{
     ApiKey, ApiKeyStore, IssuedApiKey, NewApiKey, generate_key, hash_key, key_prefix,
 };
+use super::job::{Job, JobOutcome, JobStatus, JobStore, lease_end};
 use super::{
     ChangelogQuery, ChangelogRecord, ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor,
     MAX_TAG_LEN, NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
@@ -30,6 +31,7 @@ struct State {
     tags: BTreeSet<String>,
     /// Keys with the hash of their secret.
     api_keys: BTreeMap<Uuid, (ApiKey, String)>,
+    jobs: BTreeMap<Uuid, Job>,
 }
 
 impl MemoryStore {
@@ -465,5 +467,131 @@ impl ApiKeyStore for MemoryStore {
             .ok_or_else(|| not_found("api key", id))?;
         key.revoked_at.get_or_insert_with(now);
         Ok(())
+    }
+}
+
+impl State {
+    fn held_job(&mut self, id: Uuid, worker: &str) -> StoreResult<&mut Job> {
+        self.jobs
+            .get_mut(&id)
+            .filter(|job| {
+                job.status == JobStatus::Running && job.lease_owner.as_deref() == Some(worker)
+            })
+            .ok_or_else(|| not_found("job lease", format!("{id} held by {worker}")))
+    }
+}
+
+#[async_trait]
+impl JobStore for MemoryStore {
+    async fn enqueue_job(
+        &self,
+        owner_id: Option<Uuid>,
+        request: &serde_json::Value,
+    ) -> StoreResult<Job> {
+        let at = now();
+        let job = Job {
+            id: Uuid::new_v4(),
+            owner_id,
+            status: JobStatus::Queued,
+            progress: 0,
+            message: None,
+            request: request.clone(),
+            result: None,
+            error: None,
+            attempts: 0,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        self.state().jobs.insert(job.id, job.clone());
+        Ok(job)
+    }
+
+    async fn job(&self, id: Uuid) -> StoreResult<Job> {
+        self.state()
+            .jobs
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("job", id))
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> StoreResult<Option<Job>> {
+        let at = now();
+        let mut state = self.state();
+        let job = state
+            .jobs
+            .values_mut()
+            .filter(|job| {
+                job.status == JobStatus::Queued
+                    || (job.status == JobStatus::Running
+                        && job.lease_expires_at.is_some_and(|t| t < at))
+            })
+            .min_by_key(|job| (job.created_at, job.id));
+        Ok(job.map(|job| {
+            job.status = JobStatus::Running;
+            job.attempts += 1;
+            job.lease_owner = Some(worker.to_owned());
+            job.lease_expires_at = Some(lease_end(at, lease));
+            job.updated_at = at;
+            job.clone()
+        }))
+    }
+
+    async fn report_progress(
+        &self,
+        id: Uuid,
+        worker: &str,
+        progress: i32,
+        message: Option<&str>,
+        lease: std::time::Duration,
+    ) -> StoreResult<Job> {
+        let at = now();
+        let mut state = self.state();
+        let job = state.held_job(id, worker)?;
+        job.progress = progress.clamp(0, 100);
+        job.message = message.map(str::to_owned);
+        job.lease_expires_at = Some(lease_end(at, lease));
+        job.updated_at = at;
+        Ok(job.clone())
+    }
+
+    async fn finish_job(&self, id: Uuid, worker: &str, outcome: &JobOutcome) -> StoreResult<Job> {
+        let mut state = self.state();
+        let job = state.held_job(id, worker)?;
+        match outcome {
+            JobOutcome::Succeeded(result) => {
+                job.status = JobStatus::Succeeded;
+                job.result = Some(result.clone());
+                job.progress = 100;
+            }
+            JobOutcome::Failed(error) => {
+                job.status = JobStatus::Failed;
+                job.error = Some(error.clone());
+            }
+        }
+        job.lease_owner = None;
+        job.lease_expires_at = None;
+        job.updated_at = now();
+        Ok(job.clone())
+    }
+
+    async fn cancel_job(&self, id: Uuid) -> StoreResult<Job> {
+        let mut state = self.state();
+        let job = state
+            .jobs
+            .get_mut(&id)
+            .ok_or_else(|| not_found("job", id))?;
+        if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+            job.status = JobStatus::Cancelled;
+            job.lease_owner = None;
+            job.lease_expires_at = None;
+            job.updated_at = now();
+        }
+        Ok(job.clone())
     }
 }
