@@ -1358,3 +1358,41 @@ async fn an_expired_lease_makes_a_job_claimable_again(h: &Harness) -> Result<()>
     ));
     Ok(())
 }
+
+#[tokio::test]
+async fn open_picks_the_backend_from_the_url_and_reopens_migrated_files() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("cl.db").display());
+    let store = changelog_store::Store::open_with_keys(&url, Some(keys())).await?;
+    let alice = store
+        .create_user(&NewUser {
+            username: "a".into(),
+            email: "a@x".into(),
+            ..Default::default()
+        })
+        .await?;
+    store.set_github_token(alice.id, Some("ghp_x")).await?;
+    drop(store);
+    // Migrations that already ran are not run again; the data is still there.
+    let again = changelog_store::Store::open_with_keys(&url, Some(keys())).await?;
+    let reopened = again.user(alice.id).await?;
+    assert_eq!(
+        (reopened.username.as_str(), reopened.has_github_token),
+        ("a", true)
+    );
+    assert_eq!(
+        again.github_token(alice.id).await?.as_deref(),
+        Some("ghp_x")
+    );
+    // Without keys, tokens can be neither stored nor read.
+    let keyless = changelog_store::Store::open(&url).await?;
+    assert!(matches!(
+        keyless.github_token(alice.id).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(matches!(
+        changelog_store::Store::open("mysql://localhost/db").await,
+        Err(changelog_store::Error::UnsupportedUrl { .. })
+    ));
+    Ok(())
+}
