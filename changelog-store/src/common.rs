@@ -18,7 +18,8 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    BackendStore, CLAIM_LOCK, Db, DbRow, db_time, get_optional_time, get_time, push_text_search,
+    BEGIN_WRITE, BackendStore, CLAIM_LOCK, Db, DbRow, db_time, get_optional_time, get_time,
+    push_text_search,
 };
 
 type Tx<'c> = sqlx::Transaction<'c, Db>;
@@ -398,7 +399,7 @@ impl ChangelogStore for BackendStore {
         let id = Uuid::new_v4();
         let mut tx = self
             .pool
-            .begin()
+            .begin_with(BEGIN_WRITE)
             .await
             .map_err(db_err("cannot begin a transaction"))?;
         sqlx::query(
@@ -463,7 +464,7 @@ impl ChangelogStore for BackendStore {
     ) -> StoreResult<ChangelogRecord> {
         let mut tx = self
             .pool
-            .begin()
+            .begin_with(BEGIN_WRITE)
             .await
             .map_err(db_err("cannot begin a transaction"))?;
         claim_revision(&mut tx, id, expected_revision, now()).await?;
@@ -483,7 +484,7 @@ impl ChangelogStore for BackendStore {
     ) -> StoreResult<ChangelogRecord> {
         let mut tx = self
             .pool
-            .begin()
+            .begin_with(BEGIN_WRITE)
             .await
             .map_err(db_err("cannot begin a transaction"))?;
         claim_revision(&mut tx, id, expected_revision, now()).await?;

@@ -69,6 +69,9 @@ impl PgStore {
 /// Claimers skip the rows another claimer has locked instead of waiting for them.
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
+/// Write transactions: row locks and `WHERE revision = ...` do the work; nothing special.
+const BEGIN_WRITE: &str = "BEGIN";
+
 fn db_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at
 }

@@ -80,6 +80,11 @@ impl SqliteStore {
 /// SQLite has one writer at a time: a claim needs no row lock.
 const CLAIM_LOCK: &str = "";
 
+/// Write transactions take the write lock at `BEGIN`: a deferred transaction that has read
+/// (even only the schema, on a fresh connection) cannot upgrade once another writer has
+/// committed, and fails with `SQLITE_BUSY` without waiting for the busy timeout.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 fn db_time(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }

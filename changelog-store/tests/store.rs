@@ -205,6 +205,7 @@ suite!(
     delete_removes_the_changelog_and_its_versions,
     api_keys_are_stored_hashed_counted_expired_and_revoked,
     concurrent_workers_never_claim_the_same_job,
+    concurrent_creates_share_tags_created_on_first_use,
     an_expired_lease_makes_a_job_claimable_again,
 );
 
@@ -1356,6 +1357,41 @@ async fn an_expired_lease_makes_a_job_claimable_again(h: &Harness) -> Result<()>
         h.store.job(Uuid::new_v4()).await,
         Err(StoreError::NotFound { .. })
     ));
+    Ok(())
+}
+
+async fn concurrent_creates_share_tags_created_on_first_use(h: &Harness) -> Result<()> {
+    let alice = user(h, "alice").await?;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&h.store);
+            let new = NewChangelog {
+                // Every writer races to create the same new tags, named in different cases.
+                tags: vec![
+                    if i % 2 == 0 { "Shared" } else { "shared " }.into(),
+                    format!("own-{i}"),
+                    "NEW".into(),
+                ],
+                ..changelog(alice.id, &format!("racer {i}"))
+            };
+            tokio::spawn(async move { store.create_changelog(&new).await })
+        })
+        .collect();
+    for task in tasks {
+        let record = task.await??;
+        assert!(
+            record.tags.contains(&"shared".to_owned()) && record.tags.contains(&"new".to_owned())
+        );
+    }
+    let tags = h.store.tags().await?;
+    assert_eq!(tags.len(), 22);
+    assert_eq!(tags.iter().filter(|t| *t == "shared").count(), 1);
+    let shared = ChangelogQuery {
+        tags: vec!["shared".into(), "new".into()],
+        tag_match: TagMatch::All,
+        ..Default::default()
+    };
+    assert_eq!(all_ids(h, &shared).await?.len(), 20);
     Ok(())
 }
 
