@@ -925,3 +925,42 @@ impl JobStore for BackendStore {
         self.job(id).await
     }
 }
+
+impl BackendStore {
+    /// Re-encrypts under the current key every GitHub token stored under an older one, so
+    /// that the older key can then be dropped from the configuration. Returns how many
+    /// tokens were re-encrypted. A token changed meanwhile is left to its writer.
+    pub async fn reencrypt_github_tokens(&self) -> StoreResult<u64> {
+        let keys = self.keys()?;
+        let rows = sqlx::query(
+            "SELECT id, github_token_ciphertext, github_token_key_id FROM users \
+             WHERE github_token_ciphertext IS NOT NULL AND github_token_key_id <> $1",
+        )
+        .bind(keys.current_id())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot read tokens"))?;
+        let mut done = 0;
+        for row in rows {
+            let read = db_err("cannot read a token");
+            let id: Uuid = row.try_get(0).map_err(&read)?;
+            let stored: Vec<u8> = row.try_get(1).map_err(&read)?;
+            let key_id: String = row.try_get(2).map_err(&read)?;
+            let token = keys.decrypt(id, &key_id, &stored)?;
+            let (sealed, new_id) = keys.encrypt(id, &token)?;
+            let updated = sqlx::query(
+                "UPDATE users SET github_token_ciphertext = $1, github_token_key_id = $2 \
+                 WHERE id = $3 AND github_token_ciphertext = $4",
+            )
+            .bind(sealed)
+            .bind(new_id)
+            .bind(id)
+            .bind(stored)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot re-encrypt a token"))?;
+            done += updated.rows_affected();
+        }
+        Ok(done)
+    }
+}

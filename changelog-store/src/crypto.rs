@@ -47,6 +47,12 @@ impl TokenKeys {
         self
     }
 
+    /// The id of the key new values are encrypted with.
+    #[must_use]
+    pub fn current_id(&self) -> &str {
+        &self.current.0
+    }
+
     /// Reads a key written as 64 hexadecimal digits (how configuration carries it).
     pub fn parse_hex_key(hex: &str) -> StoreResult<[u8; 32]> {
         let invalid = || StoreError::Invalid {

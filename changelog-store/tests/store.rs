@@ -12,7 +12,7 @@ use anyhow::{Context, Result, ensure};
 use changelog_core::store::memory::MemoryStore;
 use changelog_core::store::{
     ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource, ChangelogUpdate, Direction,
-    NewApiKey, NewChangelog, NewUser, Storage, StoreError, TagMatch, User,
+    NewApiKey, NewChangelog, NewUser, Storage, StoreError, TagMatch, User, UserStore,
 };
 use changelog_core::store::{JobOutcome, JobStatus};
 use changelog_store::TokenKeys;
@@ -1430,5 +1430,47 @@ async fn open_picks_the_backend_from_the_url_and_reopens_migrated_files() -> Res
         changelog_store::Store::open("mysql://localhost/db").await,
         Err(changelog_store::Error::UnsupportedUrl { .. })
     ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn rotating_keys_reencrypts_stored_tokens() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("rotate.db").display()
+    );
+    let old = SqliteStore::open(&url, Some(keys())).await?;
+    let alice = old
+        .create_user(&NewUser {
+            username: "a".into(),
+            email: "a@x".into(),
+            ..Default::default()
+        })
+        .await?;
+    old.set_github_token(alice.id, Some("ghp_rotate_me"))
+        .await?;
+    old.pool().close().await;
+
+    let rotated = TokenKeys::new("test-key-2", &[9; 32]).with_previous("test-key-1", &[7; 32]);
+    let store = SqliteStore::open(&url, Some(rotated)).await?;
+    assert_eq!(
+        store.github_token(alice.id).await?.as_deref(),
+        Some("ghp_rotate_me")
+    );
+    assert_eq!(store.reencrypt_github_tokens().await?, 1);
+    assert_eq!(store.reencrypt_github_tokens().await?, 0);
+    store.pool().close().await;
+
+    // The old key can now be dropped.
+    let only_new = SqliteStore::open(&url, Some(TokenKeys::new("test-key-2", &[9; 32]))).await?;
+    assert_eq!(
+        only_new.github_token(alice.id).await?.as_deref(),
+        Some("ghp_rotate_me")
+    );
+    let key_id: String = sqlx::query_scalar("SELECT github_token_key_id FROM users")
+        .fetch_one(only_new.pool())
+        .await?;
+    assert_eq!(key_id, "test-key-2");
     Ok(())
 }
