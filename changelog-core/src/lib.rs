@@ -46,6 +46,7 @@ pub mod pipeline;
 pub mod prompt;
 pub mod render;
 pub mod source;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod verify;

@@ -1,6 +1,149 @@
 //! Persistence for the changelog engine, on sqlx: an SQLite file as the embedded default and
 //! PostgreSQL for teams sharing one database between several server instances.
 //!
-//! This crate does not store anything yet; its implementations of the core's store traits,
-//! with their migrations, are the next part of the workspace to be written. It exists now so
-//! that the crate graph (`changelog-http -> changelog-store -> changelog-core`) is in place.
+//! Both backends implement the core's store traits
+//! ([`UserStore`](changelog_core::store::UserStore),
+//! [`ChangelogStore`](changelog_core::store::ChangelogStore)) with the same SQL where the
+//! dialects agree, and embed their own migrations, which run on open.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use changelog_core::store::ChangelogQuery;
+//!
+//! let store = changelog_store::Store::open("sqlite://changelogs.db?mode=rwc").await?;
+//! let page = store.list_changelogs(&ChangelogQuery::default()).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("enable at least one of the features `sqlite` and `postgres`");
+
+mod crypto;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use changelog_core::store::{Storage, StoreError};
+
+pub use crypto::TokenKeys;
+
+/// What can go wrong opening a store. Errors of the store operations themselves are the core's
+/// [`StoreError`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL names no backend this build supports.
+    #[error("unsupported database URL `{scheme}:...`: expected sqlite:// or postgres://")]
+    UnsupportedUrl {
+        /// The URL's scheme (the rest is left out: it may hold a password).
+        scheme: String,
+    },
+
+    /// The URL names a backend whose feature is not compiled in.
+    #[error("this build has no {backend} support (enable the `{backend}` feature)")]
+    BackendDisabled {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+    },
+
+    /// Connecting failed.
+    #[error("cannot connect to the {backend} database")]
+    Connect {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What the driver said.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// Running the migrations failed.
+    #[error("cannot migrate the database")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub(crate) fn no_keys() -> StoreError {
+    StoreError::Invalid {
+        what: "configuration",
+        reason: "no token encryption key is configured".into(),
+    }
+}
+
+/// A store on whichever backend its URL names, usable as `dyn Storage`.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn Storage>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite://path?mode=rwc`, `postgres://...`) and runs its
+    /// migrations. Without token keys, storing a GitHub token is refused.
+    pub async fn open(url: &str) -> Result<Self, Error> {
+        Self::open_with_keys(url, None).await
+    }
+
+    /// Like [`Store::open`], with the keys GitHub tokens are encrypted with.
+    pub async fn open_with_keys(url: &str, keys: Option<TokenKeys>) -> Result<Self, Error> {
+        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+        let inner: Arc<dyn Storage> = match scheme {
+            "sqlite" => {
+                #[cfg(feature = "sqlite")]
+                {
+                    Arc::new(sqlite::SqliteStore::open(url, keys).await?)
+                }
+                #[cfg(not(feature = "sqlite"))]
+                {
+                    return Err(Error::BackendDisabled { backend: "sqlite" });
+                }
+            }
+            "postgres" | "postgresql" => {
+                #[cfg(feature = "postgres")]
+                {
+                    Arc::new(postgres::PgStore::open(url, keys).await?)
+                }
+                #[cfg(not(feature = "postgres"))]
+                {
+                    return Err(Error::BackendDisabled {
+                        backend: "postgres",
+                    });
+                }
+            }
+            other => {
+                return Err(Error::UnsupportedUrl {
+                    scheme: other.to_owned(),
+                });
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    /// Wraps an already opened store (a backend store, or the core's memory store).
+    #[must_use]
+    pub fn from_storage(inner: Arc<dyn Storage>) -> Self {
+        Self { inner }
+    }
+
+    /// The store as a shared trait object.
+    #[must_use]
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.inner)
+    }
+}
+
+impl Deref for Store {
+    type Target = dyn Storage;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.inner
+    }
+}

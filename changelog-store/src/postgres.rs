@@ -1,0 +1,92 @@
+//! The PostgreSQL store, shared by several server instances; text search on a generated
+//! `tsvector` column with a GIN index.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use changelog_core::store::StoreError;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, QueryBuilder, Row};
+
+use crate::{Error, TokenKeys};
+
+// The SQL shared with the other backend, compiled here against this backend's types.
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "common.rs"]
+mod common;
+
+type Db = sqlx::Postgres;
+type DbRow = sqlx::postgres::PgRow;
+type BackendStore = PgStore;
+
+/// The store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    keys: Option<TokenKeys>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host/db`) and runs the migrations.
+    pub async fn open(url: &str, keys: Option<TokenKeys>) -> Result<Self, Error> {
+        let options = PgConnectOptions::from_str(url).map_err(|source| Error::Connect {
+            backend: "postgres",
+            source,
+        })?;
+        Self::open_with(options, keys).await
+    }
+
+    /// Connects with `options` (for example with a `search_path`) and runs the migrations.
+    pub async fn open_with(
+        options: PgConnectOptions,
+        keys: Option<TokenKeys>,
+    ) -> Result<Self, Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Connect {
+                backend: "postgres",
+                source,
+            })?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool, keys })
+    }
+
+    /// The connection pool, for what the traits do not cover.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn keys(&self) -> Result<&TokenKeys, StoreError> {
+        self.keys.as_ref().ok_or_else(crate::no_keys)
+    }
+}
+
+/// Claimers skip the rows another claimer has locked instead of waiting for them.
+const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
+/// Write transactions: row locks and `WHERE revision = ...` do the work; nothing special.
+const BEGIN_WRITE: &str = "BEGIN";
+
+fn db_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    at
+}
+
+fn get_time(row: &DbRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    row.try_get(column)
+}
+
+fn get_optional_time(row: &DbRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    row.try_get(column)
+}
+
+/// Every term must occur; the terms are plain words, so `plainto_tsquery` ANDs them.
+fn push_text_search(qb: &mut QueryBuilder<'_, Db>, terms: &[String]) {
+    qb.push(" AND c.search @@ plainto_tsquery('simple', ")
+        .push_bind(terms.join(" "))
+        .push(")");
+}
