@@ -398,6 +398,22 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl Page<ChangelogRecord> {
+    /// A page of a changelog listing; when more rows follow, the cursor points after its last
+    /// row in the query's order.
+    #[must_use]
+    pub fn of_changelogs(items: Vec<ChangelogRecord>, more: bool, query: &ChangelogQuery) -> Self {
+        let next_cursor = if more {
+            items
+                .last()
+                .map(|r| Cursor::after(r, query.sort, query.direction).encode())
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
 /// The position a page ends at: the sort key of its last row and that row's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {

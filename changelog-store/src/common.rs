@@ -655,14 +655,7 @@ impl ChangelogStore for BackendStore {
         let more = items.len() > size as usize;
         items.truncate(size as usize);
         attach_tags(&self.pool, &mut items).await?;
-        let next_cursor = more
-            .then(|| {
-                items
-                    .last()
-                    .map(|r| Cursor::after(r, query.sort, query.direction).encode())
-            })
-            .flatten();
-        Ok(Page { items, next_cursor })
+        Ok(Page::of_changelogs(items, more, query))
     }
 
     async fn tags(&self) -> StoreResult<Vec<String>> {

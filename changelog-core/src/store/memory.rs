@@ -366,14 +366,7 @@ impl ChangelogStore for MemoryStore {
             .take(size)
             .map(|r| (*r).clone())
             .collect();
-        let next_cursor = (rows.len() > start + size)
-            .then(|| {
-                items
-                    .last()
-                    .map(|r| Cursor::after(r, query.sort, query.direction).encode())
-            })
-            .flatten();
-        Ok(Page { items, next_cursor })
+        Ok(Page::of_changelogs(items, rows.len() > start + size, query))
     }
 
     async fn tags(&self) -> StoreResult<Vec<String>> {
