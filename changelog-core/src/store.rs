@@ -1,5 +1,7 @@
 //! What the server and the bindings persist, as traits: users (with their GitHub token),
-//! changelogs (revisioned, tagged, listed with keyset cursors), API keys and generation jobs.
+//! changelogs (revisioned, tagged, annotated, listed with keyset cursors), API keys, refresh
+//! tokens, repositories, generation jobs, usage per day, the audit log and cached answers of
+//! language models.
 //!
 //! The traits are object safe (`Arc<dyn Storage>`), so a server holds one store whatever its
 //! backend. [`memory::MemoryStore`] implements them in process memory for tests and small
@@ -13,12 +15,24 @@
 //! - listings page with an opaque cursor on (sort key, id), so a page boundary does not move
 //!   when rows are inserted, and at most [`MAX_PAGE_SIZE`] rows come back per page.
 
+pub mod annotation;
 pub mod api_key;
+pub mod audit;
+pub mod cache;
 pub mod job;
 pub mod memory;
+pub mod refresh;
+pub mod repository;
+pub mod usage;
 
+pub use annotation::{Annotation, AnnotationStore};
 pub use api_key::{ApiKey, ApiKeyStore, IssuedApiKey, NewApiKey};
+pub use audit::{AuditEvent, AuditOutcome, AuditQuery, AuditStore, NewAuditEvent};
+pub use cache::{CacheEntryStore, StoreCache};
 pub use job::{Job, JobOutcome, JobStatus, JobStore};
+pub use refresh::{IssuedRefreshToken, RefreshToken, RefreshTokenStore, Rotation};
+pub use repository::{NewRepository, Repository, RepositoryProvider, RepositoryStore};
+pub use usage::{UsageAmount, UsageDay, UsageStore};
 
 use std::cmp::Ordering;
 
@@ -680,9 +694,34 @@ pub trait ChangelogStore: Send + Sync {
 }
 
 /// Everything a server needs from one store.
-pub trait Storage: UserStore + ChangelogStore + ApiKeyStore + JobStore {}
+pub trait Storage:
+    UserStore
+    + ChangelogStore
+    + AnnotationStore
+    + ApiKeyStore
+    + RefreshTokenStore
+    + RepositoryStore
+    + JobStore
+    + UsageStore
+    + AuditStore
+    + CacheEntryStore
+{
+}
 
-impl<T: UserStore + ChangelogStore + ApiKeyStore + JobStore + ?Sized> Storage for T {}
+impl<T> Storage for T where
+    T: UserStore
+        + ChangelogStore
+        + AnnotationStore
+        + ApiKeyStore
+        + RefreshTokenStore
+        + RepositoryStore
+        + JobStore
+        + UsageStore
+        + AuditStore
+        + CacheEntryStore
+        + ?Sized
+{
+}
 
 #[cfg(test)]
 mod tests {

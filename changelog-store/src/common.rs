@@ -33,7 +33,7 @@ const CHANGELOG_COLUMNS: &str = "c.id, c.owner_id, c.repository, c.title, c.vers
 
 /// Turns a driver error into a store error: unique violations name their field, check
 /// violations are invalid input, the rest is a backend failure.
-fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+pub(super) fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |error| {
         if let Some(db) = error.as_database_error() {
             if db.is_unique_violation() {
@@ -70,7 +70,7 @@ fn unique_field(db: &dyn sqlx::error::DatabaseError) -> String {
         .to_owned()
 }
 
-fn not_found(entity: &'static str, id: impl std::fmt::Display) -> StoreError {
+pub(super) fn not_found(entity: &'static str, id: impl std::fmt::Display) -> StoreError {
     StoreError::NotFound {
         entity,
         id: id.to_string(),

@@ -1,10 +1,10 @@
 //! Persistence for the changelog engine, on sqlx: an SQLite file as the embedded default and
 //! PostgreSQL for teams sharing one database between several server instances.
 //!
-//! Both backends implement the core's store traits
-//! ([`UserStore`](changelog_core::store::UserStore),
-//! [`ChangelogStore`](changelog_core::store::ChangelogStore)) with the same SQL where the
-//! dialects agree, and embed their own migrations, which run on open.
+//! Both backends implement every store trait of the core (everything
+//! [`Storage`](changelog_core::store::Storage) gathers: users, changelogs, annotations, API
+//! keys, refresh tokens, repositories, jobs, usage, the audit log, cache entries) with the
+//! same SQL where the dialects agree, and embed their own migrations, which run on open.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {

@@ -15,6 +15,9 @@ use crate::{Error, TokenKeys};
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "common.rs"]
 mod common;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "records.rs"]
+mod records;
 
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;

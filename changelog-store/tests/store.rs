@@ -209,6 +209,9 @@ suite!(
     an_expired_lease_makes_a_job_claimable_again,
 );
 
+#[path = "store/records.rs"]
+mod records;
+
 async fn user(h: &Harness, name: &str) -> Result<User> {
     let new = NewUser {
         username: name.into(),

@@ -1,5 +1,7 @@
 //! The stores in process memory, for tests and small embedders. Nothing survives the process.
 
+mod records;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
@@ -32,6 +34,7 @@ struct State {
     /// Keys with the hash of their secret.
     api_keys: BTreeMap<Uuid, (ApiKey, String)>,
     jobs: BTreeMap<Uuid, Job>,
+    records: records::Records,
 }
 
 impl MemoryStore {
@@ -313,6 +316,10 @@ impl ChangelogStore for MemoryStore {
             .remove(&id)
             .ok_or_else(|| not_found("changelog", id))?;
         state.versions.remove(&id);
+        state
+            .records
+            .annotations
+            .retain(|_, a| a.changelog_id != id);
         Ok(())
     }
 
