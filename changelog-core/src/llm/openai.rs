@@ -155,11 +155,16 @@ impl OpenAiProvider {
     }
 
     fn body<'a>(request: &'a ChatRequest, stream: bool) -> RequestBody<'a> {
+        // Reasoning models refuse `max_tokens` and any temperature but their own; servers
+        // that only mimic the API may not know `max_completion_tokens`, so the others keep
+        // the older field.
+        let reasoning = is_reasoning_model(&request.model);
         RequestBody {
             model: &request.model,
             messages: &request.messages,
-            temperature: request.temperature,
-            max_tokens: request.max_output_tokens,
+            temperature: (!reasoning).then_some(request.temperature),
+            max_tokens: (!reasoning).then_some(request.max_output_tokens),
+            max_completion_tokens: reasoning.then_some(request.max_output_tokens),
             stream,
             stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
@@ -204,12 +209,33 @@ impl LlmProvider for OpenAiProvider {
     }
 }
 
+/// Whether `model` is one of OpenAI's reasoning models (o1, o3, o4-mini, gpt-5 but not its
+/// chat variant), which take `max_completion_tokens` and no temperature. A deployment or
+/// router prefix (`openai/o3-mini`) is looked through.
+#[must_use]
+pub fn is_reasoning_model(model: &str) -> bool {
+    let name = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    let o_series = name
+        .strip_prefix('o')
+        .is_some_and(|rest| rest.bytes().next().is_some_and(|b| b.is_ascii_digit()));
+    let gpt5 = name.starts_with("gpt-5") && !name.contains("-chat");
+    o_series || gpt5
+}
+
 #[derive(Serialize)]
 struct RequestBody<'a> {
     model: &'a str,
     messages: &'a [Message],
-    temperature: f32,
-    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,

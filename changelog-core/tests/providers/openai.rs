@@ -791,3 +791,36 @@ async fn refused_connection_is_a_connection_error() {
     assert!(error.is_retryable());
     assert_no_key(&error);
 }
+
+#[tokio::test]
+async fn reasoning_models_get_max_completion_tokens_and_no_temperature() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(PATH))
+        .respond_with(ok("o3-mini-2025-01-31", "Added a `--json` flag."))
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let provider = openai(&server);
+    for model in ["o3-mini", "gpt-5-mini", "azure/o1"] {
+        provider.complete(&request(model)).await.expect("answer");
+    }
+    for (body, model) in bodies(&server)
+        .await
+        .iter()
+        .zip(["o3-mini", "gpt-5-mini", "azure/o1"])
+    {
+        assert_eq!(body["model"], model);
+        assert_eq!(body["max_completion_tokens"], 256);
+        assert!(body.get("max_tokens").is_none(), "{body}");
+        assert!(body.get("temperature").is_none(), "{body}");
+    }
+    for model in ["gpt-4o", "gpt-5-chat-latest", "llama3.1", "olmo-2"] {
+        assert!(
+            !changelog_core::llm::openai::is_reasoning_model(model),
+            "{model}"
+        );
+    }
+    server.verify().await;
+}
