@@ -277,17 +277,25 @@ pub fn prepare(history: History) -> Prepared {
     };
     // Sources list commits newest first; a changelog reads oldest first.
     let mut parsed: Vec<ParsedCommit> = Vec::with_capacity(commits.len());
+    // Merges are noise, but a revert of a merge undoes what it merged.
+    let mut merges: Vec<Merge> = Vec::new();
     for commit in commits.into_iter().rev() {
         let p = parse_commit(commit);
         match p.noise {
-            Some(Noise::Merge) => stats.merges += 1,
+            Some(Noise::Merge) => {
+                stats.merges += 1;
+                merges.push(Merge {
+                    id: p.commit.id,
+                    parents: p.commit.parents,
+                });
+            }
             Some(Noise::Fixup) => stats.fixups += 1,
             Some(Noise::ReleaseBump) => stats.release_bumps += 1,
             Some(Noise::Empty) => stats.empty += 1,
             None => parsed.push(p),
         }
     }
-    let cancelled = cancelled_reverts(&parsed);
+    let cancelled = cancelled_reverts(&parsed, &merges);
     stats.reverted = cancelled.len();
     if !cancelled.is_empty() {
         let mut index = 0;
@@ -343,7 +351,7 @@ impl Prepared {
 /// Turns a history into a structured changelog, deterministically.
 ///
 /// Commits are parsed, noise is dropped, a commit and its revert that are both in the range
-/// cancel out, and the rest are grouped by the style. Entries with the same section, scope and
+/// cancel out (a revert of a merge cancels the commits it merged), and the rest are grouped by the style. Entries with the same section, scope and
 /// text (a cherry-pick, say) are merged into one that cites every commit.
 #[must_use]
 pub fn build(history: History, options: &BuildOptions) -> Changelog {
@@ -407,8 +415,15 @@ fn merge_into(entry: &mut Entry, p: ParsedCommit) {
     }
 }
 
-/// Indices of commits that are reverted inside the range, together with their reverts.
-fn cancelled_reverts(parsed: &[ParsedCommit]) -> BTreeSet<usize> {
+/// A merge commit of the range: noise itself, but the target of a `git revert -m 1`.
+struct Merge {
+    id: String,
+    parents: Vec<String>,
+}
+
+/// Indices of commits that are reverted inside the range, together with their reverts. A
+/// revert of a merge undoes the commits that merge brought in.
+fn cancelled_reverts(parsed: &[ParsedCommit], merges: &[Merge]) -> BTreeSet<usize> {
     let mut cancelled = BTreeSet::new();
     if !parsed.iter().any(|p| !p.reverts.is_empty()) {
         return cancelled;
@@ -428,12 +443,27 @@ fn cancelled_reverts(parsed: &[ParsedCommit]) -> BTreeSet<usize> {
         // An ambiguous prefix identifies nothing.
         matches.next().is_none().then_some(first.1)
     };
+    let find_merge = |prefix: &str| -> Option<&Merge> {
+        let mut matches = merges.iter().filter(|m| m.id.starts_with(prefix));
+        let first = matches.next()?;
+        matches.next().is_none().then_some(first)
+    };
     // Newest revert first, so that a revert of a revert cancels before the revert it undoes.
     for (index, p) in parsed.iter().enumerate().rev() {
         if cancelled.contains(&index) || p.reverts.is_empty() {
             continue;
         }
-        let targets: Option<Vec<usize>> = p.reverts.iter().map(|id| find(id)).collect();
+        let targets: Option<Vec<usize>> = p
+            .reverts
+            .iter()
+            .map(|id| match find(id) {
+                Some(target) => Some(vec![target]),
+                None => find_merge(id)
+                    .map(|merge| merged_by(merge, parsed, merges))
+                    .filter(|merged| !merged.is_empty()),
+            })
+            .collect::<Option<Vec<Vec<usize>>>>()
+            .map(|t| t.concat());
         if let Some(targets) = targets
             && targets
                 .iter()
@@ -444,4 +474,41 @@ fn cancelled_reverts(parsed: &[ParsedCommit]) -> BTreeSet<usize> {
         }
     }
     cancelled
+}
+
+/// The commits of the range (indices into `parsed`) that `merge` brought in: reachable from
+/// its other parents but not from its first.
+fn merged_by(merge: &Merge, parsed: &[ParsedCommit], merges: &[Merge]) -> Vec<usize> {
+    let mut graph: HashMap<&str, (&[String], Option<usize>)> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.commit.id.as_str(), (p.commit.parents.as_slice(), Some(i))))
+        .collect();
+    graph.extend(
+        merges
+            .iter()
+            .map(|m| (m.id.as_str(), (m.parents.as_slice(), None))),
+    );
+    let reach = |starts: &[String], stop: &BTreeSet<&str>| -> BTreeSet<&str> {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&str> = starts.iter().map(String::as_str).collect();
+        while let Some(id) = todo.pop() {
+            let Some((key, (parents, _))) = graph.get_key_value(id) else {
+                continue; // Outside the range.
+            };
+            if stop.contains(key) || !seen.insert(*key) {
+                continue;
+            }
+            todo.extend(parents.iter().map(String::as_str));
+        }
+        seen
+    };
+    let Some((first, others)) = merge.parents.split_first() else {
+        return Vec::new();
+    };
+    let mainline = reach(std::slice::from_ref(first), &BTreeSet::new());
+    reach(others, &mainline)
+        .into_iter()
+        .filter_map(|id| graph.get(id).and_then(|(_, index)| *index))
+        .collect()
 }

@@ -418,3 +418,38 @@ fn latin1_author_names_are_decoded() {
     let h = history(repo.path(), None);
     assert_eq!(h.commits[0].author.name, "Ada Lovelace");
 }
+
+#[test]
+fn reverting_a_pull_request_merge_cancels_what_it_merged() {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: start");
+    repo.tag("v1.0.0");
+    repo.branch("feature");
+    repo.checkout("feature");
+    repo.commit("feat: the experiment");
+    repo.commit("fix: the experiment's edge case");
+    repo.checkout("main");
+    repo.commit("feat: kept");
+    let main_before = repo.head();
+    let merge = repo.merge(
+        "feature",
+        "Merge pull request #12 from someone/feature\n\nThe experiment",
+    );
+    repo.commit("docs: after the merge");
+    // What `git revert -m 1 <merge>` writes.
+    repo.commit(&format!(
+        "Revert \"Merge pull request #12 from someone/feature\"\n\n\
+         This reverts commit {merge}, reversing\nchanges made to {main_before}."
+    ));
+    let log = changelog_core::build(
+        history(repo.path(), Some("v1.0.0..HEAD")),
+        &changelog_core::BuildOptions::default(),
+    );
+    let texts: Vec<&str> = log
+        .sections
+        .iter()
+        .flat_map(|s| s.entries.iter().map(|e| e.text.as_str()))
+        .collect();
+    assert_eq!(texts, ["kept", "after the merge"]);
+    assert_eq!(log.stats.reverted, 3);
+}
