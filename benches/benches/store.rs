@@ -53,14 +53,25 @@ const PROJECTS: [&str; 3] = ["server", "client", "sdk"];
 
 const PAGE: usize = 20;
 
-/// The LIMIT/OFFSET baseline: the store's columns, filter and order, as one plain statement
-/// (the offset follows).
-const OFFSET_QUERY: &str = "SELECT c.id, c.owner_id, c.repository, c.title, c.version, \
-    c.content, c.document, c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, \
-    c.cost_usd, c.is_public, c.revision, c.created_at, c.updated_at FROM changelogs c \
-    WHERE EXISTS (SELECT 1 FROM changelog_tags ct JOIN tags t ON t.id = ct.tag_id \
-    WHERE ct.changelog_id = c.id AND t.name = $1) \
-    ORDER BY c.created_at DESC, c.id DESC LIMIT 20 OFFSET ";
+/// The LIMIT/OFFSET baseline: the store's columns, filter and order as one plain statement,
+/// the tag probe written as the store writes it on each backend (`TAG_IDS` in
+/// `changelog-store`), so that only the way to the page differs. The offset is written into
+/// the statement, as a page number from a URL would be, so that PostgreSQL plans for it rather
+/// than for an unknown parameter.
+fn offset_query(kind: BackendKind, offset: usize) -> String {
+    let tag_ids = match kind {
+        BackendKind::Sqlite => "IN (SELECT id FROM tags WHERE name = $1)",
+        BackendKind::Postgres => "= ANY (ARRAY(SELECT id FROM tags WHERE name = $1))",
+    };
+    format!(
+        "SELECT c.id, c.owner_id, c.repository, c.title, c.version, c.content, c.document, \
+         c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, c.cost_usd, \
+         c.is_public, c.revision, c.created_at, c.updated_at FROM changelogs c \
+         WHERE EXISTS (SELECT 1 FROM changelog_tags ct WHERE ct.changelog_id = c.id \
+         AND ct.tag_id {tag_ids}) \
+         ORDER BY c.created_at DESC, c.id DESC LIMIT {PAGE} OFFSET {offset}"
+    )
+}
 
 const TAG_COUNT_QUERY: &str = "SELECT COUNT(*) FROM changelog_tags ct \
     JOIN tags t ON t.id = ct.tag_id WHERE t.name = $1";
@@ -497,17 +508,16 @@ impl Backend {
 
     /// The ids of the baseline's page at `offset` (rows are fetched whole, not decoded).
     async fn offset_page(&self, tag: &str, offset: usize) -> Result<Vec<Uuid>> {
-        // The offset is written into the statement, as a page number in a URL would be, so that
-        // PostgreSQL plans for it rather than for an unknown parameter.
-        let sql = format!("{OFFSET_QUERY}{offset}");
         let ids = match self {
             Self::Sqlite { store, .. } => {
+                let sql = offset_query(BackendKind::Sqlite, offset);
                 let rows = sqlx::query(&sql).bind(tag).fetch_all(store.pool()).await?;
                 rows.iter()
                     .map(|row| sqlx::Row::try_get(row, 0))
                     .collect::<Result<_, _>>()?
             }
             Self::Postgres { store, .. } => {
+                let sql = offset_query(BackendKind::Postgres, offset);
                 let rows = sqlx::query(&sql).bind(tag).fetch_all(store.pool()).await?;
                 rows.iter()
                     .map(|row| sqlx::Row::try_get(row, 0))
