@@ -75,6 +75,12 @@ const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 /// Write transactions: row locks and `WHERE revision = ...` do the work; nothing special.
 const BEGIN_WRITE: &str = "BEGIN";
 
+/// How a listing's tag filter turns names into ids: an array computed once per statement (an
+/// init plan), so that each candidate row costs one probe of the `(changelog_id, tag_id)` key.
+/// PostgreSQL turns `IN (SELECT ...)` into a join that looks `tags` up again for every link of
+/// every candidate: 2x slower for a tag on 1.5% of 100,000 changelogs.
+const TAG_IDS: (&str, &str) = (" = ANY (ARRAY(", "))");
+
 fn db_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at
 }

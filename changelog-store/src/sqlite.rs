@@ -88,6 +88,12 @@ const CLAIM_LOCK: &str = "";
 /// committed, and fails with `SQLITE_BUSY` without waiting for the busy timeout.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// How a listing's tag filter turns names into ids: an `IN` list that SQLite builds once per
+/// statement and probes through the `(tag_id, changelog_id)` index, where the links of one tag
+/// sit together. (With `= (SELECT ...)` it probes the `(changelog_id, tag_id)` key instead,
+/// all over the file: 2.5x slower for a tag on 1.5% of 100,000 changelogs.)
+const TAG_IDS: (&str, &str) = (" IN (", ")");
+
 fn db_time(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
