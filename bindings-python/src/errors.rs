@@ -303,7 +303,7 @@ impl Failure {
     }
 }
 
-/// Runs `f` and turns its failure into a Python exception.
+/// Turns a result's failure into a Python exception.
 pub(crate) trait IntoPyResult<T> {
     /// The result with its error converted.
     fn into_py_result(self, py: Python<'_>) -> PyResult<T>;

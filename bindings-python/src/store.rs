@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::checkout::redact;
 use crate::errors::Failure;
 use crate::generate::read_date;
-use crate::types::{PyChangelog, changelog_list, quote, quote_option};
+use crate::types::{PyChangelog, quote, quote_option};
 use crate::wait::wait;
 
 /// The URL sqlx understands for a URL as Python code writes it.
@@ -382,7 +382,7 @@ impl PyStore {
             Ok((items, page.next_cursor))
         })?;
         Ok(PyPage {
-            items: changelog_list(py, items)?.unbind(),
+            items: PyList::new(py, items)?.unbind(),
             next_cursor,
         })
     }

@@ -12,7 +12,6 @@ use changelog_core::{Author, Changelog, Entry, Section, Stats};
 use chrono::{DateTime, NaiveDate, Utc};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyList;
 use uuid::Uuid;
 
 use crate::errors::{Failure, IntoPyResult as _};
@@ -702,12 +701,4 @@ impl PyEstimate {
             self.estimate.cost_usd
         )
     }
-}
-
-/// Converts a list of changelogs into a Python list.
-pub(crate) fn changelog_list<'py>(
-    py: Python<'py>,
-    changelogs: Vec<PyChangelog>,
-) -> PyResult<Bound<'py, PyList>> {
-    PyList::new(py, changelogs)
 }

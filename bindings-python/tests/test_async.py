@@ -51,7 +51,7 @@ def test_errors_are_raised_when_awaited(repo: Path) -> None:
 
 
 def test_the_event_loop_keeps_running(repo: Path, openai_stub) -> None:
-    openai_stub.delay = 0.5
+    openai_stub.delay = 1.0
 
     async def main() -> tuple[changelog.Changelog, int]:
         ticks = 0
