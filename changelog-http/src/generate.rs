@@ -64,16 +64,16 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         .build()
         .map_err(CliError::Runtime)?;
 
-    if llm.provider == ProviderArg::None {
+    let Some(stack) = crate::providers::config(llm) else {
         let changelog = runtime.block_on(changelog_core::generate(&source, &query, &build))?;
         return write_output(args, &changelog, format);
-    }
+    };
 
-    let provider = crate::providers::build(llm)?;
+    let provider = crate::providers::build(&stack)?;
     let options = LlmOptions {
         style: prompt_style(args.style),
         template,
-        model: crate::providers::model(llm),
+        model: stack.model(),
         temperature: llm.temperature,
         max_input_tokens: llm.max_input_tokens,
         max_output_tokens: llm.max_output_tokens,

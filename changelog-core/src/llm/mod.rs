@@ -10,7 +10,8 @@
 //!
 //! - [`openai`]: OpenAI-compatible chat completions (OpenAI, Azure OpenAI, Ollama, vLLM,
 //!   OpenRouter); [`anthropic`]: Anthropic's Messages API. Both stream with [`sse`].
-//! - [`retry`], [`fallback`], [`cache`]: the layers.
+//! - [`retry`], [`fallback`], [`cache`]: the layers; [`stack`]: the stack front ends build
+//!   from a few settings (the command line and the Python bindings share it).
 
 pub mod anthropic;
 pub mod cache;
@@ -19,6 +20,7 @@ mod http;
 pub mod openai;
 pub mod retry;
 pub mod sse;
+pub mod stack;
 #[cfg(test)]
 mod test_support;
 
@@ -28,6 +30,7 @@ pub use fallback::Fallback;
 pub use openai::{AuthStyle, OpenAiConfig, OpenAiProvider};
 pub use retry::{Retry, RetryPolicy};
 pub use sse::{SseDecoder, SseEvent};
+pub use stack::{CacheChoice, ProviderKind, StackConfig};
 
 pub mod simulated;
 

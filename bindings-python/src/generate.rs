@@ -1,0 +1,450 @@
+//! `generate`, `agenerate`, `estimate` and `aestimate`: the arguments Python callers already
+//! pass (`source, repo_url, commit_range, version, content, title, tags, model, temperature`)
+//! read into the core's types, and the core's calls.
+//!
+//! - No provider (neither `provider=` nor `CHANGELOG_PROVIDER`): the deterministic changelog,
+//!   as `changelog generate` writes it; `model` and `temperature` are then unused.
+//! - A provider: the LLM pipeline behind the same provider stack as the CLI's
+//!   ([`StackConfig`]).
+//! - `source="manual"`: the `content` given, wrapped as a changelog without sections.
+
+use std::path::PathBuf;
+
+use changelog_core::llm::simulated::SimulatedProvider;
+use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
+use changelog_core::pipeline::{LlmOptions, LlmPipeline, Quiet};
+use changelog_core::prompt::PromptStyle;
+use changelog_core::source::git::GitSource;
+use changelog_core::source::parse_date;
+use changelog_core::{BuildOptions, CommitSource as _, History, RangeQuery, Style};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyBool;
+
+use crate::checkout::{Checkout, Location};
+use crate::errors::Failure;
+use crate::types::{PyChangelog, PyEstimate, empty_document};
+use crate::wait::{awaitable, wait};
+
+/// Where the entries come from.
+#[derive(Debug)]
+enum Origin {
+    /// A repository: a path or a clone URL.
+    Git(Location),
+    /// Markdown written by hand.
+    Manual(String),
+}
+
+/// A call's arguments, checked and read into the core's types (with the GIL held; cheap).
+#[derive(Debug)]
+pub(crate) struct Request {
+    origin: Origin,
+    query: RangeQuery,
+    build: BuildOptions,
+    prompt_style: PromptStyle,
+    /// The provider stack; `None` for the deterministic path.
+    stack: Option<StackConfig>,
+    /// The model an estimate counts tokens for.
+    model: String,
+    temperature: f32,
+    max_input_tokens: Option<usize>,
+    tags: Vec<String>,
+    commit_range: Option<String>,
+    repository: Option<String>,
+}
+
+/// The arguments as Python passed them.
+pub(crate) struct Arguments<'a, 'py> {
+    pub(crate) source: &'a str,
+    pub(crate) repo_url: Option<PathBuf>,
+    pub(crate) commit_range: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) content: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) tags: Option<Vec<String>>,
+    pub(crate) model: Option<String>,
+    pub(crate) temperature: f64,
+    pub(crate) provider: Option<String>,
+    pub(crate) base_url: Option<String>,
+    pub(crate) api_key: Option<String>,
+    pub(crate) style: &'a str,
+    pub(crate) max_input_tokens: Option<i64>,
+    pub(crate) paths: Option<Vec<String>>,
+    pub(crate) since: Option<Bound<'py, PyAny>>,
+    pub(crate) until: Option<Bound<'py, PyAny>>,
+    pub(crate) fallback_models: Option<Vec<String>>,
+    pub(crate) cache: CacheArg,
+}
+
+/// A string from the environment, if set and not empty.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+impl Arguments<'_, '_> {
+    /// Checks the arguments and reads them into a [`Request`].
+    pub(crate) fn into_request(self) -> Result<Request, Failure> {
+        let origin = match self.source {
+            "git" => {
+                if self.content.is_some() {
+                    return Err(Failure::Argument(
+                        "content is only read with source=\"manual\"; source=\"git\" reads the \
+                         history at repo_url"
+                            .to_owned(),
+                    ));
+                }
+                Origin::Git(Location::parse(
+                    self.repo_url.clone().unwrap_or_else(|| PathBuf::from(".")),
+                ))
+            }
+            "manual" => Origin::Manual(self.content.clone().ok_or_else(|| {
+                Failure::Argument(
+                    "source=\"manual\" needs content: the changelog's Markdown".to_owned(),
+                )
+            })?),
+            other => {
+                return Err(Failure::Argument(format!(
+                    "unknown source `{other}`: expected \"git\" or \"manual\""
+                )));
+            }
+        };
+        let repository = self.repo_url.map(|url| Location::parse(url).display());
+
+        let provider = match self.provider.or_else(|| env("CHANGELOG_PROVIDER")) {
+            None => None,
+            Some(name) if name == "none" => None,
+            Some(name) => Some(name.parse::<ProviderKind>()?),
+        };
+        let prompt_style = PromptStyle::from_name(self.style)?;
+        let deterministic_style = match prompt_style {
+            PromptStyle::Conventional => Some(Style::Conventional),
+            PromptStyle::KeepAChangelog => Some(Style::KeepAChangelog),
+            PromptStyle::ReleaseNotes | PromptStyle::Technical | PromptStyle::Social => None,
+        };
+        if !(0.0..=2.0).contains(&self.temperature) {
+            return Err(Failure::Argument(format!(
+                "temperature {} is out of range: expected 0.0 to 2.0",
+                self.temperature
+            )));
+        }
+        let max_input_tokens = match self.max_input_tokens {
+            None => None,
+            Some(n) if n > 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            Some(n) => {
+                return Err(Failure::Argument(format!(
+                    "max_input_tokens {n} must be a positive number of tokens"
+                )));
+            }
+        };
+        let cache = self.cache.0;
+        let stack = provider.map(|kind| StackConfig {
+            model: self.model.clone().or_else(|| env("CHANGELOG_MODEL")),
+            fallback_models: self.fallback_models.clone().unwrap_or_default(),
+            base_url: self.base_url.clone().or_else(|| env("CHANGELOG_BASE_URL")),
+            api_key: self.api_key.clone(),
+            cache: cache.clone(),
+            ..StackConfig::new(kind)
+        });
+        if stack.is_none() && deterministic_style.is_none() && matches!(origin, Origin::Git(_)) {
+            return Err(Failure::Argument(format!(
+                "style `{}` needs a language model: pass provider= (\"openai\", \"anthropic\" or \
+                 \"simulated\")",
+                self.style
+            )));
+        }
+        let model = match &stack {
+            Some(stack) => stack.model(),
+            None => self
+                .model
+                .clone()
+                .unwrap_or_else(|| LlmOptions::default().model),
+        };
+        let query = RangeQuery {
+            range: self.commit_range.clone(),
+            since: read_date(self.since.as_ref(), "since", false)?,
+            until: read_date(self.until.as_ref(), "until", true)?,
+            paths: self.paths.unwrap_or_default(),
+        };
+        Ok(Request {
+            origin,
+            query,
+            build: BuildOptions {
+                style: deterministic_style.unwrap_or_default(),
+                title: self.title,
+                version: self.version,
+            },
+            prompt_style,
+            stack,
+            model,
+            // Validated above: the cast cannot lose more than float precision.
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "0.0..=2.0 fits an f32 up to rounding"
+            )]
+            temperature: self.temperature as f32,
+            max_input_tokens,
+            tags: self.tags.unwrap_or_default(),
+            commit_range: self.commit_range,
+            repository,
+        })
+    }
+}
+
+/// `cache=`: `True` (the default cache directory), `False` (none) or a directory.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheArg(CacheChoice);
+
+impl CacheArg {
+    /// `cache=True`.
+    const DEFAULT: Self = Self(CacheChoice::Default);
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for CacheArg {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(flag) = value.cast::<PyBool>() {
+            return Ok(Self(if flag.is_true() {
+                CacheChoice::Default
+            } else {
+                CacheChoice::Off
+            }));
+        }
+        match value.extract::<PathBuf>() {
+            Ok(dir) => Ok(Self(CacheChoice::Dir(dir))),
+            Err(_) => Err(PyTypeError::new_err(
+                "cache must be True, False or a directory",
+            )),
+        }
+    }
+}
+
+/// A date argument: `YYYY-MM-DD` or RFC 3339 text, a `datetime.date`, or a `datetime.datetime`
+/// (naive ones are read as UTC). A bare date as an upper bound includes its whole day.
+pub(crate) fn read_date(
+    value: Option<&Bound<'_, PyAny>>,
+    name: &str,
+    end_of_day: bool,
+) -> Result<Option<DateTime<FixedOffset>>, Failure> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if let Ok(text) = value.extract::<String>() {
+        return parse_date(&text, end_of_day).map(Some).map_err(|_| {
+            Failure::Argument(format!(
+                "invalid {name} `{text}`: expected YYYY-MM-DD, an RFC 3339 timestamp, or a \
+                 datetime.date / datetime.datetime"
+            ))
+        });
+    }
+    if let Ok(timestamp) = value.extract::<DateTime<FixedOffset>>() {
+        return Ok(Some(timestamp));
+    }
+    if let Ok(naive) = value.extract::<NaiveDateTime>() {
+        return Ok(Some(naive.and_utc().fixed_offset()));
+    }
+    if let Ok(date) = value.extract::<NaiveDate>() {
+        let time = if end_of_day {
+            NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default()
+        } else {
+            NaiveTime::MIN
+        };
+        return Ok(Some(date.and_time(time).and_utc().fixed_offset()));
+    }
+    Err(Failure::Argument(format!(
+        "{name} must be a date: YYYY-MM-DD text, a datetime.date or a datetime.datetime"
+    )))
+}
+
+impl Request {
+    /// Reads the history of a `git` request.
+    async fn history(&self, location: &Location) -> Result<History, Failure> {
+        let checkout = Checkout::open(location).await?;
+        let source = GitSource::open(checkout.path())?;
+        let history = source.history(&self.query).await?;
+        // The clone, if any, is removed here: everything needed is in `history`.
+        drop(checkout);
+        Ok(history)
+    }
+
+    fn llm_options(&self, model: String) -> LlmOptions {
+        LlmOptions {
+            style: self.prompt_style,
+            model,
+            temperature: self.temperature,
+            max_input_tokens: self.max_input_tokens,
+            build: self.build.clone(),
+            ..LlmOptions::default()
+        }
+    }
+
+    /// Runs the request.
+    pub(crate) async fn generate(self) -> Result<PyChangelog, Failure> {
+        let location = match &self.origin {
+            Origin::Manual(content) => {
+                let mut document = empty_document(
+                    self.build
+                        .title
+                        .clone()
+                        .unwrap_or_else(|| "Changelog".to_owned()),
+                    self.build.version.clone(),
+                );
+                document.style = self.build.style;
+                return Ok(PyChangelog::manual(
+                    document,
+                    content.clone(),
+                    self.tags,
+                    self.commit_range,
+                    self.repository,
+                ));
+            }
+            Origin::Git(location) => location,
+        };
+        let history = self.history(location).await?;
+        let document = match &self.stack {
+            None => changelog_core::build(history, &self.build),
+            Some(stack) => {
+                let provider = stack.build()?;
+                let pipeline =
+                    LlmPipeline::new(provider.as_ref(), self.llm_options(stack.model()))?;
+                pipeline.generate(history, &Quiet).await?
+            }
+        };
+        Ok(PyChangelog::generated(
+            document,
+            self.tags,
+            self.commit_range,
+            self.repository,
+        ))
+    }
+
+    /// Plans the LLM requests and counts them, sending nothing (and needing no key).
+    pub(crate) async fn estimate(self) -> Result<PyEstimate, Failure> {
+        let Origin::Git(location) = &self.origin else {
+            return Err(Failure::Argument(
+                "estimate reads a history: source=\"manual\" has nothing to estimate".to_owned(),
+            ));
+        };
+        let history = self.history(location).await?;
+        // The plan depends on the model, not on who would answer: nothing is sent.
+        let placeholder = SimulatedProvider::new();
+        let pipeline = LlmPipeline::new(&placeholder, self.llm_options(self.model.clone()))?;
+        Ok(PyEstimate {
+            estimate: pipeline.estimate(history)?,
+        })
+    }
+}
+
+/// Declares a function taking the generation arguments; `$request` is the checked [`Request`].
+macro_rules! with_generation_arguments {
+    ($(#[$attr:meta])* fn $name:ident($py:ident, $request:ident) -> $output:ty $body:block) => {
+        $(#[$attr])*
+        #[pyfunction]
+        #[pyo3(signature = (
+            *,
+            source = "git",
+            repo_url = None,
+            commit_range = None,
+            version = None,
+            content = None,
+            title = None,
+            tags = None,
+            model = None,
+            temperature = 0.7,
+            provider = None,
+            base_url = None,
+            api_key = None,
+            style = "conventional",
+            max_input_tokens = None,
+            paths = None,
+            since = None,
+            until = None,
+            fallback_models = None,
+            cache = CacheArg::DEFAULT
+        ))]
+        #[expect(
+            clippy::too_many_arguments,
+            reason = "the keyword arguments existing Python callers pass"
+        )]
+        pub(crate) fn $name<'py>(
+            $py: Python<'py>,
+            source: &str,
+            repo_url: Option<PathBuf>,
+            commit_range: Option<String>,
+            version: Option<String>,
+            content: Option<String>,
+            title: Option<String>,
+            tags: Option<Vec<String>>,
+            model: Option<String>,
+            temperature: f64,
+            provider: Option<String>,
+            base_url: Option<String>,
+            api_key: Option<String>,
+            style: &str,
+            max_input_tokens: Option<i64>,
+            paths: Option<Vec<String>>,
+            since: Option<Bound<'py, PyAny>>,
+            until: Option<Bound<'py, PyAny>>,
+            fallback_models: Option<Vec<String>>,
+            cache: CacheArg,
+        ) -> $output {
+            let $request = Arguments {
+                source,
+                repo_url,
+                commit_range,
+                version,
+                content,
+                title,
+                tags,
+                model,
+                temperature,
+                provider,
+                base_url,
+                api_key,
+                style,
+                max_input_tokens,
+                paths,
+                since,
+                until,
+                fallback_models,
+                cache,
+            }
+            .into_request()
+            .map_err(|failure| failure.into_pyerr($py))?;
+            $body
+        }
+    };
+}
+
+with_generation_arguments! {
+    /// Writes the changelog of a range of commits (or wraps Markdown given with
+    /// `source="manual"`). The GIL is released while the engine works; Ctrl-C interrupts it.
+    fn generate(py, request) -> PyResult<PyChangelog> {
+        wait(py, request.generate())
+    }
+}
+
+with_generation_arguments! {
+    /// `generate` as a coroutine: the work runs on the module's runtime, not on the event loop.
+    fn agenerate(py, request) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, request.generate())
+    }
+}
+
+with_generation_arguments! {
+    /// What generating with a language model would cost (requests, input tokens, maximum output
+    /// tokens, US dollars), sending nothing. Needs no API key.
+    fn estimate(py, request) -> PyResult<PyEstimate> {
+        wait(py, request.estimate())
+    }
+}
+
+with_generation_arguments! {
+    /// `estimate` as a coroutine.
+    fn aestimate(py, request) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, request.estimate())
+    }
+}
