@@ -9,11 +9,14 @@ run and alternating, each in a fresh process per run:
   binary     changelog generate --repo R --format json > /dev/null     (wall time of the process)
   binding    changelog.generate(repo_url=R).to_json(), written to /dev/null, in a Python process
              that has imported the module (the call is timed; interpreter start-up is not)
+  process    the same call in `python -c`, timed as a whole: interpreter start-up, import, the
+             call, writing the JSON and exit (what a one-shot script pays)
   python     git log, parsed, grouped and dumped as JSON by the pure-Python code below: what
              callers of the old Python generator ran (the call is timed, `git log` included)
 
 It reports median and minimum times, each way's peak resident memory, the binding's overhead
-over the binary (target <= 1.2x) and its speed-up over the pure-Python code.
+over the binary (the call; target <= 1.2x), the whole Python process's, and the binding's
+speed-up over the pure-Python code.
 
 Usage (with the wheel installed in the interpreter that runs this script):
   python benches/python_generate.py [--commits N] [--runs K] [--bin PATH] [--check]
@@ -37,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_vs_git_log import ROOT, make_repo, run  # noqa: E402
+from generate_vs_git_log import ROOT, make_repo  # noqa: E402
 
 # --- the pure-Python reference: what a Python changelog generator does ----------------------
 
@@ -138,6 +141,31 @@ def python_changelog(repo: str) -> str:
 
 # --- the workers: one timed call in a fresh process -----------------------------------------
 
+ONE_SHOT = ("import sys, changelog; "
+            "sys.stdout.write(changelog.generate(repo_url=sys.argv[1]).to_json())")
+
+def cpu_seconds() -> float:
+    """User and system time of this process (all its threads) and its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one process, its output to /dev/null."""
+    with open(os.devnull, "wb") as sink:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        assert process.stderr is not None
+        error = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv[0]} failed: {error}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
 def worker(kind: str, repo: str) -> None:
     if kind == "check":
         # The binding and the pure-Python code read the same commits.
@@ -151,25 +179,25 @@ def worker(kind: str, repo: str) -> None:
     if kind == "binding":
         import changelog
 
-        start = time.perf_counter()
+        cpu, start = cpu_seconds(), time.perf_counter()
         text = changelog.generate(repo_url=repo).to_json()
     else:
-        start = time.perf_counter()
+        cpu, start = cpu_seconds(), time.perf_counter()
         text = python_changelog(repo)
     with open(os.devnull, "w", encoding="utf-8") as sink:
         sink.write(text)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(json.dumps({"seconds": elapsed, "rss_mib": peak / 1024.0}))
+    print(json.dumps({"seconds": elapsed, "cpu": cpu, "rss_mib": peak / 1024.0}))
 
 
-def timed_worker(kind: str, repo: Path) -> tuple[float, float]:
-    """Seconds of the timed call and the worker's peak RSS (MiB)."""
+def timed_worker(kind: str, repo: Path) -> tuple[float, float, float]:
+    """Wall and CPU seconds of the timed call, and the worker's peak RSS (MiB)."""
     done = subprocess.run([sys.executable, __file__, "--worker", kind, "--repo", str(repo)],
                           check=True, capture_output=True, text=True)
     report = json.loads(done.stdout)
-    return report["seconds"], report["rss_mib"]
+    return report["seconds"], report["cpu"], report["rss_mib"]
 
 
 def main() -> int:
@@ -210,26 +238,37 @@ def main() -> int:
                 lambda: run([str(binary), "generate", "--repo", str(repo), "--format", "json"]),
             "changelog.generate(...).to_json() (binding)": lambda: timed_worker("binding", repo),
             "pure Python over git log": lambda: timed_worker("python", repo),
+            "python -c '...generate(...).to_json()' (process)":
+                lambda: run([sys.executable, "-c", ONE_SHOT, str(repo)]),
         }
         times: dict[str, list[float]] = {name: [] for name in ways}
+        cpu: dict[str, list[float]] = {name: [] for name in ways}
         memory = dict.fromkeys(ways, 0.0)
         for measure in ways.values():  # warm the page cache once
             measure()
         for _ in range(args.runs):
             for name, measure in ways.items():
-                seconds, rss = measure()
+                seconds, cpu_used, rss = measure()
                 times[name].append(seconds)
+                cpu[name].append(cpu_used)
                 memory[name] = max(memory[name], rss)
 
         print(f"{commits} commits, {args.runs} alternating runs each, medians")
-        print(f"{'way':46} {'median ms':>10} {'min ms':>8} {'peak RSS MiB':>13}")
+        print(f"{'way':50} {'median ms':>10} {'min ms':>8} {'CPU ms':>8} {'peak RSS MiB':>13}")
         for name in ways:
-            print(f"{name:46} {statistics.median(times[name]) * 1000:10.1f} "
-                  f"{min(times[name]) * 1000:8.1f} {memory[name]:13.1f}")
-        binary_ms, binding_ms, python_ms = (statistics.median(times[n]) for n in ways)
-        overhead = binding_ms / binary_ms
-        print(f"binding / binary: {overhead:.2f}x (target <= 1.2x)")
-        print(f"speed-up of the binding over pure Python: {python_ms / binding_ms:.1f}x")
+            print(f"{name:50} {statistics.median(times[name]) * 1000:10.1f} "
+                  f"{min(times[name]) * 1000:8.1f} {statistics.median(cpu[name]) * 1000:8.1f} "
+                  f"{memory[name]:13.1f}")
+        binary, binding, python, process = (statistics.median(times[n]) for n in ways)
+        binary_cpu, binding_cpu, python_cpu, process_cpu = (statistics.median(cpu[n])
+                                                            for n in ways)
+        overhead = binding / binary
+        print(f"binding / binary: {overhead:.2f}x wall, {binding_cpu / binary_cpu:.2f}x CPU "
+              "(target <= 1.2x)")
+        print(f"whole Python process / binary: {process / binary:.2f}x wall, "
+              f"{process_cpu / binary_cpu:.2f}x CPU")
+        print(f"speed-up of the binding over pure Python: {python / binding:.1f}x wall, "
+              f"{python_cpu / binding_cpu:.1f}x CPU")
         if args.check and overhead > 1.2:
             return 1
         return 0

@@ -74,7 +74,7 @@ pub(crate) struct Arguments<'a, 'py> {
     pub(crate) since: Option<Bound<'py, PyAny>>,
     pub(crate) until: Option<Bound<'py, PyAny>>,
     pub(crate) fallback_models: Option<Vec<String>>,
-    pub(crate) cache: CacheArg,
+    pub(crate) cache: Option<CacheArg>,
 }
 
 /// A string from the environment, if set and not empty.
@@ -139,7 +139,7 @@ impl Arguments<'_, '_> {
                 )));
             }
         };
-        let cache = self.cache.0;
+        let cache = self.cache.map_or(CacheChoice::Default, |cache| cache.0);
         let stack = provider.map(|kind| StackConfig {
             model: self.model.clone().or_else(|| env("CHANGELOG_MODEL")),
             fallback_models: self.fallback_models.clone().unwrap_or_default(),
@@ -193,14 +193,9 @@ impl Arguments<'_, '_> {
     }
 }
 
-/// `cache=`: `True` (the default cache directory), `False` (none) or a directory.
+/// `cache=`: `True` (the default cache directory, as `None` is), `False` (none) or a directory.
 #[derive(Debug, Clone)]
 pub(crate) struct CacheArg(CacheChoice);
-
-impl CacheArg {
-    /// `cache=True`.
-    const DEFAULT: Self = Self(CacheChoice::Default);
-}
 
 impl<'a, 'py> FromPyObject<'a, 'py> for CacheArg {
     type Error = PyErr;
@@ -363,7 +358,7 @@ macro_rules! with_generation_arguments {
             since = None,
             until = None,
             fallback_models = None,
-            cache = CacheArg::DEFAULT
+            cache = None
         ))]
         #[expect(
             clippy::too_many_arguments,
@@ -389,7 +384,7 @@ macro_rules! with_generation_arguments {
             since: Option<Bound<'py, PyAny>>,
             until: Option<Bound<'py, PyAny>>,
             fallback_models: Option<Vec<String>>,
-            cache: CacheArg,
+            cache: Option<CacheArg>,
         ) -> $output {
             let $request = Arguments {
                 source,
@@ -428,7 +423,8 @@ with_generation_arguments! {
 }
 
 with_generation_arguments! {
-    /// `generate` as a coroutine: the work runs on the module's runtime, not on the event loop.
+    /// `generate` as a coroutine: the work runs on the module's runtime, never on the event
+    /// loop, and cancelling the task cancels the work.
     fn agenerate(py, request) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, request.generate())
     }

@@ -22,9 +22,9 @@ Everything here is implemented in ``changelog._native``; this module re-exports 
 
 from __future__ import annotations
 
-import datetime
-import os
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from changelog import _native
 from changelog._native import (
@@ -52,6 +52,12 @@ from changelog._native import (
     estimate,
     generate,
 )
+
+if TYPE_CHECKING:
+    from typing import ParamSpec, TypeVar
+
+    _P = ParamSpec("_P")
+    _T = TypeVar("_T")
 
 __all__ = [
     "Author",
@@ -82,54 +88,16 @@ __all__ = [
 ]
 
 
-async def agenerate(
-    *,
-    source: str = "git",
-    repo_url: str | os.PathLike[str] | None = None,
-    commit_range: str | None = None,
-    version: str | None = None,
-    content: str | None = None,
-    title: str | None = None,
-    tags: Sequence[str] | None = None,
-    model: str | None = None,
-    temperature: float = 0.7,
-    provider: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    style: str = "conventional",
-    max_input_tokens: int | None = None,
-    paths: Sequence[str] | None = None,
-    since: str | datetime.date | datetime.datetime | None = None,
-    until: str | datetime.date | datetime.datetime | None = None,
-    fallback_models: Sequence[str] | None = None,
-    cache: bool | str | os.PathLike[str] = True,
-) -> Changelog:
-    """``generate`` as a coroutine: the work runs on the engine's own threads, never on the
-    event loop, and cancelling the task cancels it (its HTTP requests are dropped)."""
-    return await _native.agenerate(**locals())
+
+def _coroutine_function(native: Callable[_P, Awaitable[_T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """A coroutine function with the signature and documentation of `native`, which returns
+    an asyncio future and needs a running event loop when called."""
+
+    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await native(*args, **kwargs)
+
+    return functools.wraps(native)(call)
 
 
-async def aestimate(
-    *,
-    source: str = "git",
-    repo_url: str | os.PathLike[str] | None = None,
-    commit_range: str | None = None,
-    version: str | None = None,
-    content: str | None = None,
-    title: str | None = None,
-    tags: Sequence[str] | None = None,
-    model: str | None = None,
-    temperature: float = 0.7,
-    provider: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    style: str = "conventional",
-    max_input_tokens: int | None = None,
-    paths: Sequence[str] | None = None,
-    since: str | datetime.date | datetime.datetime | None = None,
-    until: str | datetime.date | datetime.datetime | None = None,
-    fallback_models: Sequence[str] | None = None,
-    cache: bool | str | os.PathLike[str] = True,
-) -> Estimate:
-    """``estimate`` as a coroutine."""
-    return await _native.aestimate(**locals())
+agenerate = _coroutine_function(_native.agenerate)
+aestimate = _coroutine_function(_native.aestimate)

@@ -318,7 +318,7 @@ def generate(
     since: _Date | None = None,
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
-    cache: bool | _Path = ...,
+    cache: bool | _Path | None = None,
 ) -> Changelog: ...
 def agenerate(
     *,
@@ -340,7 +340,7 @@ def agenerate(
     since: _Date | None = None,
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
-    cache: bool | _Path = ...,
+    cache: bool | _Path | None = None,
 ) -> Awaitable[Changelog]: ...
 def estimate(
     *,
@@ -362,7 +362,7 @@ def estimate(
     since: _Date | None = None,
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
-    cache: bool | _Path = ...,
+    cache: bool | _Path | None = None,
 ) -> Estimate: ...
 def aestimate(
     *,
@@ -384,5 +384,5 @@ def aestimate(
     since: _Date | None = None,
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
-    cache: bool | _Path = ...,
+    cache: bool | _Path | None = None,
 ) -> Awaitable[Estimate]: ...
