@@ -16,7 +16,7 @@
 //!
 //! ```text
 //! changelog-http (server + `changelog` binary) ──> changelog-store (sqlx) ──> changelog-core
-//! bindings-python (PyO3) ─────────────────────────────────────────────────> changelog-core
+//! bindings-python (PyO3) ──────────────────────────> changelog-store (sqlx) ──> changelog-core
 //! ```
 //!
 //! The core knows nothing of HTTP, SQL or Python.

@@ -56,9 +56,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        // Each connection to `:memory:` is its own database: keep to one.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 8 })
+        // Each connection to `:memory:` is its own database: keep to one, and never close it
+        // (the pool would otherwise drop it when idle, and the data with it).
+        let mut pool_options =
+            SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 8 });
+        if in_memory {
+            pool_options = pool_options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = pool_options
             .connect_with(options)
             .await
             .map_err(|source| Error::Connect {
