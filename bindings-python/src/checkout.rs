@@ -63,6 +63,23 @@ pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
+    // libpq also takes the password as a query parameter.
+    if let Some((base, query)) = rest.split_once('?')
+        && query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("password"))
+    {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| pair.split('=').next() != Some("password"))
+            .collect();
+        let rest = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return redact(&format!("{scheme}://{rest}"));
+    }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
@@ -175,5 +192,13 @@ mod tests {
             "postgres://me@db:5432/app"
         );
         assert_eq!(redact("file:///tmp/r"), "file:///tmp/r");
+        assert_eq!(
+            redact("postgres://me@db/app?sslmode=require&password=secret"),
+            "postgres://me@db/app?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://db/app?password=secret"),
+            "postgres://db/app"
+        );
     }
 }
