@@ -125,22 +125,113 @@ pub enum Error {
     Task(String),
 }
 
+/// What kind of failure an error is, for front ends that map failures to something of their
+/// own: the CLI to an exit status, the Python module to an exception class, the server to an HTTP
+/// status. Each front end maps this one value once instead of classifying messages.
+///
+/// | kind | CLI exit | Python | HTTP |
+/// |---|---|---|---|
+/// | `InvalidInput` | 2 | `InvalidArgumentError` | 422 |
+/// | `NotFound` | 1 | `SourceError` / `NotFoundError` | 404 (422 in a request body) |
+/// | `Source` | 1 | `SourceError` | 422 |
+/// | `Conflict` | 1 | `ConflictError` | 409 |
+/// | `Provider` | 1 | `ProviderError` | 502 |
+/// | `Budget` | 1 | `BudgetError` | 422 |
+/// | `Internal` | 1 | `ChangelogError` / `StoreError` | 500 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An input that is not valid as written: a malformed range, date, path filter, style name,
+    /// template or argument.
+    InvalidInput,
+    /// Something the input names does not exist: a path, a revision, a record.
+    NotFound,
+    /// The history cannot be had: not a repository, no commits yet, a repository that cannot be
+    /// read or cloned, or one that the repository policy refuses.
+    Source,
+    /// The request conflicts with the current state: a stale revision, a value already taken.
+    Conflict,
+    /// The language model provider failed.
+    Provider,
+    /// The token budget cannot hold the request.
+    Budget,
+    /// A failure of the machine or the program: I/O, a background task, serialisation.
+    Internal,
+}
+
 impl Error {
+    /// The kind of failure (see [`ErrorKind`] for how each front end maps it).
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidRange { .. }
+            | Self::InvalidDate { .. }
+            | Self::InvalidPath { .. }
+            | Self::UnknownName { .. }
+            | Self::Template { .. } => ErrorKind::InvalidInput,
+            Self::PathNotFound { .. } | Self::UnknownRevision { .. } => ErrorKind::NotFound,
+            #[cfg(feature = "git")]
+            Self::NotARepository { .. } | Self::Git { .. } => ErrorKind::Source,
+            Self::UnbornHead { .. } | Self::NotACommit { .. } => ErrorKind::Source,
+            Self::Budget { .. } => ErrorKind::Budget,
+            Self::Llm(_) => ErrorKind::Provider,
+            Self::Serialize(_) | Self::Task(_) => ErrorKind::Internal,
+        }
+    }
+
     /// Whether the error is about how the input was written (a malformed range, date, path or
     /// style), as opposed to what it refers to or the environment. Command-line front ends use
     /// it to choose their exit status.
     #[must_use]
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Self::InvalidRange { .. }
-                | Self::InvalidDate { .. }
-                | Self::InvalidPath { .. }
-                | Self::UnknownName { .. }
-                | Self::Template { .. }
-        )
+        self.kind() == ErrorKind::InvalidInput
     }
 }
 
 /// Result alias of the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_of_core_and_store_errors() {
+        let range = Error::InvalidRange {
+            spec: "a..b..c".into(),
+            reason: "two `..`".into(),
+        };
+        assert_eq!(range.kind(), ErrorKind::InvalidInput);
+        assert!(range.is_usage());
+        let revision = Error::UnknownRevision { rev: "v9".into() };
+        assert_eq!(revision.kind(), ErrorKind::NotFound);
+        assert!(!revision.is_usage());
+        let budget = Error::Budget {
+            budget: 10,
+            what: "the instructions",
+            needed: 900,
+        };
+        assert_eq!(budget.kind(), ErrorKind::Budget);
+        let provider = Error::Llm(crate::llm::LlmError::Timeout {
+            provider: "openai".into(),
+            seconds: 120,
+        });
+        assert_eq!(provider.kind(), ErrorKind::Provider);
+
+        use crate::store::StoreError;
+        let stale = StoreError::Conflict {
+            expected: 1,
+            actual: 2,
+        };
+        assert_eq!(stale.kind(), ErrorKind::Conflict);
+        let taken = StoreError::Duplicate {
+            field: "email".into(),
+        };
+        assert_eq!(taken.kind(), ErrorKind::Conflict);
+        let missing = StoreError::NotFound {
+            entity: "changelog",
+            id: "x".into(),
+        };
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+    }
+}

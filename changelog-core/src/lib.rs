@@ -53,7 +53,7 @@ pub mod verify;
 
 pub use changelog::{Author, BuildOptions, Changelog, Entry, Section, Stats, Style, build};
 pub use commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature, Trailer};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use parse::{Kind, ParsedCommit, parse_commit};
 pub use render::Format;
 pub use source::{CommitSource, History};

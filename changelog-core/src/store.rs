@@ -99,6 +99,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The kind of failure, mapped by each front end as [`crate::Error::kind`]'s is.
+    #[must_use]
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Conflict { .. } | Self::Duplicate { .. } => ErrorKind::Conflict,
+            Self::Invalid { .. } => ErrorKind::InvalidInput,
+            Self::Backend { .. } => ErrorKind::Internal,
+        }
+    }
+
     /// A backend error with its context.
     pub fn backend(
         context: impl Into<String>,
