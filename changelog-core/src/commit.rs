@@ -68,7 +68,7 @@ impl Commit {
         let message = message.trim_start_matches('\n');
         let (summary, rest) = message.split_once('\n').unwrap_or((message, ""));
         let body = rest.trim_matches(['\n', '\r', ' ', '\t']).to_owned();
-        let trailers = crate::parse::trailers(&body);
+        let trailers = trailers(&body);
         let short_id = id.chars().take(7).collect();
         Self {
             id,
@@ -218,9 +218,126 @@ impl RemoteRepository {
     }
 }
 
+/// A person credited for an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Author {
+    /// Display name.
+    pub name: String,
+    /// E-mail address.
+    pub email: String,
+}
+
+/// The commits of a range, as a source read them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// The resolved range; `None` when the source has no commits at all to anchor it.
+    pub range: Option<Range>,
+    /// The commits, newest first (topological order, ties broken by date), each once.
+    pub commits: Vec<Commit>,
+    /// Where the repository lives on the web, if it is a known host.
+    pub repository: Option<RemoteRepository>,
+}
+
+/// Short ids: for each full id, the shortest prefix of at least `min` digits that no other id of
+/// the list shares. Returned in the order of `ids`.
+#[must_use]
+pub fn unambiguous_prefixes(ids: &[&str], min: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_unstable_by_key(|&i| ids[i]);
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    let mut lengths: Vec<usize> = ids.iter().map(|id| min.min(id.len())).collect();
+    for pair in order.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let shared = common(ids[a], ids[b]) + 1;
+        lengths[a] = lengths[a].max(shared).min(ids[a].len());
+        lengths[b] = lengths[b].max(shared).min(ids[b].len());
+    }
+    lengths
+}
+
+/// Parses the trailers (Conventional Commits footers) at the end of a message body.
+///
+/// The footer block is the longest run of final paragraphs whose first line is a footer
+/// (`Token: value` or `Token #value`, the token having no spaces except in `BREAKING CHANGE`),
+/// or starts earlier at a `BREAKING CHANGE:` paragraph. A line that does not start a footer
+/// continues the value of the previous one.
+#[must_use]
+pub fn trailers(body: &str) -> Vec<Trailer> {
+    let paragraphs: Vec<&str> = body
+        .split("\n\n")
+        .map(|p| p.trim_matches(['\n', '\r']))
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    let mut first_footer_paragraph = paragraphs.len();
+    while first_footer_paragraph > 0 {
+        let candidate = paragraphs[first_footer_paragraph - 1];
+        let first_line = candidate.lines().next().unwrap_or_default();
+        if footer_start(first_line).is_none() {
+            break;
+        }
+        first_footer_paragraph -= 1;
+    }
+    // A breaking-change footer may go on for paragraphs (the explanation of a migration, as in
+    // Angular's convention): the footers start at the first one.
+    if let Some(breaking) = paragraphs
+        .iter()
+        .position(|p| p.starts_with("BREAKING CHANGE:") || p.starts_with("BREAKING-CHANGE:"))
+    {
+        first_footer_paragraph = first_footer_paragraph.min(breaking);
+    }
+    let mut out: Vec<Trailer> = Vec::new();
+    for paragraph in &paragraphs[first_footer_paragraph..] {
+        for line in paragraph.lines() {
+            let line = line.trim_end_matches('\r');
+            if let Some((key, value)) = footer_start(line) {
+                out.push(Trailer {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                });
+            } else if let Some(last) = out.last_mut() {
+                last.value.push('\n');
+                last.value.push_str(line.trim());
+            }
+        }
+    }
+    out
+}
+
+/// `Some((token, value))` when the line starts a footer.
+fn footer_start(line: &str) -> Option<(&str, &str)> {
+    for breaking in ["BREAKING CHANGE", "BREAKING-CHANGE"] {
+        if let Some(rest) = line.strip_prefix(breaking)
+            && let Some(value) = rest.strip_prefix(':')
+        {
+            return Some((breaking, value.trim()));
+        }
+    }
+    let token_end = line
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'-'))?;
+    if token_end == 0 {
+        return None;
+    }
+    let (token, rest) = line.split_at(token_end);
+    if let Some(value) = rest.strip_prefix(": ") {
+        return Some((token, value.trim()));
+    }
+    if rest.starts_with(" #") {
+        return Some((token, rest.trim()));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_grow_until_unambiguous() {
+        let ids = ["abcdef0123", "abcdef0999", "1234567890", "abcdef1000"];
+        assert_eq!(unambiguous_prefixes(&ids, 7), [8, 8, 7, 7]);
+        assert_eq!(unambiguous_prefixes(&["abc"], 7), [3]);
+    }
 
     #[test]
     fn remote_urls_in_every_form() {

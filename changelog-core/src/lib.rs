@@ -4,13 +4,20 @@
 //! CommitSource ──commits──> parse ──ParsedCommit──> build ──Changelog──> render (Markdown, JSON)
 //! ```
 //!
+//! Modules form layers; each depends only on those above it in this list:
+//!
+//! - [`error`]: the crate's error and its [`ErrorKind`], which front ends map once.
+//! - [`commit`]: commits, ranges and histories as a source reads them (plain data).
 //! - [`source`]: where commits come from ([`source::CommitSource`]; the local git source on
 //!   libgit2 behind the `git` feature).
 //! - [`parse`]: what a message says: Conventional Commits 1.0, trailers, references, reverts,
 //!   co-authors, and a documented heuristic for plain messages.
 //! - [`changelog`]: the structured document (sections of entries, each entry citing its
-//!   commits) and the deterministic grouping by style.
+//!   commits), its styles, and the usage and verification reports of the LLM path (plain data).
+//! - [`build`]: the deterministic grouping of parsed commits into a changelog.
 //! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline.
+//! - The LLM path on top: [`budget`], [`prompt`], [`llm`], [`verify`], [`pipeline`].
+//! - [`store`]: what the server and the bindings persist, as traits.
 //!
 //! The crates of the workspace depend on each other in one direction:
 //!
@@ -37,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod budget;
+pub mod build;
 pub mod changelog;
 pub mod commit;
 pub mod error;
@@ -51,7 +59,8 @@ pub mod store;
 pub mod testing;
 pub mod verify;
 
-pub use changelog::{Author, BuildOptions, Changelog, Entry, Section, Stats, Style, build};
+pub use build::{BuildOptions, build};
+pub use changelog::{Author, Changelog, Entry, Section, Stats, Style};
 pub use commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature, Trailer};
 pub use error::{Error, ErrorKind, Result};
 pub use parse::{Kind, ParsedCommit, parse_commit};

@@ -36,8 +36,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::changelog::Author;
-use crate::commit::{Commit, Trailer};
+pub use crate::commit::trailers;
+use crate::commit::{Author, Commit};
 
 /// What a commit changes, as far as a reader of the changelog is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -308,79 +308,6 @@ pub fn conventional_header(summary: &str) -> Option<Header<'_>> {
         breaking,
         description,
     })
-}
-
-/// Parses the trailers (Conventional Commits footers) at the end of a message body.
-///
-/// The footer block is the longest run of final paragraphs whose first line is a footer
-/// (`Token: value` or `Token #value`, the token having no spaces except in `BREAKING CHANGE`),
-/// or starts earlier at a `BREAKING CHANGE:` paragraph. A line that does not start a footer
-/// continues the value of the previous one.
-#[must_use]
-pub fn trailers(body: &str) -> Vec<Trailer> {
-    let paragraphs: Vec<&str> = body
-        .split("\n\n")
-        .map(|p| p.trim_matches(['\n', '\r']))
-        .filter(|p| !p.trim().is_empty())
-        .collect();
-    let mut first_footer_paragraph = paragraphs.len();
-    while first_footer_paragraph > 0 {
-        let candidate = paragraphs[first_footer_paragraph - 1];
-        let first_line = candidate.lines().next().unwrap_or_default();
-        if footer_start(first_line).is_none() {
-            break;
-        }
-        first_footer_paragraph -= 1;
-    }
-    // A breaking-change footer may go on for paragraphs (the explanation of a migration, as in
-    // Angular's convention): the footers start at the first one.
-    if let Some(breaking) = paragraphs
-        .iter()
-        .position(|p| p.starts_with("BREAKING CHANGE:") || p.starts_with("BREAKING-CHANGE:"))
-    {
-        first_footer_paragraph = first_footer_paragraph.min(breaking);
-    }
-    let mut out: Vec<Trailer> = Vec::new();
-    for paragraph in &paragraphs[first_footer_paragraph..] {
-        for line in paragraph.lines() {
-            let line = line.trim_end_matches('\r');
-            if let Some((key, value)) = footer_start(line) {
-                out.push(Trailer {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
-                });
-            } else if let Some(last) = out.last_mut() {
-                last.value.push('\n');
-                last.value.push_str(line.trim());
-            }
-        }
-    }
-    out
-}
-
-/// `Some((token, value))` when the line starts a footer.
-fn footer_start(line: &str) -> Option<(&str, &str)> {
-    for breaking in ["BREAKING CHANGE", "BREAKING-CHANGE"] {
-        if let Some(rest) = line.strip_prefix(breaking)
-            && let Some(value) = rest.strip_prefix(':')
-        {
-            return Some((breaking, value.trim()));
-        }
-    }
-    let token_end = line
-        .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || b == b'-'))?;
-    if token_end == 0 {
-        return None;
-    }
-    let (token, rest) = line.split_at(token_end);
-    if let Some(value) = rest.strip_prefix(": ") {
-        return Some((token, value.trim()));
-    }
-    if rest.starts_with(" #") {
-        return Some((token, rest.trim()));
-    }
-    None
 }
 
 fn noise_of(commit: &Commit, summary: &str) -> Option<Noise> {
@@ -665,6 +592,7 @@ fn dedup_in_order(items: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
+    use crate::commit::Trailer;
     use chrono::DateTime;
     use pretty_assertions::assert_eq;
 

@@ -21,7 +21,11 @@ use futures_util::{StreamExt as _, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{Budget, ModelInfo, TokenCounter};
-use crate::changelog::{BuildOptions, Changelog, Prepared, Section, Style, prepare};
+use crate::build::{BuildOptions, Prepared, prepare};
+pub use crate::changelog::UsageReport;
+use crate::changelog::Verification;
+use crate::changelog::{Changelog, Section, Style};
+use crate::commit::History;
 use crate::error::{Error, Result};
 use crate::llm::{ChatRequest, FinishReason, LlmProvider, Message, StreamEvent, Usage};
 use crate::parse::ParsedCommit;
@@ -29,8 +33,7 @@ use crate::prompt::{
     COMMITS_HEADER, Detail, PARTIALS_HEADER, PromptStyle, Prompter, ReleaseContext, Task,
     commit_line,
 };
-use crate::source::History;
-use crate::verify::{CommitIndex, Verification, measure_coverage, verify};
+use crate::verify::{CommitIndex, measure_coverage, verify};
 
 /// Default number of requests in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -72,27 +75,6 @@ impl Default for LlmOptions {
             build: BuildOptions::default(),
         }
     }
-}
-
-/// Tokens, requests and cost of a generation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct UsageReport {
-    /// Prompt tokens, as the provider counted them (requests answered from the cache excluded).
-    pub input_tokens: u64,
-    /// Answer tokens.
-    pub output_tokens: u64,
-    /// Requests sent to the provider.
-    pub requests: usize,
-    /// Requests answered from the cache (nothing sent).
-    pub cached_requests: usize,
-    /// Price of the tokens above, in US dollars, from the model table.
-    pub cost_usd: f64,
-    /// Answers cut short by the output token limit.
-    pub truncated_answers: usize,
-    /// Chunks the range was split into (1 when it fit one request).
-    pub chunks: usize,
-    /// Rounds of merging partial changelogs.
-    pub merge_rounds: usize,
 }
 
 /// What a generation will cost, known before anything is sent.

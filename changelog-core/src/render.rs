@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::changelog::{Changelog, Entry, Style};
 use crate::commit::RemoteRepository;
+use crate::commit::unambiguous_prefixes;
 use crate::error::{Error, Result};
-use crate::source::unambiguous_prefixes;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,36 +11,12 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde::{Deserialize, Serialize};
-
 use crate::changelog::{Author, Entry, Section};
+pub use crate::changelog::{DroppedEntry, Verification};
 use crate::parse::{Kind, ParsedCommit};
 
 /// Shortest id a citation may use.
 const MIN_ID_LEN: usize = 4;
-
-/// What verification found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Verification {
-    /// Entries of the answer that were dropped.
-    pub dropped_entries: usize,
-    /// Why each was dropped.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dropped: Vec<DroppedEntry>,
-    /// Full ids of user-facing commits of the range that no kept entry cites.
-    pub uncited_commits: Vec<String>,
-    /// Share of the range's user-facing commits cited by a kept entry (1.0 when there are none).
-    pub coverage: f64,
-}
-
-/// An entry that did not survive verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DroppedEntry {
-    /// Its text as the model wrote it.
-    pub text: String,
-    /// Why it was dropped.
-    pub reason: String,
-}
 
 /// Resolves abbreviated ids against the commits of a range.
 #[derive(Debug)]

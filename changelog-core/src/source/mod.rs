@@ -9,21 +9,10 @@ pub mod git;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 
-use crate::commit::{Commit, Range, RangeQuery, RemoteRepository};
+use crate::commit::RangeQuery;
+pub use crate::commit::{History, unambiguous_prefixes};
 use crate::error::{Error, Result};
-
-/// The commits of a range, as a source read them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct History {
-    /// The resolved range; `None` when the source has no commits at all to anchor it.
-    pub range: Option<Range>,
-    /// The commits, newest first (topological order, ties broken by date), each once.
-    pub commits: Vec<Commit>,
-    /// Where the repository lives on the web, if it is a known host.
-    pub repository: Option<RemoteRepository>,
-}
 
 /// A provider of commit history.
 ///
@@ -56,23 +45,6 @@ pub fn parse_date(input: &str, end_of_day: bool) -> Result<DateTime<FixedOffset>
     Ok(Utc.from_utc_datetime(&date.and_time(time)).fixed_offset())
 }
 
-/// Short ids: for each full id, the shortest prefix of at least `min` digits that no other id of
-/// the list shares. Returned in the order of `ids`.
-#[must_use]
-pub fn unambiguous_prefixes(ids: &[&str], min: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_unstable_by_key(|&i| ids[i]);
-    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    let mut lengths: Vec<usize> = ids.iter().map(|id| min.min(id.len())).collect();
-    for pair in order.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        let shared = common(ids[a], ids[b]) + 1;
-        lengths[a] = lengths[a].max(shared).min(ids[a].len());
-        lengths[b] = lengths[b].max(shared).min(ids[b].len());
-    }
-    lengths
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,12 +68,5 @@ mod tests {
         let err = parse_date("yesterday", false).unwrap_err();
         assert!(err.to_string().contains("`yesterday`"), "{err}");
         assert!(err.is_usage());
-    }
-
-    #[test]
-    fn prefixes_grow_until_unambiguous() {
-        let ids = ["abcdef0123", "abcdef0999", "1234567890", "abcdef1000"];
-        assert_eq!(unambiguous_prefixes(&ids, 7), [8, 8, 7, 7]);
-        assert_eq!(unambiguous_prefixes(&["abc"], 7), [3]);
     }
 }
