@@ -308,7 +308,7 @@ pub enum LlmError {
     /// The answer cache's directory could be written by another user, who could plant
     /// answers in it.
     #[error(
-        "the answer cache directory {dir} {problem}, so another user could plant answers in it: make it yours and private (`chown \"$(id -un)\" DIR && chmod 700 DIR`), choose another directory with CHANGELOG_CACHE_DIR, or turn the cache off (--no-cache)"
+        "the answer cache directory {dir} {problem}, so another user could plant answers in it: make it yours and private (`chown \"$(id -un)\" DIR && chmod 700 DIR`), choose another directory with CHANGELOG_CACHE_DIR, or turn the cache off (`--no-cache`; `cache=False` in Python)"
     )]
     UnsafeCacheDir {
         /// The directory.
