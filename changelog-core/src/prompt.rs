@@ -13,10 +13,14 @@
 //! | `style` | the style name |
 //! | `title` | document title, or none |
 //! | `version` | release version, or none |
-//! | `range` | the range, such as `v1.0.0..v1.1.0`, or none |
+//! | `commit_range` | the range, such as `v1.0.0..v1.1.0`, or none |
 //! | `repository` | web URL of the repository, or none |
 //! | `commit_count` | how many commits the request lists (0 for `merge`) |
 //! | `citation_rule` | the sentence that asks for `[abc1234]` citations; include it |
+//!
+//! minijinja's own functions and filters work as usual (`range(3)`, `upper`...). A render may
+//! do a bounded amount of work ([`TEMPLATE_FUEL`]) and write at most [`MAX_OUTPUT_BYTES`]; a
+//! template that goes past either stops with [`Error::Template`].
 //!
 //! The commits themselves are always listed by the engine, one per line as
 //! `[abc1234] type(scope)!: summary (#12) (Author)` with the body indented below, so that every
@@ -93,7 +97,7 @@ impl PromptStyle {
 /// The rule every template must pass on.
 pub const CITATION_RULE: &str = "End every bullet with the short ids of the commits it summarises, in square brackets: `[abc1234]` or `[abc1234, def5678]`. Use only ids from the list you are given, exactly as written; never invent a change, a number, a name or an id.";
 
-const COMMON: &str = r"{% if task == 'merge' %}You merge partial changelogs of the same release into one changelog. Keep every bullet's citations exactly as they are; when two bullets describe the same change, write one bullet that cites the commits of both. Keep the section headings.{% elif task == 'repair' %}These commits were left out of the changelog{% if version %} of {{ version }}{% endif %}. Write bullets for those that matter to readers, under the section headings they belong to.{% else %}You write the changelog{% if version %} of release {{ version }}{% endif %}{% if range %} (commits {{ range }}){% endif %} from its {{ commit_count }} commits.{% endif %}
+const COMMON: &str = r"{% if task == 'merge' %}You merge partial changelogs of the same release into one changelog. Keep every bullet's citations exactly as they are; when two bullets describe the same change, write one bullet that cites the commits of both. Keep the section headings.{% elif task == 'repair' %}These commits were left out of the changelog{% if version %} of {{ version }}{% endif %}. Write bullets for those that matter to readers, under the section headings they belong to.{% else %}You write the changelog{% if version %} of release {{ version }}{% endif %}{% if commit_range %} (commits {{ commit_range }}){% endif %} from its {{ commit_count }} commits.{% endif %}
 Answer in Markdown only, with no preamble.
 {{ citation_rule }}
 ";
@@ -162,6 +166,18 @@ impl Task {
     }
 }
 
+/// The work a template may do in one render, in minijinja fuel (about one per instruction and
+/// one per 64 bytes of data made, so at most some 64 MB). Measured for a range of 100,000
+/// commits: the built-in styles take under 50 and a user template that writes eight headed
+/// sections of twenty rules about 4,300 (templates see the commit count, not the commits, so
+/// the count changes nothing); a loop that would run for minutes stops within a fraction of a
+/// second.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
+/// The longest instructions a template may write: 1 MiB, some 250,000 tokens, more than any
+/// model's window.
+pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
 /// Renders prompts for one style (or a user template).
 pub struct Prompter {
     env: Environment<'static>,
@@ -186,6 +202,7 @@ impl Prompter {
     pub fn new(style: PromptStyle, user_template: Option<String>) -> Result<Self> {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         let invalid = |e: &minijinja::Error| Error::Template {
             message: e.to_string(),
         };
@@ -200,33 +217,96 @@ impl Prompter {
     }
 
     /// The system message of a request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Template`] when the template fails, uses up its [`TEMPLATE_FUEL`] or writes
+    /// more than [`MAX_OUTPUT_BYTES`].
     pub fn instructions(
         &self,
         task: Task,
         release: &ReleaseContext,
         commit_count: usize,
     ) -> Result<String> {
+        self.render(task, release, commit_count)
+            .map(|(text, _)| text)
+    }
+
+    /// The instructions and the fuel their render used.
+    fn render(
+        &self,
+        task: Task,
+        release: &ReleaseContext,
+        commit_count: usize,
+    ) -> Result<(String, u64)> {
         let template = self
             .env
             .get_template("instructions")
             .map_err(|e| Error::Template {
                 message: e.to_string(),
             })?;
-        template
-            .render(context! {
+        let mut output = CappedOutput::default();
+        let rendered = template.render_captured_to(
+            context! {
                 task => task.name(),
                 style => self.style.name(),
                 title => &release.title,
                 version => &release.version,
-                range => &release.range,
+                commit_range => &release.range,
                 repository => &release.repository,
                 commit_count => commit_count,
                 citation_rule => CITATION_RULE,
-            })
-            .map(|text| text.trim().to_owned())
-            .map_err(|e| Error::Template {
-                message: e.to_string(),
-            })
+            },
+            &mut output,
+        );
+        let captured = rendered.map_err(|e| Error::Template {
+            message: if output.overflowed {
+                format!(
+                    "the template's output passed the limit of {MAX_OUTPUT_BYTES} bytes; is a loop running away?"
+                )
+            } else if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                format!(
+                    "the template did more work than its budget allows ({TEMPLATE_FUEL} fuel); is a loop running away? ({e})"
+                )
+            } else {
+                e.to_string()
+            },
+        })?;
+        let used = captured
+            .state()
+            .fuel_levels()
+            .map_or(0, |(consumed, _)| consumed);
+        let text = String::from_utf8_lossy(&output.bytes).trim().to_owned();
+        Ok((text, used))
+    }
+
+    /// The fuel the instructions take.
+    #[cfg(test)]
+    fn fuel_used(&self, task: Task, release: &ReleaseContext, commit_count: usize) -> Result<u64> {
+        self.render(task, release, commit_count)
+            .map(|(_, used)| used)
+    }
+}
+
+/// Instructions being written, refused past [`MAX_OUTPUT_BYTES`].
+#[derive(Default)]
+struct CappedOutput {
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT_BYTES {
+            self.overflowed = true;
+            return Err(std::io::Error::other("the instructions are too long"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -393,5 +473,101 @@ mod tests {
         let err = Prompter::new(PromptStyle::Technical, Some("{% if %}".into())).unwrap_err();
         assert!(matches!(err, Error::Template { .. }), "{err}");
         assert!(PromptStyle::from_name("haiku").is_err());
+    }
+
+    fn user(template: &str) -> Prompter {
+        Prompter::new(PromptStyle::Conventional, Some(template.to_owned())).unwrap()
+    }
+
+    fn release() -> ReleaseContext {
+        ReleaseContext {
+            version: Some("v1.2.0".into()),
+            range: Some("v1.1.0..v1.2.0".into()),
+            ..ReleaseContext::default()
+        }
+    }
+
+    #[test]
+    fn range_is_the_function_and_the_commits_are_commit_range() {
+        let text = user("{% for i in range(3) %}{{ i }}{% endfor %}|{{ commit_range }}")
+            .instructions(Task::Summarise, &release(), 3)
+            .unwrap();
+        assert_eq!(text, "012|v1.1.0..v1.2.0");
+        let built_in = Prompter::new(PromptStyle::Conventional, None)
+            .unwrap()
+            .instructions(Task::Summarise, &release(), 3)
+            .unwrap();
+        assert!(built_in.contains("(commits v1.1.0..v1.2.0)"), "{built_in}");
+    }
+
+    /// Renders in a thread of its own, so that a template that never ends fails the test
+    /// instead of hanging it.
+    fn render_within(template: &str, limit: std::time::Duration) -> Result<String> {
+        let prompter = user(template);
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _gone = send.send(prompter.instructions(Task::Summarise, &release(), 3));
+        });
+        receive
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("still rendering after {limit:?}: {template}"))
+    }
+
+    #[test]
+    fn runaway_templates_stop_on_their_budget() {
+        let limit = std::time::Duration::from_secs(10);
+        for runaway in [
+            "{% for i in range(100000000) %}{{ i }}{% endfor %}",
+            "{% for i in range(100000) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}",
+            "{% set s = 'x' * 100000 %}{% for a in s %}{% for b in s %}{{ b }}{% endfor %}{% endfor %}",
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            "{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+        ] {
+            let started = std::time::Instant::now();
+            let err = render_within(runaway, limit).unwrap_err();
+            let Error::Template { message } = &err else {
+                panic!("{runaway}: {err}");
+            };
+            assert!(
+                message.contains("budget") || message.contains("range has too many"),
+                "{runaway}: {message}"
+            );
+            assert!(started.elapsed() < limit, "{runaway}");
+        }
+    }
+
+    #[test]
+    fn output_past_the_cap_is_refused() {
+        let err =
+            render_within("{{ 'x' * 2000000 }}", std::time::Duration::from_secs(10)).unwrap_err();
+        let Error::Template { message } = &err else {
+            panic!("{err}");
+        };
+        assert!(message.contains("output"), "{message}");
+        assert!(message.contains(&MAX_OUTPUT_BYTES.to_string()), "{message}");
+        // Below the cap is fine.
+        let text = render_within("{{ 'x' * 100000 }}", std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(text.len(), 100_000);
+    }
+
+    /// The fuel the built-in styles and a large user template use, against the budget.
+    #[test]
+    fn real_templates_stay_far_below_the_budget() {
+        let rich = "{% for name in ['breaking changes', 'features', 'bug fixes', 'performance', 'refactoring', 'documentation', 'reverts', 'other'] %}\
+            ### {{ name | title }}\n{% for i in range(20) %}- rule {{ loop.index }} for {{ name }} in {{ commit_range or 'the range' }} ({{ commit_count }} commits){% if version %}, {{ version | upper }}{% endif %}\n{% endfor %}{% endfor %}\
+            {{ citation_rule }}";
+        let mut most = 0;
+        for style in PromptStyle::ALL {
+            let prompter = Prompter::new(style, None).unwrap();
+            for task in [Task::Summarise, Task::Merge, Task::Repair] {
+                most = most.max(prompter.fuel_used(task, &release(), 100_000).unwrap());
+            }
+        }
+        let rich_used = user(rich)
+            .fuel_used(Task::Summarise, &release(), 100_000)
+            .unwrap();
+        // Measured: at most 46 for the built-in styles, 4,299 for the rich template.
+        assert!(most > 0 && most * 1000 < TEMPLATE_FUEL, "built-in: {most}");
+        assert!(rich_used * 100 < TEMPLATE_FUEL, "rich: {rich_used}");
     }
 }

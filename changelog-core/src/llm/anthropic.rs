@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::http::{self, HttpClient, KeySource, REDACTED, SseHandler};
 use super::sse::SseEvent;
 use super::{
-    ChatRequest, Completion, CompletionStream, FinishReason, LlmError, LlmProvider, Role,
-    StreamEvent, Usage,
+    ChatRequest, Completion, CompletionStream, FinishReason, LlmError, LlmProvider, ResponseLimits,
+    Role, StreamEvent, Usage,
 };
 
 /// The API version sent in `anthropic-version`.
@@ -27,6 +27,8 @@ pub struct AnthropicConfig {
     pub api_key_env: String,
     /// The longest wait for an answer (for a stream: for its head, then between chunks).
     pub timeout: Duration,
+    /// How much the server may send.
+    pub limits: ResponseLimits,
 }
 
 impl Default for AnthropicConfig {
@@ -36,6 +38,7 @@ impl Default for AnthropicConfig {
             api_key: None,
             api_key_env: "ANTHROPIC_API_KEY".to_owned(),
             timeout: Duration::from_secs(120),
+            limits: ResponseLimits::default(),
         }
     }
 }
@@ -56,6 +59,7 @@ impl fmt::Debug for AnthropicConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| REDACTED))
             .field("api_key_env", &self.api_key_env)
             .field("timeout", &self.timeout)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -65,6 +69,7 @@ impl fmt::Debug for AnthropicConfig {
 pub struct AnthropicProvider {
     http: HttpClient,
     url: String,
+    endpoint: String,
 }
 
 const NAME: &str = "anthropic";
@@ -89,9 +94,20 @@ impl AnthropicProvider {
             ("x-api-key", key.clone()),
             ("anthropic-version", ANTHROPIC_VERSION.to_owned()),
         ];
-        let http = HttpClient::new(NAME, config.timeout, Some(key), &headers, || keys.missing())?;
+        let http = HttpClient::new(
+            NAME,
+            config.timeout,
+            Some(key),
+            &headers,
+            config.limits,
+            || keys.missing(),
+        )?;
         let url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
-        Ok(Self { http, url })
+        Ok(Self {
+            http,
+            url,
+            endpoint: http::endpoint("anthropic-messages", &config.base_url),
+        })
     }
 
     /// System messages go to `system` (joined by blank lines), the others to `messages`.
@@ -125,6 +141,11 @@ impl AnthropicProvider {
 impl LlmProvider for AnthropicProvider {
     fn name(&self) -> &str {
         NAME
+    }
+
+    /// `anthropic-messages https://api.anthropic.com`: the API and its base URL.
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {

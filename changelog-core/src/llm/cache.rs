@@ -1,4 +1,13 @@
 //! Keeping answers so that the same request is not sent twice.
+//!
+//! An answer is kept under a key made of the request and the endpoint that answered it (see
+//! [`Cached::key`]). On disk, an answer is only as trustworthy as the directory that holds it:
+//! on Unix, [`DiskCache`] creates its directory private (mode 0700), never reads nor writes
+//! in a directory that belongs to another user or that group or others may write, and never
+//! serves an entry file that belongs to another user or that group or others may write.
+//! [`DiskCache::open`] (which the provider [stack](super::stack) uses) refuses such a directory
+//! with [`LlmError::UnsafeCacheDir`], which says how to fix it, rather than carrying on
+//! without a cache unnoticed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -113,19 +122,51 @@ impl CompletionCache for MemoryCache {
     }
 }
 
-/// A cache on disk: one JSON file per key in a directory, created on the first write. Each
-/// file is written whole to a temporary file and then renamed, so readers never see half of
-/// one. A file that cannot be read or parsed is a miss.
+/// A cache on disk: one JSON file per key in a directory, created private (0700) on the
+/// first write. Each file is written whole to a temporary file (0600) and then renamed, so
+/// readers never see half of one. A file that cannot be read or parsed is a miss, and so is
+/// every file when the directory is not the user's own and private (see the [module](self)).
 #[derive(Debug, Clone)]
 pub struct DiskCache {
     dir: PathBuf,
 }
 
+/// The largest entry file read; a larger one is a miss.
+const MAX_ENTRY_BYTES: u64 = 64 << 20;
+
 impl DiskCache {
-    /// A cache in `dir` (see [`default_cache_dir`]).
+    /// A cache in `dir` (see [`default_cache_dir`]), unchecked: when the directory turns out
+    /// to be unsafe, every read is a miss and nothing is written. [`open`](Self::open) says so
+    /// at once instead.
     #[must_use]
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
+    }
+
+    /// A cache in `dir`, which must belong to the user running this process and be writable
+    /// by no one else (a directory that does not exist yet is created so on the first
+    /// write).
+    ///
+    /// # Errors
+    ///
+    /// [`LlmError::UnsafeCacheDir`] when `dir` exists and belongs to another user, or group
+    /// or others may write to it, or it is not a directory.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, LlmError> {
+        let dir = dir.into();
+        match std::fs::metadata(&dir) {
+            Ok(meta) => trust(&meta, &dir, true).map_err(|problem| LlmError::UnsafeCacheDir {
+                dir: dir.display().to_string(),
+                problem,
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(LlmError::UnsafeCacheDir {
+                    dir: dir.display().to_string(),
+                    problem: format!("cannot be examined ({e})"),
+                });
+            }
+        }
+        Ok(Self { dir })
     }
 
     /// The directory.
@@ -150,13 +191,32 @@ impl DiskCache {
         self.dir.join(format!("{name}.json"))
     }
 
-    fn read(path: &Path) -> Option<Completion> {
-        let bytes = std::fs::read(path).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// Whether the directory can be trusted now.
+    fn dir_is_trusted(dir: &Path) -> bool {
+        std::fs::metadata(dir).is_ok_and(|meta| trust(&meta, dir, true).is_ok())
+    }
+
+    fn read(dir: &Path, path: &Path) -> Option<Completion> {
+        if !Self::dir_is_trusted(dir) {
+            return None;
+        }
+        let file = std::fs::File::open(path).ok()?;
+        // The metadata of the file opened, not of whatever the path names by now.
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES || trust(&meta, path, false).is_err() {
+            return None;
+        }
+        serde_json::from_reader(std::io::BufReader::new(file)).ok()
     }
 
     fn write(dir: &Path, path: &Path, completion: &Completion) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
+        if !Self::dir_is_trusted(dir) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the cache directory is not private",
+            ));
+        }
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
         serde_json::to_writer_pretty(&mut file, completion)?;
         file.write_all(b"\n")?;
@@ -169,8 +229,9 @@ impl DiskCache {
 #[async_trait]
 impl CompletionCache for DiskCache {
     async fn get(&self, key: &str) -> Option<Completion> {
+        let dir = self.dir.clone();
         let path = self.path_of(key);
-        tokio::task::spawn_blocking(move || Self::read(&path))
+        tokio::task::spawn_blocking(move || Self::read(&dir, &path))
             .await
             .ok()
             .flatten()
@@ -184,6 +245,70 @@ impl CompletionCache for DiskCache {
         let _ignored =
             tokio::task::spawn_blocking(move || Self::write(&dir, &path, &completion)).await;
     }
+}
+
+/// Creates `dir` and its missing parents, each private to the user (0700 on Unix).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Whether a cache directory (`dir`) or entry file may be trusted: it belongs to the user
+/// running this process and neither group nor others may write to it. The error says what is
+/// wrong.
+#[cfg(unix)]
+fn trust(meta: &std::fs::Metadata, path: &Path, dir: bool) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+
+    if dir && !meta.is_dir() {
+        return Err("is not a directory".to_owned());
+    }
+    let Some(me) = current_uid(path) else {
+        return Err("cannot be checked: the user running this process is unknown".to_owned());
+    };
+    if meta.uid() != me {
+        return Err(format!(
+            "belongs to user {} and not to the user running this process ({me})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+            (true, true) => "its group and by all users",
+            (true, false) => "its group",
+            _ => "all users",
+        };
+        return Err(format!("is writable by {who} (mode {mode:04o})"));
+    }
+    Ok(())
+}
+
+/// Elsewhere than on Unix, the file system's own permissions are the only check.
+#[cfg(not(unix))]
+fn trust(_meta: &std::fs::Metadata, _path: &Path, _dir: bool) -> Result<(), String> {
+    Ok(())
+}
+
+/// The user id this process creates files as: the owner of a file it has just created (in the
+/// temporary directory, else next to `near`). Found once.
+#[cfg(unix)]
+fn current_uid(near: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+
+    static UID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    if let Some(uid) = UID.get() {
+        return Some(*uid);
+    }
+    let beside = near.parent().filter(|p| !p.as_os_str().is_empty());
+    let probe = tempfile::tempfile()
+        .or_else(|e| beside.map_or(Err(e), tempfile::tempfile_in))
+        .and_then(|file| file.metadata())
+        .ok()?;
+    Some(*UID.get_or_init(|| probe.uid()))
 }
 
 /// Where answers are kept by default: `$CHANGELOG_CACHE_DIR` if set, else the user's cache
@@ -201,7 +326,7 @@ fn cache_dir_from(variable: Option<OsString>, user_cache: Option<PathBuf>) -> Op
     }
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -213,6 +338,7 @@ fn sha256_hex(text: &str) -> String {
 struct KeyParts<'a> {
     version: u32,
     provider: &'a str,
+    endpoint: &'a str,
     model: &'a str,
     temperature: f32,
     max_output_tokens: u32,
@@ -228,22 +354,31 @@ struct KeyParts<'a> {
 pub struct Cached {
     inner: Arc<dyn LlmProvider>,
     cache: Arc<dyn CompletionCache>,
+    endpoint: String,
 }
 
 impl Cached {
     /// Wraps `inner` with `cache`.
     #[must_use]
     pub fn new(inner: Arc<dyn LlmProvider>, cache: Arc<dyn CompletionCache>) -> Self {
-        Self { inner, cache }
+        let endpoint = inner.endpoint();
+        Self {
+            inner,
+            cache,
+            endpoint,
+        }
     }
 
-    /// The key of a request: the hex SHA-256 of a canonical JSON of the inner provider's name,
-    /// the model, the temperature, the output limit and the messages.
+    /// The key of a request: the hex SHA-256 of a canonical JSON of the inner provider's name
+    /// and [endpoint](LlmProvider::endpoint) (the API and its base URL, never the API key),
+    /// the model, the temperature, the output limit and the messages. The same request to
+    /// two servers has two keys.
     #[must_use]
     pub fn key(&self, request: &ChatRequest) -> String {
         let parts = KeyParts {
-            version: 1,
+            version: 2,
             provider: self.inner.name(),
+            endpoint: &self.endpoint,
             model: &request.model,
             temperature: request.temperature,
             max_output_tokens: request.max_output_tokens,
@@ -267,6 +402,10 @@ impl LlmProvider for Cached {
     /// The inner provider's name.
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {

@@ -17,6 +17,7 @@ use super::{ChatRequest, Completion, CompletionStream, LlmError, LlmProvider};
 pub struct Fallback {
     chain: Vec<(Arc<dyn LlmProvider>, String)>,
     name: String,
+    endpoint: String,
 }
 
 impl Fallback {
@@ -36,7 +37,16 @@ impl Fallback {
             .map(|(provider, model)| format!("{}:{model}", provider.name()))
             .collect();
         let name = format!("fallback({})", links.join(","));
-        Self { chain, name }
+        let endpoints: Vec<String> = chain
+            .iter()
+            .map(|(provider, model)| format!("{} {model}", provider.endpoint()))
+            .collect();
+        let endpoint = format!("fallback({})", endpoints.join(", "));
+        Self {
+            chain,
+            name,
+            endpoint,
+        }
     }
 
     /// The (provider, model) pairs, in order.
@@ -87,6 +97,11 @@ impl LlmProvider for Fallback {
     /// what answers, so it is part of the name (and of cache keys).
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Every link's endpoint and model, in order.
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {

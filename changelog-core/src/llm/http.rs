@@ -1,6 +1,11 @@
 //! What the HTTP providers share: sending a JSON request, turning HTTP failures into
 //! [`LlmError`]s, `Retry-After`, keeping the API key out of every error, and reading an SSE
 //! body as a [`CompletionStream`].
+//!
+//! Redirects are never followed: the request carries the API key in a header (`x-api-key`,
+//! `api-key`) that an HTTP client would pass on to any origin, so a 3xx answer is an
+//! [`LlmError::Redirect`] that names the target. Every body is read chunk by chunk within
+//! [`ResponseLimits`].
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -12,13 +17,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::sse::{SseDecoder, SseEvent};
-use super::{CompletionStream, FinishReason, LlmError, StreamEvent};
+use super::{CompletionStream, FinishReason, LlmError, ResponseLimits, StreamEvent};
 
 /// What replaces the API key wherever it would show.
 pub(crate) const REDACTED: &str = "[REDACTED]";
 
 /// The longest provider error text kept in a message (HTML error pages can be long).
 const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// The most of an error answer's body that is read; the rest is left unread.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// Where the key comes from, resolved once when a provider is built.
 pub(crate) struct KeySource<'a> {
@@ -117,6 +125,15 @@ impl Redactor {
                 provider,
                 message: self.redact(&message),
             },
+            LlmError::Redirect {
+                provider,
+                status,
+                location,
+            } => LlmError::Redirect {
+                provider,
+                status,
+                location: self.redact(&location),
+            },
             LlmError::Exhausted { last } => LlmError::Exhausted {
                 last: Box::new(self.redact_error(*last)),
             },
@@ -132,6 +149,7 @@ pub(crate) struct HttpClient {
     timeout: Duration,
     redactor: Redactor,
     headers: HeaderMap,
+    limits: ResponseLimits,
 }
 
 impl fmt::Debug for HttpClient {
@@ -140,18 +158,21 @@ impl fmt::Debug for HttpClient {
             .field("provider", &self.provider)
             .field("timeout", &self.timeout)
             .field("secret", &self.redactor.secret.as_ref().map(|_| REDACTED))
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
 impl HttpClient {
-    /// A client that sends `headers` (marked sensitive) with every request and hides `secret`
-    /// from every error. A header value that cannot be sent gives `bad_header`.
+    /// A client that sends `headers` (marked sensitive) with every request, hides `secret`
+    /// from every error, follows no redirect and reads answers within `limits`. A header
+    /// value that cannot be sent gives `bad_header`.
     pub(crate) fn new(
         provider: &str,
         timeout: Duration,
         secret: Option<String>,
         headers: &[(&'static str, String)],
+        limits: ResponseLimits,
         bad_header: impl Fn() -> LlmError,
     ) -> Result<Self, LlmError> {
         let mut map = HeaderMap::new();
@@ -163,6 +184,7 @@ impl HttpClient {
         let client = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(30)))
             .user_agent(concat!("changelog-core/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| LlmError::Connection {
                 provider: provider.to_owned(),
@@ -175,6 +197,7 @@ impl HttpClient {
             timeout,
             redactor: Redactor::new(secret),
             headers: map,
+            limits,
         })
     }
 
@@ -214,8 +237,16 @@ impl HttpClient {
         }
     }
 
-    /// Sends a JSON body and waits for the answer's head (at most the timeout). A status other
-    /// than 2xx becomes [`LlmError::Status`].
+    fn too_large(&self, what: String, limit: u64) -> LlmError {
+        LlmError::TooLarge {
+            provider: self.provider.clone(),
+            what,
+            limit,
+        }
+    }
+
+    /// Sends a JSON body and waits for the answer's head (at most the timeout). A redirect
+    /// becomes [`LlmError::Redirect`], any other status but 2xx [`LlmError::Status`].
     async fn send(&self, url: &str, body: &impl Serialize) -> Result<reqwest::Response, LlmError> {
         let request = self
             .client
@@ -226,21 +257,46 @@ impl HttpClient {
             .await
             .map_err(|_| self.timeout_error())?
             .map_err(|e| self.transport_error(&e, url))?;
-        if response.status().is_success() {
+        let status = response.status();
+        if status.is_success() {
             Ok(response)
+        } else if status.is_redirection() {
+            Err(self.redirect_error(&response, url))
         } else {
             Err(self.status_error(response).await)
         }
     }
 
-    async fn status_error(&self, response: reqwest::Response) -> LlmError {
+    /// A redirect, named by its target without user name, password, query or fragment.
+    fn redirect_error(&self, response: &reqwest::Response, url: &str) -> LlmError {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|target| reqwest::Url::parse(url).ok()?.join(target).ok())
+            .map_or_else(|| "an address it did not give".to_owned(), shown_url);
+        LlmError::Redirect {
+            provider: self.provider.clone(),
+            status: response.status().as_u16(),
+            location: self.redact(&location),
+        }
+    }
+
+    async fn status_error(&self, mut response: reqwest::Response) -> LlmError {
         let status = response.status();
         let retry_after = retry_after(response.headers(), SystemTime::now());
-        let body = tokio::time::timeout(self.timeout, response.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        let mut bytes = Vec::new();
+        let read = async {
+            while bytes.len() < MAX_ERROR_BODY_BYTES {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        };
+        let _in_time = tokio::time::timeout(self.timeout, read).await;
+        bytes.truncate(MAX_ERROR_BODY_BYTES);
+        let body = String::from_utf8_lossy(&bytes);
         let message = error_message(&body)
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("no reason").to_owned());
         LlmError::Status {
@@ -259,15 +315,39 @@ impl HttpClient {
     ) -> Result<T, LlmError> {
         let exchange = async {
             let response = self.send(url, body).await?;
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| self.transport_error(&e, url))?;
+            let bytes = self.read_body(response, url).await?;
             serde_json::from_slice(&bytes).map_err(|e| self.invalid(format_args!("{e}")))
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| self.timeout_error())?
+    }
+
+    /// Reads a whole answer chunk by chunk, refusing it as soon as it is announced or found to
+    /// be larger than the limit.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        url: &str,
+    ) -> Result<Vec<u8>, LlmError> {
+        let limit = self.limits.max_body_bytes;
+        if let Some(announced) = response.content_length()
+            && announced > limit
+        {
+            return Err(self.too_large(format!("an answer announced as {announced} bytes"), limit));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(&e, url))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(self.too_large("an answer".to_owned(), limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// Sends a JSON body and reads the answer as Server-Sent Events, which `handler` turns
@@ -280,16 +360,27 @@ impl HttpClient {
         handler: H,
     ) -> Result<CompletionStream, LlmError> {
         let response = self.send(url, body).await?;
+        let limit = self.limits.max_stream_bytes;
+        if let Some(announced) = response.content_length()
+            && announced > limit
+        {
+            return Err(self.too_large(
+                format!("an event stream announced as {announced} bytes"),
+                limit,
+            ));
+        }
         let state = SseState {
             body: Box::pin(response.bytes_stream()),
-            decoder: SseDecoder::new(),
+            decoder: SseDecoder::with_max_line(self.limits.max_line_bytes),
             handler,
             pending: VecDeque::new(),
             finished: false,
+            received: 0,
             ctx: StreamContext {
                 provider: self.provider.clone(),
                 timeout: self.timeout,
                 redactor: self.redactor.clone(),
+                limits: self.limits,
             },
         };
         Ok(Box::pin(futures_util::stream::unfold(
@@ -297,6 +388,27 @@ impl HttpClient {
             SseState::next,
         )))
     }
+}
+
+/// A URL as errors show it: without user name, password, query or fragment, which may hold
+/// credentials.
+fn shown_url(mut url: reqwest::Url) -> String {
+    let _ignored = url.set_username("");
+    let _ignored = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// What a cache key knows of where requests go: the API's kind and the base URL without user
+/// name, password, query or fragment (never a key, whatever the URL holds).
+pub(crate) fn endpoint(api: &str, base_url: &str) -> String {
+    let base = base_url.trim();
+    let shown = reqwest::Url::parse(base).map_or_else(
+        |_| format!("unparsed:{}", super::cache::sha256_hex(base)),
+        shown_url,
+    );
+    format!("{api} {}", shown.trim_end_matches('/'))
 }
 
 /// The error's text with its causes (`error sending request: connection refused`), without
@@ -418,6 +530,7 @@ struct StreamContext {
     provider: String,
     timeout: Duration,
     redactor: Redactor,
+    limits: ResponseLimits,
 }
 
 struct SseState<B, H> {
@@ -426,6 +539,8 @@ struct SseState<B, H> {
     handler: H,
     pending: VecDeque<Result<StreamEvent, LlmError>>,
     finished: bool,
+    /// Body bytes read so far.
+    received: u64,
     ctx: StreamContext,
 }
 
@@ -473,7 +588,28 @@ where
             Ok(chunk) => chunk,
             Err(error) => return self.finish(Err(error)),
         };
-        for event in self.decoder.feed(chunk.as_ref()) {
+        let chunk = chunk.as_ref();
+        self.received += chunk.len() as u64;
+        if self.received > self.ctx.limits.max_stream_bytes {
+            let error = LlmError::TooLarge {
+                provider: self.ctx.provider.clone(),
+                what: "an event stream".to_owned(),
+                limit: self.ctx.limits.max_stream_bytes,
+            };
+            return self.finish(Err(error));
+        }
+        let events = match self.decoder.feed(chunk) {
+            Ok(events) => events,
+            Err(too_long) => {
+                let error = LlmError::TooLarge {
+                    provider: self.ctx.provider.clone(),
+                    what: "an event-stream line or event".to_owned(),
+                    limit: too_long.limit as u64,
+                };
+                return self.finish(Err(error));
+            }
+        };
+        for event in events {
             match self.handler.on_event(event) {
                 Ok(None) => {}
                 Ok(Some(done @ StreamEvent::Done { .. })) => return self.finish(Ok(done)),
@@ -565,6 +701,32 @@ mod tests {
     }
 
     #[test]
+    fn urls_are_shown_and_keyed_without_credentials() {
+        let url = reqwest::Url::parse(
+            "https://user:sk-pass@llm.example.com:8443/v1/chat?api-key=sk-q&x=1#frag",
+        )
+        .expect("url");
+        assert_eq!(shown_url(url), "https://llm.example.com:8443/v1/chat");
+        assert_eq!(
+            endpoint(
+                "openai-chat-completions",
+                "https://tok@api.example.com/v1/?key=sk-q"
+            ),
+            "openai-chat-completions https://api.example.com/v1"
+        );
+        assert_eq!(
+            endpoint("anthropic-messages", "https://api.anthropic.com"),
+            endpoint("anthropic-messages", "https://api.anthropic.com/"),
+        );
+        assert_ne!(
+            endpoint("openai-chat-completions", "http://127.0.0.1:8000/v1"),
+            endpoint("openai-chat-completions", "http://127.0.0.1:8001/v1"),
+        );
+        let unparsed = endpoint("x", "not a url with sk-secret");
+        assert!(!unparsed.contains("sk-secret"), "{unparsed}");
+    }
+
+    #[test]
     fn local_base_urls() {
         assert!(is_local("http://localhost:11434/v1"));
         assert!(is_local("http://127.0.0.1:8000/v1"));
@@ -577,8 +739,15 @@ mod tests {
     #[test]
     fn redaction_covers_every_text() {
         let bad = || unreachable!("no header");
-        let client = HttpClient::new("p", Duration::from_secs(1), Some("sk-123".into()), &[], bad)
-            .expect("client");
+        let client = HttpClient::new(
+            "p",
+            Duration::from_secs(1),
+            Some("sk-123".into()),
+            &[],
+            ResponseLimits::default(),
+            bad,
+        )
+        .expect("client");
         let error = client.redactor.redact_error(LlmError::Exhausted {
             last: Box::new(LlmError::Status {
                 provider: "p".into(),

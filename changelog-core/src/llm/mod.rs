@@ -29,7 +29,7 @@ pub use cache::{Cached, CompletionCache, DiskCache, MemoryCache, default_cache_d
 pub use fallback::Fallback;
 pub use openai::{AuthStyle, OpenAiConfig, OpenAiProvider};
 pub use retry::{Retry, RetryPolicy};
-pub use sse::{SseDecoder, SseEvent};
+pub use sse::{LineTooLong, SseDecoder, SseEvent};
 pub use stack::{CacheChoice, ProviderKind, StackConfig};
 
 pub mod simulated;
@@ -158,6 +158,34 @@ pub enum StreamEvent {
     },
 }
 
+/// How much a provider's server may send, so that no answer can fill the memory.
+///
+/// A whole answer announced or found larger than `max_body_bytes`, an event-stream line (or
+/// the data of one event) longer than `max_line_bytes`, and a stream longer than
+/// `max_stream_bytes` in all are refused with [`LlmError::TooLarge`], without reading further.
+/// The bodies of error answers are read up to 64 KiB and cut there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseLimits {
+    /// The largest whole (not streamed) answer: 8 MiB by default, some twenty times the
+    /// JSON of a 100,000-token answer.
+    pub max_body_bytes: u64,
+    /// The longest event-stream line, and the most data of one event: 1 MiB by default.
+    pub max_line_bytes: usize,
+    /// The most bytes of one streamed answer: 64 MiB by default (a 100,000-token answer sent
+    /// a token per event takes about 25 MiB).
+    pub max_stream_bytes: u64,
+}
+
+impl Default for ResponseLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 << 20,
+            max_line_bytes: sse::DEFAULT_MAX_LINE_BYTES,
+            max_stream_bytes: 64 << 20,
+        }
+    }
+}
+
 /// A streamed answer.
 pub type CompletionStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>;
 
@@ -169,6 +197,14 @@ pub type CompletionStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmErr
 pub trait LlmProvider: Send + Sync {
     /// Short name for messages and cache keys (`openai`, `anthropic`, `simulated`).
     fn name(&self) -> &str;
+
+    /// Where requests go, as answer cache keys tell endpoints apart: the API and its base URL
+    /// (`openai-chat-completions https://api.openai.com/v1`), never a credential. Layers
+    /// pass on their inner provider's. The default, for providers that send nothing over a
+    /// network, is the name.
+    fn endpoint(&self) -> String {
+        self.name().to_owned()
+    }
 
     /// Asks for a whole answer.
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError>;
@@ -245,6 +281,41 @@ pub enum LlmError {
         /// The environment variable read.
         variable: String,
     },
+    /// The provider answered with a redirect, which is never followed: the request carries
+    /// the API key, and another origin must not receive it.
+    #[error(
+        "{provider} answered HTTP {status}, a redirect to {location}; redirects are not followed, so that the API key goes nowhere else: set the base URL to the address that answers"
+    )]
+    Redirect {
+        /// Provider name.
+        provider: String,
+        /// HTTP status code (3xx).
+        status: u16,
+        /// Where it pointed, without user name, password, query or fragment.
+        location: String,
+    },
+    /// An answer, an event-stream line or a whole stream was larger than its limit
+    /// ([`ResponseLimits`]), and was refused without reading the rest.
+    #[error("{provider} sent {what} larger than the limit of {limit} bytes; refused")]
+    TooLarge {
+        /// Provider name.
+        provider: String,
+        /// What was too large (`an answer`, `an event-stream line`, `an event stream`).
+        what: String,
+        /// The limit that was passed, in bytes.
+        limit: u64,
+    },
+    /// The answer cache's directory could be written by another user, who could plant
+    /// answers in it.
+    #[error(
+        "the answer cache directory {dir} {problem}, so another user could plant answers in it: make it yours and private (`chown \"$(id -un)\" DIR && chmod 700 DIR`), choose another directory with CHANGELOG_CACHE_DIR, or turn the cache off (`--no-cache`; `cache=False` in Python)"
+    )]
+    UnsafeCacheDir {
+        /// The directory.
+        dir: String,
+        /// What is wrong with it (`is writable by other users (mode 0777)`).
+        problem: String,
+    },
     /// Every provider of a fallback chain failed; the last error is kept.
     #[error("every provider failed; last: {last}")]
     Exhausted {
@@ -261,9 +332,12 @@ impl LlmError {
         match self {
             Self::Status { status, .. } => matches!(status, 408 | 409 | 429 | 500..=599),
             Self::Timeout { .. } | Self::Connection { .. } | Self::StreamInterrupted { .. } => true,
-            Self::InvalidResponse { .. } | Self::MissingApiKey { .. } | Self::Exhausted { .. } => {
-                false
-            }
+            Self::InvalidResponse { .. }
+            | Self::MissingApiKey { .. }
+            | Self::Redirect { .. }
+            | Self::TooLarge { .. }
+            | Self::UnsafeCacheDir { .. }
+            | Self::Exhausted { .. } => false,
         }
     }
 

@@ -10,7 +10,7 @@ use super::http::{self, HttpClient, KeySource, REDACTED, SseHandler};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, Completion, CompletionStream, FinishReason, LlmError, LlmProvider, Message,
-    StreamEvent, Usage,
+    ResponseLimits, StreamEvent, Usage,
 };
 
 /// How the API key is sent.
@@ -40,6 +40,8 @@ pub struct OpenAiConfig {
     pub auth: AuthStyle,
     /// The longest wait for an answer (for a stream: for its head, then between chunks).
     pub timeout: Duration,
+    /// How much the server may send.
+    pub limits: ResponseLimits,
     /// A query string added to the URL, without `?` (Azure: `api-version=2024-10-21`).
     pub query: Option<String>,
 }
@@ -53,6 +55,7 @@ impl Default for OpenAiConfig {
             api_key_env: "OPENAI_API_KEY".to_owned(),
             auth: AuthStyle::Bearer,
             timeout: Duration::from_secs(120),
+            limits: ResponseLimits::default(),
             query: None,
         }
     }
@@ -108,6 +111,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("api_key_env", &self.api_key_env)
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
+            .field("limits", &self.limits)
             .field("query", &self.query)
             .finish()
     }
@@ -118,6 +122,7 @@ impl fmt::Debug for OpenAiConfig {
 pub struct OpenAiProvider {
     http: HttpClient,
     url: String,
+    endpoint: String,
 }
 
 impl OpenAiProvider {
@@ -141,9 +146,14 @@ impl OpenAiProvider {
             (Some(key), AuthStyle::Bearer) => vec![("authorization", format!("Bearer {key}"))],
             (Some(key), AuthStyle::ApiKeyHeader) => vec![("api-key", key.clone())],
         };
-        let http = HttpClient::new(&config.name, config.timeout, key, &headers, || {
-            keys.missing()
-        })?;
+        let http = HttpClient::new(
+            &config.name,
+            config.timeout,
+            key,
+            &headers,
+            config.limits,
+            || keys.missing(),
+        )?;
         let mut url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
         if let Some(query) = config.query.as_deref().map(|q| q.trim_start_matches('?'))
             && !query.is_empty()
@@ -151,7 +161,11 @@ impl OpenAiProvider {
             url.push('?');
             url.push_str(query);
         }
-        Ok(Self { http, url })
+        Ok(Self {
+            http,
+            url,
+            endpoint: http::endpoint("openai-chat-completions", &config.base_url),
+        })
     }
 
     fn body<'a>(request: &'a ChatRequest, stream: bool) -> RequestBody<'a> {
@@ -177,6 +191,11 @@ impl OpenAiProvider {
 impl LlmProvider for OpenAiProvider {
     fn name(&self) -> &str {
         self.http.provider()
+    }
+
+    /// `openai-chat-completions https://api.openai.com/v1`: the API and its base URL.
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {

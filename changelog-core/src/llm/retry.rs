@@ -135,6 +135,10 @@ impl LlmProvider for Retry {
         self.inner.name()
     }
 
+    fn endpoint(&self) -> String {
+        self.inner.endpoint()
+    }
+
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
         self.run(|| self.inner.complete(request)).await
     }

@@ -3,7 +3,9 @@
 //!
 //! Bytes arrive in chunks that may end anywhere: inside a line, between the `\r` and `\n` of a
 //! line end, or inside a multi-byte UTF-8 character. The decoder keeps the incomplete tail and
-//! returns each event once its terminating blank line has arrived.
+//! returns each event once its terminating blank line has arrived. A line, or the data of one
+//! event, longer than a limit ([`DEFAULT_MAX_LINE_BYTES`] unless set) is refused with
+//! [`LineTooLong`] rather than held in memory.
 
 /// One complete event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,13 +16,26 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// The longest line, and the most data of one event, that [`SseDecoder::new`] accepts: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// A line, or the data of one event, passed the decoder's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an event-stream line or event is longer than {limit} bytes")]
+pub struct LineTooLong {
+    /// The limit, in bytes.
+    pub limit: usize,
+}
+
 /// Turns chunks of bytes into [`SseEvent`]s.
 ///
 /// Lines end with `\n`, `\r\n` or `\r`; comment lines (`:` first) and the `id` and `retry`
 /// fields are ignored; an event without `data` is not dispatched. An event cut off by the end of
 /// the input (no blank line after it) is never returned, as the standard says.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
+    /// The longest line, and the most data of one event, in bytes.
+    max_line: usize,
     /// Bytes of the current, incomplete line.
     line: Vec<u8>,
     /// The previous chunk ended with `\r`: a `\n` that starts the next chunk belongs to it.
@@ -34,15 +49,41 @@ pub struct SseDecoder {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::with_max_line(DEFAULT_MAX_LINE_BYTES)
+    }
+}
+
 impl SseDecoder {
-    /// A decoder at the start of a stream.
+    /// A decoder at the start of a stream, with lines and events of at most
+    /// [`DEFAULT_MAX_LINE_BYTES`].
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A decoder whose lines, and the data of each event, may be at most `max_line` bytes.
+    #[must_use]
+    pub fn with_max_line(max_line: usize) -> Self {
+        Self {
+            max_line,
+            line: Vec::new(),
+            after_cr: false,
+            started: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+        }
+    }
+
     /// Reads one more chunk and returns the events it completes, in order.
-    pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+    ///
+    /// # Errors
+    ///
+    /// [`LineTooLong`] when a line or an event's data passes the limit; the decoder should
+    /// not be fed again.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, LineTooLong> {
         let mut events = Vec::new();
         let mut rest = chunk;
         if !self.started {
@@ -52,7 +93,7 @@ impl SseDecoder {
             if BOM[seen..seen + take] == rest[..take] {
                 if seen + take < BOM.len() {
                     self.line.extend_from_slice(&rest[..take]);
-                    return events;
+                    return Ok(events);
                 }
                 self.line.clear();
                 rest = &rest[take..];
@@ -68,6 +109,7 @@ impl SseDecoder {
             }
         }
         while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            self.check(end)?;
             self.line.extend_from_slice(&rest[..end]);
             let terminator = rest[end];
             rest = &rest[end + 1..];
@@ -79,26 +121,38 @@ impl SseDecoder {
                 }
             }
             let line = std::mem::take(&mut self.line);
-            if let Some(event) = self.line_done(&line) {
+            if let Some(event) = self.line_done(&line)? {
                 events.push(event);
             }
         }
+        self.check(rest.len())?;
         self.line.extend_from_slice(rest);
-        events
+        Ok(events)
     }
 
-    fn line_done(&mut self, line: &[u8]) -> Option<SseEvent> {
+    /// Refuses `more` bytes for the current line when they would pass the limit.
+    fn check(&self, more: usize) -> Result<(), LineTooLong> {
+        if self.line.len().saturating_add(more) > self.max_line {
+            Err(LineTooLong {
+                limit: self.max_line,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn line_done(&mut self, line: &[u8]) -> Result<Option<SseEvent>, LineTooLong> {
         if line.is_empty() {
             let event = self.event.take();
             if !std::mem::take(&mut self.has_data) {
-                return None;
+                return Ok(None);
             }
             let mut data = std::mem::take(&mut self.data);
             data.pop(); // the `\n` after the last data line
-            return Some(SseEvent { event, data });
+            return Ok(Some(SseEvent { event, data }));
         }
         if line[0] == b':' {
-            return None;
+            return Ok(None);
         }
         let line = String::from_utf8_lossy(line);
         let (field, value) = match line.split_once(':') {
@@ -108,13 +162,18 @@ impl SseDecoder {
         match field {
             "event" => self.event = Some(value.to_owned()),
             "data" => {
+                if self.data.len() + value.len() + 1 > self.max_line {
+                    return Err(LineTooLong {
+                        limit: self.max_line,
+                    });
+                }
                 self.data.push_str(value);
                 self.data.push('\n');
                 self.has_data = true;
             }
             _ => {} // `id`, `retry` and unknown fields
         }
-        None
+        Ok(None)
     }
 }
 
@@ -157,7 +216,7 @@ mod tests {
         let mut decoder = SseDecoder::new();
         chunks
             .iter()
-            .flat_map(|chunk| decoder.feed(chunk))
+            .flat_map(|chunk| decoder.feed(chunk).expect("within the limit"))
             .collect()
     }
 
@@ -258,5 +317,39 @@ mod tests {
         // Bytes that only begin like a BOM are kept: here they spoil the field name.
         let events = check_every_split(b"\xEF\xBBdata: a\n\n");
         assert!(events.is_empty());
+    }
+
+    /// Feeds `input` in chunks of `size` and returns the first refusal, if any.
+    fn feed_in_chunks(max_line: usize, input: &[u8], size: usize) -> Result<usize, LineTooLong> {
+        let mut decoder = SseDecoder::with_max_line(max_line);
+        let mut events = 0;
+        for chunk in input.chunks(size) {
+            events += decoder.feed(chunk)?.len();
+        }
+        Ok(events)
+    }
+
+    #[test]
+    fn lines_and_events_past_the_limit_are_refused_however_they_arrive() {
+        let at_limit = format!("data: {}\n\n", "x".repeat(10));
+        let past_limit = format!("data: {}\n\n", "x".repeat(11));
+        let unended = format!("data: {}", "x".repeat(100));
+        // Many short data lines of one event add up.
+        let many_lines = "data: xx\n".repeat(8) + "\n";
+        let comment = format!(":{}\n", "x".repeat(100));
+        for size in [1, 3, 7, 1000] {
+            assert_eq!(feed_in_chunks(16, at_limit.as_bytes(), size), Ok(1));
+            for refused in [&past_limit, &unended, &many_lines, &comment] {
+                assert_eq!(
+                    feed_in_chunks(16, refused.as_bytes(), size),
+                    Err(LineTooLong { limit: 16 }),
+                    "{refused:?} in chunks of {size}"
+                );
+            }
+        }
+        // Short events one after another never add up.
+        let stream = "data: xx\n\n".repeat(1000);
+        assert_eq!(feed_in_chunks(16, stream.as_bytes(), 64), Ok(1000));
+        assert_eq!(SseDecoder::new().max_line, DEFAULT_MAX_LINE_BYTES);
     }
 }

@@ -91,7 +91,8 @@ impl FromStr for ProviderKind {
     }
 }
 
-/// Where answers are cached.
+/// Where answers are cached. A directory must be the user's own and private; the stack
+/// refuses one that is not ([`DiskCache::open`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum CacheChoice {
     /// In [`default_cache_dir`] (`$CHANGELOG_CACHE_DIR`, else the user's cache directory);
@@ -146,12 +147,13 @@ impl StackConfig {
             .unwrap_or_else(|| self.provider.default_model().to_owned())
     }
 
-    /// Builds the stack. The API key is resolved now.
+    /// Builds the stack. The API key is resolved now, and the cache directory checked.
     ///
     /// # Errors
     ///
     /// [`LlmError::MissingApiKey`] when the provider needs a key and none is configured or set
-    /// in the environment.
+    /// in the environment; [`LlmError::UnsafeCacheDir`] when the cache directory belongs to
+    /// another user or group or others may write to it (see [`DiskCache::open`]).
     pub fn build(&self) -> Result<Arc<dyn LlmProvider>, LlmError> {
         let base: Arc<dyn LlmProvider> = match self.provider {
             ProviderKind::Simulated => Arc::new(SimulatedProvider::new()),
@@ -190,7 +192,7 @@ impl StackConfig {
             CacheChoice::Dir(dir) => Some(dir.clone()),
         };
         Ok(match dir {
-            Some(dir) => Arc::new(Cached::new(stack, Arc::new(DiskCache::new(dir)))),
+            Some(dir) => Arc::new(Cached::new(stack, Arc::new(DiskCache::open(dir)?))),
             None => stack,
         })
     }
@@ -251,11 +253,27 @@ mod tests {
             ..StackConfig::new(ProviderKind::OpenAi)
         };
         assert!(config.build().is_ok());
+        let private = tempfile::tempdir().expect("tempdir");
         let anthropic = StackConfig {
             api_key: Some("sk-given".into()),
-            cache: CacheChoice::Dir(std::env::temp_dir()),
+            cache: CacheChoice::Dir(private.path().to_owned()),
             ..StackConfig::new(ProviderKind::Anthropic)
         };
         assert!(anthropic.build().is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_shared_temporary_directory_is_no_cache() {
+        let config = StackConfig {
+            api_key: Some("sk-given".into()),
+            cache: CacheChoice::Dir(PathBuf::from("/tmp")),
+            ..StackConfig::new(ProviderKind::Anthropic)
+        };
+        let error = config.build().err().expect("refused");
+        let shown = error.to_string();
+        assert!(matches!(error, LlmError::UnsafeCacheDir { .. }), "{shown}");
+        assert!(shown.contains("/tmp is writable by"), "{shown}");
+        assert!(!shown.contains("sk-given"), "{shown}");
     }
 }

@@ -2,6 +2,7 @@
 //! provider's wire format (one test binary).
 
 mod anthropic;
+mod bounds;
 mod cache;
 mod openai;
 
@@ -57,6 +58,7 @@ fn anthropic_config(server: &MockServer) -> AnthropicConfig {
         api_key: Some(KEY.to_owned()),
         api_key_env: UNSET_VARIABLE.to_owned(),
         timeout: Duration::from_secs(5),
+        ..AnthropicConfig::default()
     }
 }
 
