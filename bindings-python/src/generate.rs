@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use changelog_core::llm::simulated::SimulatedProvider;
 use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
 use changelog_core::pipeline::{LlmOptions, LlmPipeline, Quiet};
-use changelog_core::prompt::PromptStyle;
 use changelog_core::source::git::GitSource;
 use changelog_core::source::parse_date;
 use changelog_core::{BuildOptions, CommitSource as _, History, RangeQuery, Style};
@@ -42,7 +41,6 @@ pub(crate) struct Request {
     origin: Origin,
     query: RangeQuery,
     build: BuildOptions,
-    prompt_style: PromptStyle,
     /// The provider stack; `None` for the deterministic path.
     stack: Option<StackConfig>,
     /// The model an estimate counts tokens for.
@@ -118,12 +116,7 @@ impl Arguments<'_, '_> {
             Some(name) if name == "none" => None,
             Some(name) => Some(name.parse::<ProviderKind>()?),
         };
-        let prompt_style = PromptStyle::from_name(self.style)?;
-        let deterministic_style = match prompt_style {
-            PromptStyle::Conventional => Some(Style::Conventional),
-            PromptStyle::KeepAChangelog => Some(Style::KeepAChangelog),
-            PromptStyle::ReleaseNotes | PromptStyle::Technical | PromptStyle::Social => None,
-        };
+        let style: Style = self.style.parse()?;
         if !(0.0..=2.0).contains(&self.temperature) {
             return Err(Failure::Argument(format!(
                 "temperature {} is out of range: expected 0.0 to 2.0",
@@ -148,7 +141,7 @@ impl Arguments<'_, '_> {
             cache: cache.clone(),
             ..StackConfig::new(kind)
         });
-        if stack.is_none() && deterministic_style.is_none() && matches!(origin, Origin::Git(_)) {
+        if stack.is_none() && style.needs_model() && matches!(origin, Origin::Git(_)) {
             return Err(Failure::Argument(format!(
                 "style `{}` needs a language model: pass provider= (\"openai\", \"anthropic\" or \
                  \"simulated\")",
@@ -172,11 +165,10 @@ impl Arguments<'_, '_> {
             origin,
             query,
             build: BuildOptions {
-                style: deterministic_style.unwrap_or_default(),
+                style,
                 title: self.title,
                 version: self.version,
             },
-            prompt_style,
             stack,
             model,
             // Validated above: the cast cannot lose more than float precision.
@@ -267,7 +259,6 @@ impl Request {
 
     fn llm_options(&self, model: String) -> LlmOptions {
         LlmOptions {
-            style: self.prompt_style,
             model,
             temperature: self.temperature,
             max_input_tokens: self.max_input_tokens,

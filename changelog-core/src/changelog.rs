@@ -149,7 +149,12 @@ pub struct DroppedEntry {
     pub reason: String,
 }
 
-/// How entries are grouped into sections.
+/// Layout and tone of a changelog: the one style every front end names.
+///
+/// `conventional` and `keep-a-changelog` are written with or without a model; the others are
+/// prose that only a model writes ([`Style::needs_model`]). The engine groups entries into the
+/// sections of [`Style::sections`] whoever wrote them: keep-a-changelog's, or the Conventional
+/// Commits ones for every other style.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Style {
@@ -161,6 +166,12 @@ pub enum Style {
     /// Changes that users do not notice (documentation, tests, build, CI, chores) are left out;
     /// breaking changes stay in their section and are marked.
     KeepAChangelog,
+    /// Plain-language release notes for the people who use the software (needs a model).
+    ReleaseNotes,
+    /// Detailed notes for developers and integrators (needs a model).
+    Technical,
+    /// A short announcement post (needs a model).
+    Social,
 }
 
 const CONVENTIONAL_SECTIONS: &[&str] = &[
@@ -190,23 +201,47 @@ const KEEP_A_CHANGELOG_SECTIONS: &[&str] = &[
 
 impl Style {
     /// Every style, in the order they are documented.
-    pub const ALL: [Self; 2] = [Self::Conventional, Self::KeepAChangelog];
+    pub const ALL: [Self; 5] = [
+        Self::Conventional,
+        Self::KeepAChangelog,
+        Self::ReleaseNotes,
+        Self::Technical,
+        Self::Social,
+    ];
 
-    /// The style's name on the command line and in JSON.
+    /// The style's name on the command line, in requests and in JSON.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Self::Conventional => "conventional",
             Self::KeepAChangelog => "keep-a-changelog",
+            Self::ReleaseNotes => "release-notes",
+            Self::Technical => "technical",
+            Self::Social => "social",
+        }
+    }
+
+    /// Whether only a language model can write this style (the prose styles).
+    #[must_use]
+    pub fn needs_model(self) -> bool {
+        matches!(self, Self::ReleaseNotes | Self::Technical | Self::Social)
+    }
+
+    /// The style whose sections group the entries: keep-a-changelog's own, Conventional Commits
+    /// for the others.
+    fn grouping(self) -> Self {
+        match self {
+            Self::KeepAChangelog => Self::KeepAChangelog,
+            _ => Self::Conventional,
         }
     }
 
     /// Section titles in the order they appear.
     #[must_use]
     pub fn sections(self) -> &'static [&'static str] {
-        match self {
-            Self::Conventional => CONVENTIONAL_SECTIONS,
+        match self.grouping() {
             Self::KeepAChangelog => KEEP_A_CHANGELOG_SECTIONS,
+            _ => CONVENTIONAL_SECTIONS,
         }
     }
 
@@ -214,26 +249,8 @@ impl Style {
     /// does not show it.
     #[must_use]
     pub fn section_of(self, kind: Kind, breaking: bool) -> Option<usize> {
-        match self {
-            Self::Conventional => Some(if breaking {
-                0
-            } else {
-                match kind {
-                    Kind::Feature | Kind::Improvement => 1,
-                    Kind::Fix | Kind::Security => 2,
-                    Kind::Performance => 3,
-                    Kind::Refactor => 4,
-                    Kind::Documentation => 5,
-                    Kind::Revert => 6,
-                    Kind::Deprecation | Kind::Removal | Kind::Change | Kind::Other => 7,
-                    Kind::Style => 8,
-                    Kind::Test => 9,
-                    Kind::Build => 10,
-                    Kind::Ci => 11,
-                    Kind::Chore => 12,
-                }
-            }),
-            Self::KeepAChangelog => match kind {
+        if self.grouping() == Self::KeepAChangelog {
+            return match kind {
                 Kind::Feature => Some(0),
                 Kind::Improvement
                 | Kind::Performance
@@ -248,8 +265,26 @@ impl Style {
                 // A breaking change is always news, whatever its type.
                 _ if breaking => Some(1),
                 _ => None,
-            },
+            };
         }
+        Some(if breaking {
+            0
+        } else {
+            match kind {
+                Kind::Feature | Kind::Improvement => 1,
+                Kind::Fix | Kind::Security => 2,
+                Kind::Performance => 3,
+                Kind::Refactor => 4,
+                Kind::Documentation => 5,
+                Kind::Revert => 6,
+                Kind::Deprecation | Kind::Removal | Kind::Change | Kind::Other => 7,
+                Kind::Style => 8,
+                Kind::Test => 9,
+                Kind::Build => 10,
+                Kind::Ci => 11,
+                Kind::Chore => 12,
+            }
+        })
     }
 }
 
@@ -269,7 +304,7 @@ impl FromStr for Style {
             .ok_or_else(|| Error::UnknownName {
                 what: "style",
                 name: name.to_owned(),
-                expected: "conventional, keep-a-changelog",
+                expected: "conventional, keep-a-changelog, release-notes, technical, social",
             })
     }
 }

@@ -24,14 +24,13 @@ use crate::budget::{Budget, ModelInfo, TokenCounter};
 use crate::build::{BuildOptions, Prepared, prepare};
 pub use crate::changelog::UsageReport;
 use crate::changelog::Verification;
-use crate::changelog::{Changelog, Section, Style};
+use crate::changelog::{Changelog, Section};
 use crate::commit::History;
 use crate::error::{Error, Result};
 use crate::llm::{ChatRequest, FinishReason, LlmProvider, Message, StreamEvent, Usage};
 use crate::parse::ParsedCommit;
 use crate::prompt::{
-    COMMITS_HEADER, Detail, PARTIALS_HEADER, PromptStyle, Prompter, ReleaseContext, Task,
-    commit_line,
+    COMMITS_HEADER, Detail, PARTIALS_HEADER, Prompter, ReleaseContext, Task, commit_line,
 };
 use crate::verify::{CommitIndex, measure_coverage, verify};
 
@@ -41,8 +40,6 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// How to ask the model.
 #[derive(Debug, Clone)]
 pub struct LlmOptions {
-    /// Built-in instructions.
-    pub style: PromptStyle,
     /// A user template replacing the style's instructions (its text).
     pub template: Option<String>,
     /// The model, as the provider names it.
@@ -57,14 +54,14 @@ pub struct LlmOptions {
     pub concurrency: usize,
     /// Ask once more about user-facing commits no entry cites.
     pub repair: bool,
-    /// Title, version: as on the deterministic path.
+    /// Style (the instructions and the sections), title and version: as on the deterministic
+    /// path.
     pub build: BuildOptions,
 }
 
 impl Default for LlmOptions {
     fn default() -> Self {
         Self {
-            style: PromptStyle::default(),
             template: None,
             model: "gpt-4o-mini".to_owned(),
             temperature: 0.2,
@@ -150,7 +147,7 @@ impl<'p> LlmPipeline<'p> {
         let info = ModelInfo::for_model(&options.model);
         let counter = TokenCounter::new(&info);
         let budget = Budget::new(&info, options.max_input_tokens, options.max_output_tokens);
-        let prompter = Prompter::new(options.style, options.template.clone())?;
+        let prompter = Prompter::new(options.build.style, options.template.clone())?;
         Ok(Self {
             provider,
             options,
@@ -273,10 +270,7 @@ impl<'p> LlmPipeline<'p> {
             .await?;
         }
 
-        let style = match self.options.style {
-            PromptStyle::KeepAChangelog => Style::KeepAChangelog,
-            _ => Style::Conventional,
-        };
+        let style = self.options.build.style;
         let model = run
             .model
             .clone()

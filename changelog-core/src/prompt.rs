@@ -29,68 +29,18 @@
 use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
 
+use crate::changelog::Style;
 use crate::error::{Error, Result};
 use crate::parse::{Kind, ParsedCommit};
 
-/// Built-in prompt styles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PromptStyle {
-    /// Sections by Conventional Commits type.
-    #[default]
-    Conventional,
-    /// Added, Changed, Deprecated, Removed, Fixed, Security.
-    KeepAChangelog,
-    /// Plain-language release notes for end users.
-    ReleaseNotes,
-    /// Detailed notes for developers.
-    Technical,
-    /// A short announcement post.
-    Social,
-}
-
-impl PromptStyle {
-    /// Every style.
-    pub const ALL: [Self; 5] = [
-        Self::Conventional,
-        Self::KeepAChangelog,
-        Self::ReleaseNotes,
-        Self::Technical,
-        Self::Social,
-    ];
-
-    /// The style's name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Conventional => "conventional",
-            Self::KeepAChangelog => "keep-a-changelog",
-            Self::ReleaseNotes => "release-notes",
-            Self::Technical => "technical",
-            Self::Social => "social",
-        }
-    }
-
-    /// Reads a style name.
-    pub fn from_name(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| Error::UnknownName {
-                what: "style",
-                name: name.to_owned(),
-                expected: "conventional, keep-a-changelog, release-notes, technical, social",
-            })
-    }
-
-    fn template(self) -> &'static str {
-        match self {
-            Self::Conventional => CONVENTIONAL,
-            Self::KeepAChangelog => KEEP_A_CHANGELOG,
-            Self::ReleaseNotes => RELEASE_NOTES,
-            Self::Technical => TECHNICAL,
-            Self::Social => SOCIAL,
-        }
+/// The instructions of a built-in style.
+fn template(style: Style) -> &'static str {
+    match style {
+        Style::Conventional => CONVENTIONAL,
+        Style::KeepAChangelog => KEEP_A_CHANGELOG,
+        Style::ReleaseNotes => RELEASE_NOTES,
+        Style::Technical => TECHNICAL,
+        Style::Social => SOCIAL,
     }
 }
 
@@ -181,7 +131,7 @@ pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 /// Renders prompts for one style (or a user template).
 pub struct Prompter {
     env: Environment<'static>,
-    style: PromptStyle,
+    style: Style,
 }
 
 impl std::fmt::Debug for Prompter {
@@ -199,7 +149,7 @@ pub const PARTIALS_HEADER: &str = "Partial changelogs to merge:";
 
 impl Prompter {
     /// A prompter for a built-in style, or for a user template (its text) when one is given.
-    pub fn new(style: PromptStyle, user_template: Option<String>) -> Result<Self> {
+    pub fn new(style: Style, user_template: Option<String>) -> Result<Self> {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
         env.set_fuel(Some(TEMPLATE_FUEL));
@@ -210,7 +160,7 @@ impl Prompter {
             .map_err(|e| invalid(&e))?;
         match user_template {
             Some(text) => env.add_template_owned("instructions", text),
-            None => env.add_template("instructions", style.template()),
+            None => env.add_template("instructions", template(style)),
         }
         .map_err(|e| invalid(&e))?;
         Ok(Self { env, style })
@@ -434,7 +384,7 @@ mod tests {
             range: Some("v1.1.0..v1.2.0".into()),
             ..ReleaseContext::default()
         };
-        for style in PromptStyle::ALL {
+        for style in Style::ALL {
             let prompter = Prompter::new(style, None).unwrap();
             for task in [Task::Summarise, Task::Merge, Task::Repair] {
                 let text = prompter.instructions(task, &release, 12).unwrap();
@@ -442,7 +392,7 @@ mod tests {
                 assert!(text.contains("v1.2.0"), "{style:?} {task:?}");
             }
         }
-        let text = Prompter::new(PromptStyle::Conventional, None)
+        let text = Prompter::new(Style::Conventional, None)
             .unwrap()
             .instructions(Task::Summarise, &release, 12)
             .unwrap();
@@ -452,7 +402,7 @@ mod tests {
     #[test]
     fn user_templates_get_the_documented_variables() {
         let prompter = Prompter::new(
-            PromptStyle::Technical,
+            Style::Technical,
             Some(
                 "{{ task }}|{{ style }}|{{ version }}|{{ commit_count }}|{{ citation_rule }}"
                     .into(),
@@ -470,13 +420,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(text, format!("summarise|technical|2.0|3|{CITATION_RULE}"));
-        let err = Prompter::new(PromptStyle::Technical, Some("{% if %}".into())).unwrap_err();
+        let err = Prompter::new(Style::Technical, Some("{% if %}".into())).unwrap_err();
         assert!(matches!(err, Error::Template { .. }), "{err}");
-        assert!(PromptStyle::from_name("haiku").is_err());
+        assert!("haiku".parse::<Style>().is_err());
     }
 
     fn user(template: &str) -> Prompter {
-        Prompter::new(PromptStyle::Conventional, Some(template.to_owned())).unwrap()
+        Prompter::new(Style::Conventional, Some(template.to_owned())).unwrap()
     }
 
     fn release() -> ReleaseContext {
@@ -493,7 +443,7 @@ mod tests {
             .instructions(Task::Summarise, &release(), 3)
             .unwrap();
         assert_eq!(text, "012|v1.1.0..v1.2.0");
-        let built_in = Prompter::new(PromptStyle::Conventional, None)
+        let built_in = Prompter::new(Style::Conventional, None)
             .unwrap()
             .instructions(Task::Summarise, &release(), 3)
             .unwrap();
@@ -557,7 +507,7 @@ mod tests {
             ### {{ name | title }}\n{% for i in range(20) %}- rule {{ loop.index }} for {{ name }} in {{ commit_range or 'the range' }} ({{ commit_count }} commits){% if version %}, {{ version | upper }}{% endif %}\n{% endfor %}{% endfor %}\
             {{ citation_rule }}";
         let mut most = 0;
-        for style in PromptStyle::ALL {
+        for style in Style::ALL {
             let prompter = Prompter::new(style, None).unwrap();
             for task in [Task::Summarise, Task::Merge, Task::Repair] {
                 most = most.max(prompter.fuel_used(task, &release(), 100_000).unwrap());

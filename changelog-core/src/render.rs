@@ -86,7 +86,7 @@ pub fn markdown(changelog: &Changelog) -> String {
     }
     let version = changelog.version.as_deref();
     match changelog.style {
-        Style::Conventional => {
+        Style::Conventional | Style::ReleaseNotes | Style::Technical | Style::Social => {
             out.push_str("## ");
             out.push_str(version.unwrap_or("Unreleased"));
             if let Some(date) = changelog.date {

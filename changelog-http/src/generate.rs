@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use changelog_core::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
-use changelog_core::prompt::PromptStyle;
 use changelog_core::source::git::GitSource;
 use changelog_core::{BuildOptions, Changelog, CommitSource as _, Format, RangeQuery, Style};
 
@@ -13,16 +12,11 @@ use crate::cli::{CliError, FormatArg, GenerateArgs, ProviderArg, StyleArg};
 
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     let llm = &args.llm;
-    let deterministic_style = match args.style {
-        StyleArg::Conventional => Some(Style::Conventional),
-        StyleArg::KeepAChangelog => Some(Style::KeepAChangelog),
-        StyleArg::ReleaseNotes | StyleArg::Technical | StyleArg::Social => None,
-    };
+    let style = core_style(args.style);
     if llm.provider == ProviderArg::None {
-        if deterministic_style.is_none() {
+        if style.needs_model() {
             return Err(CliError::Usage(format!(
-                "--style {} needs a language model: pass --provider",
-                style_name(args.style)
+                "--style {style} needs a language model: pass --provider"
             )));
         }
         if llm.estimate || llm.stream || llm.repair || llm.template.is_some() {
@@ -50,7 +44,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         paths: args.paths.clone(),
     };
     let build = BuildOptions {
-        style: deterministic_style.unwrap_or_default(),
+        style,
         title: args.title.clone(),
         version: args.version.clone(),
     };
@@ -71,7 +65,6 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
 
     let provider = crate::providers::build(&stack)?;
     let options = LlmOptions {
-        style: prompt_style(args.style),
         template,
         model: stack.model(),
         temperature: llm.temperature,
@@ -107,17 +100,13 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     write_output(args, &changelog, format)
 }
 
-fn style_name(style: StyleArg) -> &'static str {
-    prompt_style(style).name()
-}
-
-fn prompt_style(style: StyleArg) -> PromptStyle {
+fn core_style(style: StyleArg) -> Style {
     match style {
-        StyleArg::Conventional => PromptStyle::Conventional,
-        StyleArg::KeepAChangelog => PromptStyle::KeepAChangelog,
-        StyleArg::ReleaseNotes => PromptStyle::ReleaseNotes,
-        StyleArg::Technical => PromptStyle::Technical,
-        StyleArg::Social => PromptStyle::Social,
+        StyleArg::Conventional => Style::Conventional,
+        StyleArg::KeepAChangelog => Style::KeepAChangelog,
+        StyleArg::ReleaseNotes => Style::ReleaseNotes,
+        StyleArg::Technical => Style::Technical,
+        StyleArg::Social => Style::Social,
     }
 }
 
