@@ -73,10 +73,13 @@ impl SqliteStore {
         // Several processes may open one new file at once; each would see no migration
         // applied and create the tables. They take turns: the first migrates, the others then
         // find the schema up to date.
-        let _turn = if in_memory {
+        // (Not for databases in memory, which sqlx names `file:sqlx-in-memory-N`, nor for
+        // other `file:` URIs, whose name is not a path.)
+        let database = options.get_filename();
+        let _turn = if in_memory || database.to_string_lossy().starts_with("file:") {
             None
         } else {
-            MigrationLock::acquire(options.get_filename()).await?
+            MigrationLock::acquire(database).await?
         };
         let pool = pool_options
             .connect_with(options)

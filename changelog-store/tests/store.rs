@@ -1656,5 +1656,25 @@ async fn eight_processes_opening_one_new_sqlite_file_migrate_it_once() -> Result
     .fetch_one(store.pool())
     .await?;
     ensure!(tables == 1);
+    ensure!(
+        dir.path().join("shared.db-migrate.lock").exists(),
+        "the lock is a file beside the database"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn databases_in_memory_take_no_lock_file() -> Result<()> {
+    let store = SqliteStore::open("sqlite::memory:", None).await?;
+    store.pool().close().await;
+    let strays: Vec<String> = std::fs::read_dir(".")?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with("-migrate.lock"))
+        .collect();
+    ensure!(
+        strays.is_empty(),
+        "lock files left in the working directory: {strays:?}"
+    );
     Ok(())
 }

@@ -69,7 +69,7 @@ async fn every_text_field_holds_its_limit_and_refuses_one_more_character(
         ("version", MAX_VERSION_LEN, |c, v| c.version = Some(v)),
         ("content", MAX_CONTENT_LEN, |c, v| c.content = v),
         ("repository", MAX_REPOSITORY_LEN, |c, v| {
-            c.repository = Some(v)
+            c.repository = Some(v);
         }),
         ("commit range", MAX_COMMIT_RANGE_LEN, |c, v| {
             c.commit_range = Some(v);
