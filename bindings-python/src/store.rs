@@ -15,6 +15,8 @@
 //!
 //! An SQLite file is created when missing; the schema is migrated on open.
 
+use std::sync::{Mutex, PoisonError};
+
 use changelog_core::store::{
     ChangelogQuery, ChangelogSort, ChangelogUpdate, ChangelogVersion, Direction, NewChangelog,
     NewUser, StoreError as CoreStoreError, TagMatch,
@@ -42,7 +44,7 @@ fn sqlx_url(url: &str) -> Result<String, Failure> {
             .or_else(|| location.strip_prefix("//"))
             .unwrap_or(location);
         if path.is_empty() || path == ":memory:" {
-            return Ok("sqlite::memory:".to_owned());
+            return Ok(IN_MEMORY.to_owned());
         }
         let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
         if !params.iter().any(|p| p.starts_with("mode=")) {
@@ -131,10 +133,29 @@ fn parse_tag_match(tag_match: &str) -> Result<TagMatch, Failure> {
 /// Saved changelogs, on SQLite or PostgreSQL.
 #[pyclass(name = "Store", module = "changelog", frozen)]
 pub(crate) struct PyStore {
-    store: Store,
+    opened: Mutex<Opened>,
+    /// The URL as sqlx reads it, to open the store again in a forked child.
+    target: String,
     owner: Uuid,
     user: String,
     url: String,
+}
+
+/// A store's connections and the process they belong to.
+struct Opened {
+    pid: u32,
+    store: Store,
+}
+
+/// Opens the store at `target` (`shown` is its URL without a password, for messages).
+async fn open(target: &str, shown: &str) -> Result<Store, Failure> {
+    Store::open(target).await.map_err(|error| match error {
+        changelog_store::Error::UnsupportedUrl { .. } => Failure::Open(error),
+        error => Failure::Store(CoreStoreError::backend(
+            format!("cannot open the store at `{shown}`"),
+            error,
+        )),
+    })
 }
 
 impl PyStore {
@@ -145,9 +166,43 @@ impl PyStore {
         F: FnOnce(Store, Uuid) -> Fut,
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
     {
-        wait(py, operation(self.store.clone(), self.owner))
+        let store = self.store(py)?;
+        wait(py, operation(store, self.owner))
+    }
+
+    /// The store's connections in this process. A child made by `fork()` inherits the parent's
+    /// pool as memory only (SQLite connections live on the parent's threads, PostgreSQL ones
+    /// are sockets the parent goes on using): its first call opens the store again, and the
+    /// parent's pool is left untouched (leaked, never closed from the child).
+    fn store(&self, py: Python<'_>) -> PyResult<Store> {
+        let pid = std::process::id();
+        {
+            let opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+            if opened.pid == pid {
+                return Ok(opened.store.clone());
+            }
+        }
+        if self.target == IN_MEMORY {
+            return Err(Failure::Store(CoreStoreError::backend(
+                "an in-memory store cannot be used in a process made by fork() after it was opened",
+                "its data lives in the parent's connection; open the store in the child, \
+                 or use an SQLite file or PostgreSQL, which a forked child opens again",
+            ))
+            .into_pyerr(py));
+        }
+        let (target, shown) = (self.target.clone(), self.url.clone());
+        let fresh = wait(py, async move { open(&target, &shown).await })?;
+        let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+        if opened.pid != pid {
+            let parents = std::mem::replace(&mut *opened, Opened { pid, store: fresh });
+            std::mem::forget(parents);
+        }
+        Ok(opened.store.clone())
     }
 }
+
+/// The URL of an SQLite database in memory, as [`sqlx_url`] writes it.
+const IN_MEMORY: &str = "sqlite::memory:";
 
 #[pymethods]
 impl PyStore {
@@ -161,21 +216,19 @@ impl PyStore {
         if user.is_empty() {
             return Err(Failure::Argument("user must not be empty".to_owned()).into_pyerr(py));
         }
-        let opened = shown.clone();
+        let (opening, opened) = (target.clone(), shown.clone());
         let name = user.clone();
         let (store, owner) = wait(py, async move {
-            let store = Store::open(&target).await.map_err(|error| match error {
-                changelog_store::Error::UnsupportedUrl { .. } => Failure::Open(error),
-                error => Failure::Store(CoreStoreError::backend(
-                    format!("cannot open the store at `{opened}`"),
-                    error,
-                )),
-            })?;
+            let store = open(&opening, &opened).await?;
             let owner = ensure_user(&store, &name).await?;
             Ok((store, owner))
         })?;
         Ok(Self {
-            store,
+            opened: Mutex::new(Opened {
+                pid: std::process::id(),
+                store,
+            }),
+            target,
             owner,
             user,
             url: shown,

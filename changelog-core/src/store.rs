@@ -20,6 +20,7 @@ pub mod api_key;
 pub mod audit;
 pub mod cache;
 pub mod job;
+pub mod limits;
 pub mod memory;
 pub mod refresh;
 pub mod repository;
@@ -46,8 +47,7 @@ use crate::Changelog;
 /// The largest page a listing returns, whatever the query asks for.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-/// The longest tag, in characters, after normalisation.
-pub const MAX_TAG_LEN: usize = 64;
+pub use limits::MAX_TAG_LEN;
 
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]

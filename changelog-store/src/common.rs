@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use changelog_core::Changelog;
-use changelog_core::store::api_key::{generate_key, hash_key, key_prefix};
+use changelog_core::store::api_key::{PREFIX_ATTEMPTS, hash_key, key_prefix, prefix_exhausted};
 use changelog_core::store::job::{Job, JobOutcome, JobStatus, JobStore, lease_end};
 use changelog_core::store::{
     ApiKey, ApiKeyStore, ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource,
     ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor, CursorKey, Direction, IssuedApiKey,
     NewApiKey, NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
-    normalize_tags, now, version_sort_key,
+    limits, normalize_tags, now, version_sort_key,
 };
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -68,6 +68,16 @@ fn unique_field(db: &dyn sqlx::error::DatabaseError) -> String {
         .map_or(message, |(_, column)| column)
         .trim()
         .to_owned()
+}
+
+/// Whether a unique violation is about an API key's prefix: PostgreSQL names the constraint,
+/// SQLite the column.
+fn is_prefix_collision(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.is_unique_violation()
+        && db.constraint().map_or_else(
+            || db.message().ends_with("api_keys.prefix"),
+            |constraint| constraint == "api_keys_prefix_key",
+        )
 }
 
 pub(super) fn not_found(entity: &'static str, id: impl std::fmt::Display) -> StoreError {
@@ -289,6 +299,7 @@ async fn apply_update(
 #[async_trait]
 impl UserStore for BackendStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        limits::check_new_user(user)?;
         let at = now();
         let row = sqlx::query(&format!(
             "INSERT INTO users \
@@ -395,6 +406,7 @@ impl UserStore for BackendStore {
 #[async_trait]
 impl ChangelogStore for BackendStore {
     async fn create_changelog(&self, new: &NewChangelog) -> StoreResult<ChangelogRecord> {
+        let tags = limits::check_new_changelog(new)?;
         let at = now();
         let id = Uuid::new_v4();
         let mut tx = self
@@ -431,7 +443,7 @@ impl ChangelogStore for BackendStore {
             Some(db) if db.is_foreign_key_violation() => not_found("user", new.owner_id),
             _ => db_err("cannot create a changelog")(e),
         })?;
-        set_tags(&mut tx, id, &normalize_tags(&new.tags)).await?;
+        set_tags(&mut tx, id, &tags).await?;
         let record = load_changelog(&mut tx, id).await?;
         insert_version(&mut tx, &record, Some(new.owner_id)).await?;
         tx.commit()
@@ -462,6 +474,7 @@ impl ChangelogStore for BackendStore {
         update: &ChangelogUpdate,
         edited_by: Option<Uuid>,
     ) -> StoreResult<ChangelogRecord> {
+        limits::check_update(update)?;
         let mut tx = self
             .pool
             .begin_with(BEGIN_WRITE)
@@ -562,6 +575,7 @@ impl ChangelogStore for BackendStore {
     }
 
     async fn list_changelogs(&self, query: &ChangelogQuery) -> StoreResult<Page<ChangelogRecord>> {
+        limits::check_query(query)?;
         let cursor = query
             .cursor
             .as_deref()
@@ -692,28 +706,39 @@ fn api_key_from_row(row: &DbRow) -> Result<ApiKey, sqlx::Error> {
 #[async_trait]
 impl ApiKeyStore for BackendStore {
     async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<IssuedApiKey> {
-        let (prefix, secret) = generate_key();
-        let row = sqlx::query(&format!(
-            "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scopes, expires_at, \
-             use_count, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
-             RETURNING {API_KEY_COLUMNS}"
-        ))
-        .bind(Uuid::new_v4())
-        .bind(new.user_id)
-        .bind(&new.name)
-        .bind(&prefix)
-        .bind(hash_key(&secret))
-        .bind(Json(&new.scopes))
-        .bind(new.expires_at.map(db_time))
-        .bind(db_time(now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| match e.as_database_error() {
-            Some(db) if db.is_foreign_key_violation() => not_found("user", new.user_id),
-            _ => db_err("cannot create an API key")(e),
-        })?;
-        let key = api_key_from_row(&row).map_err(db_err("cannot read an API key row"))?;
-        Ok(IssuedApiKey { key, secret })
+        limits::check_new_api_key(new)?;
+        for _ in 0..PREFIX_ATTEMPTS {
+            let (prefix, secret) = self.key_generator.generate();
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scopes, \
+                 expires_at, use_count, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
+                 RETURNING {API_KEY_COLUMNS}"
+            ))
+            .bind(Uuid::new_v4())
+            .bind(new.user_id)
+            .bind(&new.name)
+            .bind(&prefix)
+            .bind(hash_key(&secret))
+            .bind(Json(&new.scopes))
+            .bind(new.expires_at.map(db_time))
+            .bind(db_time(now()))
+            .fetch_one(&self.pool)
+            .await;
+            let row = match inserted {
+                Ok(row) => row,
+                // Another key has this prefix: draw again.
+                Err(e) if e.as_database_error().is_some_and(is_prefix_collision) => continue,
+                Err(e) => {
+                    return Err(match e.as_database_error() {
+                        Some(db) if db.is_foreign_key_violation() => not_found("user", new.user_id),
+                        _ => db_err("cannot create an API key")(e),
+                    });
+                }
+            };
+            let key = api_key_from_row(&row).map_err(db_err("cannot read an API key row"))?;
+            return Ok(IssuedApiKey { key, secret });
+        }
+        Err(prefix_exhausted())
     }
 
     async fn authenticate_api_key(&self, secret: &str) -> StoreResult<Option<ApiKey>> {

@@ -59,13 +59,19 @@ impl TokenKeys {
             what: "encryption key",
             reason: "expected 64 hexadecimal digits (32 bytes)".into(),
         };
-        let hex = hex.trim();
-        if hex.len() != 64 || !hex.is_ascii() {
+        // Exactly 64 digits: no surrounding space, no `0x`, and no sign (`from_str_radix`
+        // would read `+0` as a digit pair).
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid());
         }
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => b - b'A' + 10,
+        };
         let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
+        for (byte, pair) in key.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            *byte = digit(pair[0]) << 4 | digit(pair[1]);
         }
         Ok(key)
     }
@@ -144,5 +150,38 @@ mod tests {
         );
         assert!(TokenKeys::parse_hex_key(&"ab".repeat(32)).is_ok());
         assert!(TokenKeys::parse_hex_key("abc").is_err());
+    }
+
+    #[test]
+    fn hex_keys_are_exactly_64_hex_digits() {
+        let digits = "0123456789abcdefABCDEF".repeat(3);
+        let key = TokenKeys::parse_hex_key(&digits[..64]).unwrap();
+        assert_eq!(key[..3], [0x01, 0x23, 0x45]);
+        assert_eq!(
+            TokenKeys::parse_hex_key(&"Ff".repeat(32)).unwrap(),
+            [0xff; 32]
+        );
+        let refused = [
+            "+0".repeat(32),
+            "-0".repeat(32),
+            format!(" {}", "0".repeat(63)),
+            format!("{} ", "0".repeat(64)),
+            format!(" {} ", "0".repeat(64)),
+            format!("{}\n", "0".repeat(64)),
+            format!("0x{}", "0".repeat(62)),
+            format!("0x{}", "0".repeat(64)),
+            "0".repeat(63),
+            "0".repeat(65),
+            format!("{}g", "0".repeat(63)),
+            "\u{e9}".repeat(32),
+            String::new(),
+        ];
+        for hex in &refused {
+            let error = TokenKeys::parse_hex_key(hex).expect_err(hex);
+            assert!(
+                error.to_string().contains("64 hexadecimal digits"),
+                "{error}"
+            );
+        }
     }
 }

@@ -61,6 +61,16 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// Another process's migration of the same SQLite file could not be waited for.
+    #[error("cannot lock `{}` to migrate the database", path.display())]
+    MigrationLock {
+        /// The lock file beside the database.
+        path: std::path::PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Running the migrations failed.
     #[error("cannot migrate the database")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use changelog_core::store::StoreError;
+use changelog_core::store::api_key::KeyGenerator;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, QueryBuilder, Row};
@@ -28,6 +29,7 @@ type BackendStore = PgStore;
 pub struct PgStore {
     pool: PgPool,
     keys: Option<TokenKeys>,
+    key_generator: KeyGenerator,
 }
 
 impl PgStore {
@@ -55,13 +57,24 @@ impl PgStore {
                 source,
             })?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, keys })
+        Ok(Self {
+            pool,
+            keys,
+            key_generator: KeyGenerator::default(),
+        })
     }
 
     /// The connection pool, for what the traits do not cover.
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The same store drawing new API keys from `generator`.
+    #[must_use]
+    pub fn with_key_generator(mut self, generator: KeyGenerator) -> Self {
+        self.key_generator = generator;
+        self
     }
 
     fn keys(&self) -> Result<&TokenKeys, StoreError> {

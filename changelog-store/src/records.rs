@@ -209,6 +209,7 @@ fn repository_from_row(row: &DbRow) -> StoreResult<Repository> {
 #[async_trait]
 impl RepositoryStore for BackendStore {
     async fn upsert_repository(&self, new: &NewRepository) -> StoreResult<Repository> {
+        changelog_core::store::limits::check_new_repository(new)?;
         let at = db_time(now());
         let row = sqlx::query(&format!(
             "INSERT INTO repositories (id, owner_id, provider, external_id, name, full_name, url, \

@@ -1,10 +1,13 @@
 //! The SQLite store: one file, WAL journal, a busy timeout, foreign keys on, FTS5 for text
 //! search. Times are stored as integer microseconds since the epoch.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use changelog_core::store::StoreError;
+use changelog_core::store::api_key::KeyGenerator;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, SqlitePool};
@@ -28,6 +31,7 @@ type BackendStore = SqliteStore;
 pub struct SqliteStore {
     pool: SqlitePool,
     keys: Option<TokenKeys>,
+    key_generator: KeyGenerator,
 }
 
 impl SqliteStore {
@@ -66,6 +70,17 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None);
         }
+        // Several processes may open one new file at once; each would see no migration
+        // applied and create the tables. They take turns: the first migrates, the others then
+        // find the schema up to date.
+        // (Not for databases in memory, which sqlx names `file:sqlx-in-memory-N`, nor for
+        // other `file:` URIs, whose name is not a path.)
+        let database = options.get_filename();
+        let _turn = if in_memory || database.to_string_lossy().starts_with("file:") {
+            None
+        } else {
+            MigrationLock::acquire(database).await?
+        };
         let pool = pool_options
             .connect_with(options)
             .await
@@ -74,7 +89,11 @@ impl SqliteStore {
                 source,
             })?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool, keys })
+        Ok(Self {
+            pool,
+            keys,
+            key_generator: KeyGenerator::default(),
+        })
     }
 
     /// The connection pool, for what the traits do not cover.
@@ -83,8 +102,71 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// The same store drawing new API keys from `generator`.
+    #[must_use]
+    pub fn with_key_generator(mut self, generator: KeyGenerator) -> Self {
+        self.key_generator = generator;
+        self
+    }
+
     fn keys(&self) -> Result<&TokenKeys, StoreError> {
         self.keys.as_ref().ok_or_else(crate::no_keys)
+    }
+}
+
+/// An exclusive lock on a file beside the database (`<file>-migrate.lock`), held while a
+/// process connects and migrates; released when dropped (or when the process ends).
+struct MigrationLock(File);
+
+impl MigrationLock {
+    /// How long an open waits for another process's migration.
+    const PATIENCE: Duration = Duration::from_secs(120);
+
+    /// Takes the lock, waiting (without blocking the async threads) while another process or
+    /// another open in this process holds it. `None` when the lock file cannot be created
+    /// (a read-only directory, where no migration can write either).
+    async fn acquire(database: &Path) -> Result<Option<Self>, Error> {
+        let mut name = database.as_os_str().to_owned();
+        name.push("-migrate.lock");
+        let path = PathBuf::from(name);
+        let Ok(file) = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(Self(file))),
+                Err(TryLockError::WouldBlock) if started.elapsed() < Self::PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::MigrationLock {
+                        path,
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "another process held it for more than {} s",
+                                Self::PATIENCE.as_secs()
+                            ),
+                        ),
+                    });
+                }
+                Err(TryLockError::Error(source)) => {
+                    return Err(Error::MigrationLock { path, source });
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MigrationLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 

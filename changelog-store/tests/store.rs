@@ -6,9 +6,12 @@
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use changelog_core::store::api_key::{KeyGenerator, PREFIX_ATTEMPTS};
 use changelog_core::store::memory::MemoryStore;
 use changelog_core::store::{
     ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource, ChangelogUpdate, Direction,
@@ -207,10 +210,14 @@ suite!(
     concurrent_workers_never_claim_the_same_job,
     concurrent_creates_share_tags_created_on_first_use,
     an_expired_lease_makes_a_job_claimable_again,
+    an_api_key_prefix_already_taken_is_drawn_again,
 );
 
 #[path = "store/records.rs"]
 mod records;
+
+#[path = "store/limits.rs"]
+mod limits;
 
 async fn user(h: &Harness, name: &str) -> Result<User> {
     let new = NewUser {
@@ -397,15 +404,48 @@ async fn create_keeps_tags_and_the_first_version(h: &Harness) -> Result<()> {
 
 async fn a_failure_halfway_through_create_leaves_nothing(h: &Harness) -> Result<()> {
     let alice = user(h, "alice").await?;
-    // The changelog row and the first tag are written before the second tag breaks the tags
-    // table's length check.
+    // The changelog row and the first tag are written before the database refuses the second
+    // tag (a trigger stands for any failure past the checks made before writing).
+    const REFUSED: &str = "zzz-refused-by-the-database";
+    match &h.backend {
+        Backend::Memory => {}
+        Backend::Sqlite(store) => {
+            sqlx::query(&format!(
+                "CREATE TRIGGER refuse_tag BEFORE INSERT ON tags WHEN new.name = '{REFUSED}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            ))
+            .execute(store.pool())
+            .await?;
+        }
+        Backend::Postgres { store, .. } => {
+            sqlx::query(&format!(
+                "CREATE FUNCTION refuse_tag() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF new.name = '{REFUSED}' THEN RAISE EXCEPTION 'refused'; END IF; \
+                 RETURN new; END $$"
+            ))
+            .execute(store.pool())
+            .await?;
+            sqlx::query(
+                "CREATE TRIGGER refuse_tag BEFORE INSERT ON tags \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_tag()",
+            )
+            .execute(store.pool())
+            .await?;
+        }
+    }
+    // The memory store checks before it writes anything: a tag past the length limit.
+    let second = match h.backend {
+        Backend::Memory => "z".repeat(65),
+        _ => REFUSED.to_owned(),
+    };
     let new = NewChangelog {
-        tags: vec!["aaa-first".into(), "z".repeat(65)],
+        tags: vec!["aaa-first".into(), second],
         ..changelog(alice.id, "Half-written")
     };
-    match h.store.create_changelog(&new).await {
-        Err(StoreError::Invalid { .. }) => {}
-        other => panic!("expected the too-long tag to be refused, got {other:?}"),
+    match (&h.backend, h.store.create_changelog(&new).await) {
+        (Backend::Memory, Err(StoreError::Invalid { .. }))
+        | (Backend::Sqlite(_) | Backend::Postgres { .. }, Err(StoreError::Backend { .. })) => {}
+        (_, other) => panic!("expected the second tag to be refused, got {other:?}"),
     }
     let page = h.store.list_changelogs(&ChangelogQuery::default()).await?;
     assert!(
@@ -1475,5 +1515,166 @@ async fn rotating_keys_reencrypts_stored_tokens() -> Result<()> {
         .fetch_one(only_new.pool())
         .await?;
     assert_eq!(key_id, "test-key-2");
+    Ok(())
+}
+
+/// The same store as `h` (the same data, for SQL backends), drawing API keys from `generator`.
+fn with_key_generator(h: &Harness, generator: KeyGenerator) -> Arc<dyn Storage> {
+    match &h.backend {
+        Backend::Memory => Arc::new(MemoryStore::new().with_key_generator(generator)),
+        Backend::Sqlite(store) => Arc::new(store.clone().with_key_generator(generator)),
+        Backend::Postgres { store, .. } => Arc::new(store.clone().with_key_generator(generator)),
+    }
+}
+
+async fn an_api_key_prefix_already_taken_is_drawn_again(h: &Harness) -> Result<()> {
+    // Keys come from a script: the first two draw the same prefix, the next one another.
+    let script: Vec<(String, String)> = ["clk_00000000deadbeef", "clk_00000000deadbeef"]
+        .into_iter()
+        .chain(std::iter::repeat_n(
+            "clk_00000000cafef00d",
+            PREFIX_ATTEMPTS + 1,
+        ))
+        .enumerate()
+        .map(|(i, prefix)| (prefix.to_owned(), format!("{prefix}_secret{i}")))
+        .collect();
+    let draws = Arc::new(AtomicUsize::new(0));
+    let generator = {
+        let draws = Arc::clone(&draws);
+        KeyGenerator::new(move || script[draws.fetch_add(1, SeqCst)].clone())
+    };
+    let store = with_key_generator(h, generator);
+    let alice = store
+        .create_user(&NewUser {
+            username: "prefix-alice".into(),
+            email: "prefix-alice@example.com".into(),
+            ..NewUser::default()
+        })
+        .await?;
+    let new = |name: &str| NewApiKey {
+        user_id: alice.id,
+        name: name.into(),
+        ..NewApiKey::default()
+    };
+
+    let first = store.create_api_key(&new("first")).await?;
+    assert_eq!(first.key.prefix, "clk_00000000deadbeef");
+    // Its first draw collides with the first key; the second draw is kept.
+    let second = store.create_api_key(&new("second")).await?;
+    assert_eq!(second.key.prefix, "clk_00000000cafef00d");
+    assert_eq!(second.secret, "clk_00000000cafef00d_secret2");
+    assert_eq!(draws.load(SeqCst), 3);
+    for issued in [&first, &second] {
+        let key = store
+            .authenticate_api_key(&issued.secret)
+            .await?
+            .context("accepted")?;
+        assert_eq!(key.id, issued.key.id);
+    }
+
+    // A source that only draws taken prefixes gives up after a bounded number of draws.
+    match store.create_api_key(&new("third")).await {
+        Err(StoreError::Duplicate { field }) => assert!(field.contains("prefix"), "{field}"),
+        other => anyhow::bail!("expected the prefix to be exhausted, got {other:?}"),
+    }
+    assert_eq!(draws.load(SeqCst), 3 + PREFIX_ATTEMPTS);
+    assert_eq!(store.api_keys(alice.id).await?.len(), 2);
+    Ok(())
+}
+
+/// Set in the processes `eight_processes_opening_one_new_sqlite_file_migrate_it_once` starts:
+/// the database URL to open, once the start file beside it exists.
+const OPEN_CHILD_VAR: &str = "CHANGELOG_TEST_OPEN_SQLITE_CHILD";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_processes_opening_one_new_sqlite_file_migrate_it_once() -> Result<()> {
+    const NAME: &str = "eight_processes_opening_one_new_sqlite_file_migrate_it_once";
+    if let Ok(db) = std::env::var(OPEN_CHILD_VAR) {
+        // A child: wait for the start signal, so that all eight open at the same moment.
+        let start = std::path::PathBuf::from(format!("{db}.start"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !start.exists() {
+            ensure!(std::time::Instant::now() < deadline, "no start signal");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let store = SqliteStore::open(&format!("sqlite://{db}?mode=rwc"), None)
+            .await
+            .with_context(|| format!("process {} opening {db}", std::process::id()))?;
+        store.pool().close().await;
+        return Ok(());
+    }
+
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("shared.db");
+    let children = (0..8)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe()?)
+                .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .env(OPEN_CHILD_VAR, &db)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    // Let every child start and wait, then release them together.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::fs::write(format!("{}.start", db.display()), b"go")?;
+    let mut failures = Vec::new();
+    for child in children {
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || !stdout.contains("1 passed") {
+            failures.push(format!(
+                "{}\n{stdout}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    ensure!(
+        failures.is_empty(),
+        "{} of 8 processes failed to open a new file:\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
+
+    // Each migration ran once, and successfully.
+    let store = SqliteStore::open(&format!("sqlite://{}", db.display()), None).await?;
+    let migrations: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(store.pool())
+            .await?;
+    let expected = sqlx::migrate!("migrations/sqlite").iter().count();
+    ensure!(migrations.len() == expected, "{migrations:?}");
+    ensure!(
+        migrations.iter().all(|(_, success)| *success),
+        "{migrations:?}"
+    );
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'changelogs'",
+    )
+    .fetch_one(store.pool())
+    .await?;
+    ensure!(tables == 1);
+    ensure!(
+        dir.path().join("shared.db-migrate.lock").exists(),
+        "the lock is a file beside the database"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn databases_in_memory_take_no_lock_file() -> Result<()> {
+    let store = SqliteStore::open("sqlite::memory:", None).await?;
+    store.pool().close().await;
+    let strays: Vec<String> = std::fs::read_dir(".")?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with("-migrate.lock"))
+        .collect();
+    ensure!(
+        strays.is_empty(),
+        "lock files left in the working directory: {strays:?}"
+    );
     Ok(())
 }

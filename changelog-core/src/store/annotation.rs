@@ -5,10 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{StoreError, StoreResult};
+use super::StoreResult;
 
-/// The longest annotation, in characters.
-pub const MAX_ANNOTATION_LEN: usize = 10_000;
+pub use super::limits::MAX_ANNOTATION_LEN;
 
 /// A note on a changelog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,24 +26,9 @@ pub struct Annotation {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Checks an annotation's body: not blank, at most [`MAX_ANNOTATION_LEN`] characters.
+/// Checks an annotation's body: not blank, no NUL, at most [`MAX_ANNOTATION_LEN`] characters.
 pub fn check_body(body: &str) -> StoreResult<()> {
-    let invalid = |reason: String| {
-        Err(StoreError::Invalid {
-            what: "annotation",
-            reason,
-        })
-    };
-    if body.trim().is_empty() {
-        return invalid("the note is empty".into());
-    }
-    let len = body.chars().count();
-    if len > MAX_ANNOTATION_LEN {
-        return invalid(format!(
-            "the note is {len} characters long, more than {MAX_ANNOTATION_LEN}"
-        ));
-    }
-    Ok(())
+    super::limits::check_annotation(body)
 }
 
 /// Annotations.

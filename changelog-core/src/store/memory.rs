@@ -9,19 +9,21 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::api_key::{
-    ApiKey, ApiKeyStore, IssuedApiKey, NewApiKey, generate_key, hash_key, key_prefix,
+    ApiKey, ApiKeyStore, IssuedApiKey, KeyGenerator, NewApiKey, PREFIX_ATTEMPTS, hash_key,
+    key_prefix, prefix_exhausted,
 };
 use super::job::{Job, JobOutcome, JobStatus, JobStore, lease_end};
 use super::{
     ChangelogQuery, ChangelogRecord, ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor,
-    MAX_TAG_LEN, NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
-    compare_records, normalize_tags, now,
+    NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
+    compare_records, limits, normalize_tags, now,
 };
 
 /// Users and changelogs in memory, behind one lock (so every write is atomic).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    key_generator: KeyGenerator,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +46,13 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// The same store drawing new API keys from `generator`.
+    #[must_use]
+    pub fn with_key_generator(mut self, generator: KeyGenerator) -> Self {
+        self.key_generator = generator;
+        self
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-done write: writes check first
         // and mutate last.
@@ -51,17 +60,6 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn checked_tags(tags: &[String]) -> StoreResult<Vec<String>> {
-    let tags = normalize_tags(tags);
-    if let Some(tag) = tags.iter().find(|t| t.chars().count() > MAX_TAG_LEN) {
-        return Err(StoreError::Invalid {
-            what: "tag",
-            reason: format!("`{tag}` is longer than {MAX_TAG_LEN} characters"),
-        });
-    }
-    Ok(tags)
 }
 
 fn not_found(entity: &'static str, id: impl std::fmt::Display) -> StoreError {
@@ -136,6 +134,7 @@ impl State {
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        limits::check_new_user(user)?;
         let mut state = self.state();
         state.check_unique(user)?;
         let at = now();
@@ -207,7 +206,7 @@ impl UserStore for MemoryStore {
 #[async_trait]
 impl ChangelogStore for MemoryStore {
     async fn create_changelog(&self, new: &NewChangelog) -> StoreResult<ChangelogRecord> {
-        let tags = checked_tags(&new.tags)?;
+        let tags = limits::check_new_changelog(new)?;
         let mut state = self.state();
         if !state.users.contains_key(&new.owner_id) {
             return Err(not_found("user", new.owner_id));
@@ -251,7 +250,7 @@ impl ChangelogStore for MemoryStore {
         update: &ChangelogUpdate,
         edited_by: Option<Uuid>,
     ) -> StoreResult<ChangelogRecord> {
-        let tags = update.tags.as_deref().map(checked_tags).transpose()?;
+        let tags = limits::check_update(update)?;
         let mut state = self.state();
         let mut record = state.current(id, expected_revision)?.clone();
         if let Some(title) = &update.title {
@@ -324,6 +323,7 @@ impl ChangelogStore for MemoryStore {
     }
 
     async fn list_changelogs(&self, query: &ChangelogQuery) -> StoreResult<Page<ChangelogRecord>> {
+        limits::check_query(query)?;
         let cursor = query
             .cursor
             .as_deref()
@@ -404,11 +404,16 @@ impl Cursor {
 #[async_trait]
 impl ApiKeyStore for MemoryStore {
     async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<IssuedApiKey> {
+        limits::check_new_api_key(new)?;
         let mut state = self.state();
         if !state.users.contains_key(&new.user_id) {
             return Err(not_found("user", new.user_id));
         }
-        let (prefix, secret) = generate_key();
+        let taken = |prefix: &str| state.api_keys.values().any(|(key, _)| key.prefix == prefix);
+        let (prefix, secret) = std::iter::repeat_with(|| self.key_generator.generate())
+            .take(PREFIX_ATTEMPTS)
+            .find(|(prefix, _)| !taken(prefix))
+            .ok_or_else(prefix_exhausted)?;
         let key = ApiKey {
             id: Uuid::new_v4(),
             user_id: new.user_id,

@@ -137,6 +137,7 @@ impl RefreshTokenStore for MemoryStore {
 #[async_trait]
 impl RepositoryStore for MemoryStore {
     async fn upsert_repository(&self, new: &NewRepository) -> StoreResult<Repository> {
+        crate::store::limits::check_new_repository(new)?;
         let mut state = self.state();
         state.require_user(new.owner_id)?;
         let at = now();
