@@ -10,7 +10,9 @@
 //!   co-authors, and a documented heuristic for plain messages.
 //! - [`changelog`]: the structured document (sections of entries, each entry citing its
 //!   commits) and the deterministic grouping by style.
-//! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline.
+//! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline; git text is escaped
+//!   so that it never becomes markup or a link.
+//! - [`text`]: control and bidirectional-control characters removed from git-derived text.
 //!
 //! The crates of the workspace depend on each other in one direction:
 //!
@@ -49,6 +51,7 @@ pub mod source;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod verify;
 
 pub use changelog::{Author, BuildOptions, Changelog, Entry, Section, Stats, Style, build};
