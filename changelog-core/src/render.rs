@@ -262,9 +262,8 @@ fn is_special(b: u8) -> bool {
 fn push_escaped(out: &mut String, text: &str, place: Place) {
     let bytes = text.as_bytes();
     let starts_block = place == Place::LineStart;
-    if !bytes.iter().any(|&b| is_special(b))
-        && !(starts_block && bytes.first().is_some_and(|b| b"#-+=0123456789".contains(b)))
-    {
+    let block_marker = starts_block && bytes.first().is_some_and(|b| b"#-+=0123456789".contains(b));
+    if !block_marker && !bytes.iter().any(|&b| is_special(b)) {
         out.push_str(text);
         return;
     }
