@@ -262,6 +262,8 @@ impl Failure {
                 | E::UnbornHead { .. }
                 | E::UnknownRevision { .. }
                 | E::NotACommit { .. }
+                | E::HistoryCycle { .. }
+                | E::CorruptObject { .. }
                 | E::Git { .. }),
             ) => SourceError::new_err(message_with_causes(&error)),
             Self::Core(error) => ChangelogError::new_err(message_with_causes(&error)),

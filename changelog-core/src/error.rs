@@ -116,6 +116,34 @@ pub enum Error {
         source: git2::Error,
     },
 
+    /// Grafts (`.git/info/grafts`) or replacements make a commit its own ancestor, so the
+    /// history has no order and no range of it can be read whole.
+    #[cfg(feature = "git")]
+    #[error(
+        "the history of `{}` is a cycle through commit {commit}: a graft (`.git/info/grafts`) or a replacement (`refs/replace/`) makes it its own ancestor; remove it to read this range",
+        path.display()
+    )]
+    HistoryCycle {
+        /// The repository's path.
+        path: PathBuf,
+        /// A commit on the cycle.
+        commit: String,
+    },
+
+    /// A stored object cannot be read: its compressed data is cut short or damaged.
+    #[cfg(feature = "git")]
+    #[error("object {id} of the repository at `{}` is corrupt (`{}`): {reason}", repository.display(), file.display())]
+    CorruptObject {
+        /// The repository's path.
+        repository: PathBuf,
+        /// The object's id.
+        id: String,
+        /// The file that holds it.
+        file: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Serialising a changelog failed.
     #[error("cannot serialise the changelog")]
     Serialize(#[from] serde_json::Error),
@@ -172,6 +200,8 @@ impl Error {
             Self::PathNotFound { .. } | Self::UnknownRevision { .. } => ErrorKind::NotFound,
             #[cfg(feature = "git")]
             Self::NotARepository { .. } | Self::Git { .. } => ErrorKind::Source,
+            #[cfg(feature = "git")]
+            Self::HistoryCycle { .. } | Self::CorruptObject { .. } => ErrorKind::Source,
             Self::UnbornHead { .. } | Self::NotACommit { .. } => ErrorKind::Source,
             Self::Budget { .. } => ErrorKind::Budget,
             Self::Llm(_) => ErrorKind::Provider,

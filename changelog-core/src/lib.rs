@@ -15,9 +15,13 @@
 //! - [`changelog`]: the structured document (sections of entries, each entry citing its
 //!   commits), its styles, and the usage and verification reports of the LLM path (plain data).
 //! - [`build`]: the deterministic grouping of parsed commits into a changelog.
-//! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline.
+//! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline; git text is escaped
+//!   so that it never becomes markup or a link.
 //! - The LLM path on top: [`budget`], [`prompt`], [`llm`], [`verify`], [`pipeline`].
 //! - [`store`]: what the server and the bindings persist, as traits.
+//!
+//! [`text`] (control and bidirectional-control characters removed from git-derived text) is a
+//! leaf every layer may use.
 //!
 //! The crates of the workspace depend on each other in one direction:
 //!
@@ -57,6 +61,7 @@ pub mod source;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod verify;
 
 pub use build::{BuildOptions, build};

@@ -2,6 +2,13 @@
 //!
 //! The output depends only on the changelog: the same history renders to the same bytes, with
 //! no clock, network or key involved.
+//!
+//! Everything in a changelog that comes from a repository (entry text, scopes, breaking notes,
+//! references, tag and version names, the title) is written by whoever made the commits, so the
+//! Markdown escapes it: it can never become HTML, a link, an image, a heading, a list, a quote,
+//! a table cell or emphasis. Balanced code spans (`` `like this` ``) stay code spans, which are
+//! inert. The only links are the ones the renderer makes (commit and reference pages). The JSON
+//! keeps the text as it is.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -82,19 +89,31 @@ pub fn markdown(changelog: &Changelog) -> String {
     let links = changelog.repository.as_ref();
     let mut out = String::with_capacity(256 + 160 * changelog.stats.entries);
     if !changelog.title.is_empty() {
-        let _ = writeln!(out, "# {}\n", changelog.title);
+        out.push_str("# ");
+        push_escaped(&mut out, &single_line(&changelog.title), Place::Heading);
+        out.push_str("\n\n");
     }
     let version = changelog.version.as_deref();
     match changelog.style {
         Style::Conventional | Style::ReleaseNotes | Style::Technical | Style::Social => {
             out.push_str("## ");
-            out.push_str(version.unwrap_or("Unreleased"));
+            push_escaped(
+                &mut out,
+                &single_line(version.unwrap_or("Unreleased")),
+                Place::Heading,
+            );
             if let Some(date) = changelog.date {
                 let _ = write!(out, " ({date})");
             }
         }
         Style::KeepAChangelog => {
-            let _ = write!(out, "## [{}]", version.unwrap_or("Unreleased"));
+            out.push_str("## [");
+            push_escaped(
+                &mut out,
+                &single_line(version.unwrap_or("Unreleased")),
+                Place::Heading,
+            );
+            out.push(']');
             if let Some(date) = changelog.date {
                 let _ = write!(out, " - {date}");
             }
@@ -112,7 +131,10 @@ pub fn markdown(changelog: &Changelog) -> String {
         } else {
             ""
         };
-        let _ = writeln!(out, "### {marker}{}\n", section.title);
+        out.push_str("### ");
+        out.push_str(marker);
+        push_escaped(&mut out, &single_line(&section.title), Place::Heading);
+        out.push_str("\n\n");
         for entry in &section.entries {
             let mark = changelog.style == Style::KeepAChangelog && entry.breaking;
             write_entry(&mut out, entry, mark, &short, links);
@@ -136,21 +158,18 @@ fn write_entry(
         out.push_str("**BREAKING:** ");
     }
     if let Some(scope) = &entry.scope {
-        let _ = write!(out, "**{scope}:** ");
+        out.push_str("**");
+        push_escaped(out, &single_line(scope), Place::Inline);
+        out.push_str(":** ");
     }
-    out.push_str(&single_line(&entry.text));
+    push_escaped(out, &single_line(&entry.text), Place::LineStart);
     if !entry.refs.is_empty() {
         out.push_str(" (");
         for (i, reference) in entry.refs.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            match links.and_then(|l| l.reference_url(reference)) {
-                Some(url) => {
-                    let _ = write!(out, "[{reference}]({url})");
-                }
-                None => out.push_str(reference),
-            }
+            out.push_str(&reference_link(reference, links));
         }
         out.push(')');
     }
@@ -162,14 +181,183 @@ fn write_entry(
         let shown = short.get(id.as_str()).copied().unwrap_or(id);
         match links {
             Some(l) => {
-                let _ = write!(out, "[{shown}]({})", l.commit_url(id));
+                out.push('[');
+                push_escaped(out, shown, Place::Inline);
+                out.push_str("](");
+                push_destination(out, &l.commit_url(id));
+                out.push(')');
             }
-            None => out.push_str(shown),
+            None => push_escaped(out, shown, Place::Inline),
         }
     }
     out.push_str(")\n");
     for note in &entry.breaking_notes {
-        let _ = writeln!(out, "  - {}", single_line(note));
+        out.push_str("  - ");
+        push_escaped(out, &single_line(note), Place::LineStart);
+        out.push('\n');
+    }
+}
+
+/// A reference (`#12`, `!7`), linked to its page when the repository's host is known.
+fn reference_link(reference: &str, links: Option<&RemoteRepository>) -> String {
+    let mut out = String::with_capacity(reference.len() + 64);
+    match links.and_then(|l| l.reference_url(reference)) {
+        Some(url) => {
+            out.push('[');
+            push_escaped(&mut out, reference, Place::Inline);
+            out.push_str("](");
+            push_destination(&mut out, &url);
+            out.push(')');
+        }
+        None => push_escaped(&mut out, reference, Place::Inline),
+    }
+    out
+}
+
+/// Where escaped text is placed, which decides what a character can start there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The start of a list item's text: `#`, `-`, `+`, `1.` would open a heading or a list.
+    LineStart,
+    /// A heading's text: a `#` anywhere could close it.
+    Heading,
+    /// Within a line, after text of the renderer's own.
+    Inline,
+}
+
+/// Characters that can mean something to Markdown or HTML outside a code span; text without any
+/// is copied as it is.
+fn is_special(b: u8) -> bool {
+    matches!(
+        b,
+        b'\\'
+            | b'`'
+            | b'*'
+            | b'_'
+            | b'['
+            | b']'
+            | b'<'
+            | b'>'
+            | b'&'
+            | b'|'
+            | b'~'
+            | b'@'
+            | b':'
+            | b'.'
+            | b'#'
+    )
+}
+
+/// Appends one line of repository text so that Markdown shows it as plain text.
+///
+/// - `<`, `>` and `&` become entities: no HTML, no autolink (`<http://...>`), no entity tricks.
+/// - `\`, `*`, `_`, `[`, `]`, `|`, `~` and `@` are backslash-escaped: no emphasis, links,
+///   images (`![` needs its `[`), table cells, strikethrough or e-mail autolinks.
+/// - The `:` of `://` and the `.` of `www.` are escaped, so that extended autolinks (GitHub
+///   Flavored Markdown links bare URLs) do not fire either.
+/// - A balanced code span is kept as it is: nothing inside one is interpreted. An unbalanced
+///   backtick is escaped.
+/// - At the start of a list item's text, a block marker (`#`, `-`, `+`, `=`, `1.`, `1)`) is
+///   escaped; in a heading every `#` is.
+fn push_escaped(out: &mut String, text: &str, place: Place) {
+    let bytes = text.as_bytes();
+    let starts_block = place == Place::LineStart;
+    let block_marker = starts_block && bytes.first().is_some_and(|b| b"#-+=0123456789".contains(b));
+    if !block_marker && !bytes.iter().any(|&b| is_special(b)) {
+        out.push_str(text);
+        return;
+    }
+    let mut i = 0;
+    if starts_block {
+        match bytes.first() {
+            Some(b'-' | b'+' | b'=') => out.push('\\'),
+            Some(b'0'..=b'9') => {
+                let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+                if matches!(bytes.get(digits), Some(b'.' | b')')) {
+                    out.push_str(&text[..digits]);
+                    out.push('\\');
+                    i = digits;
+                }
+            }
+            _ => {}
+        }
+    }
+    // Start of the text not yet copied.
+    let mut copied = i;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let replacement: Option<&str> = match b {
+            b'<' => Some("&lt;"),
+            b'>' => Some("&gt;"),
+            b'&' => Some("&amp;"),
+            b'\\' => Some("\\\\"),
+            b'*' => Some("\\*"),
+            b'_' => Some("\\_"),
+            b'[' => Some("\\["),
+            b']' => Some("\\]"),
+            b'|' => Some("\\|"),
+            b'~' => Some("\\~"),
+            b'@' => Some("\\@"),
+            b':' if bytes[i + 1..].starts_with(b"//") => Some("\\:"),
+            b'.' if i >= 3 && bytes[i - 3..i].eq_ignore_ascii_case(b"www") => Some("\\."),
+            b'#' if place == Place::Heading || (i == 0 && starts_block) => Some("\\#"),
+            b'`' => {
+                let run = bytes[i..].iter().take_while(|&&c| c == b'`').count();
+                match closing_backticks(bytes, i + run, run) {
+                    Some(end) => {
+                        // A code span: copied as it is.
+                        i = end;
+                        continue;
+                    }
+                    None => {
+                        out.push_str(&text[copied..i]);
+                        for _ in 0..run {
+                            out.push_str("\\`");
+                        }
+                        i += run;
+                        copied = i;
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(replacement) = replacement {
+            out.push_str(&text[copied..i]);
+            out.push_str(replacement);
+            copied = i + 1;
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
+}
+
+/// The end of the run of exactly `run` backticks that closes a code span opened before `from`.
+fn closing_backticks(bytes: &[u8], from: usize, run: usize) -> Option<usize> {
+    let mut i = from;
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            let length = bytes[i..].iter().take_while(|&&c| c == b'`').count();
+            if length == run {
+                return Some(i + length);
+            }
+            i += length;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Appends a link destination the renderer made, percent-encoding what could end the link or
+/// start markup (spaces, parentheses, angle brackets, quotes, backslashes, controls).
+fn push_destination(out: &mut String, url: &str) {
+    for &b in url.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/?#@!$&*+,;=%".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
     }
 }
 

@@ -68,9 +68,14 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "T")]
     pub title: Option<String>,
     /// Write to this file instead of standard output. The file is replaced atomically: a
-    /// failure leaves the previous content in place.
+    /// failure leaves the previous content in place. A new file gets the mode a shell
+    /// redirect would give it, an existing one keeps its mode, and a symbolic link is followed
+    /// (the file it points to is written, the link stays).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Replace the --output file even when it is read-only.
+    #[arg(long, requires = "output")]
+    pub force: bool,
     #[command(flatten)]
     pub llm: LlmArgs,
 }

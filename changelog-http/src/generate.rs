@@ -1,7 +1,7 @@
 //! `changelog generate`: the deterministic path, or the LLM path when a provider is named.
 
 use std::io::{self, IsTerminal as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use changelog_core::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
@@ -140,13 +140,24 @@ fn write_output(
     format: Format,
 ) -> Result<(), CliError> {
     match &args.output {
-        Some(path) => write_atomically(path, |file| {
-            changelog_core::render::write(changelog, format, file)
-        })
-        .map_err(|source| CliError::Output {
-            path: path.clone(),
-            source,
-        }),
+        Some(path) => {
+            let written = write_atomically(path, args.force, |file| {
+                changelog_core::render::write(changelog, format, file)
+            })
+            .map_err(|source| CliError::Output {
+                path: path.clone(),
+                source,
+            })?;
+            if let Written::ThroughLink(target) = written {
+                let _ = writeln!(
+                    io::stderr().lock(),
+                    "note: `{}` is a symbolic link; wrote the file it points to, `{}`",
+                    path.display(),
+                    target.display()
+                );
+            }
+            Ok(())
+        }
         None => {
             let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
             match changelog_core::render::write(changelog, format, stdout) {
@@ -171,16 +182,46 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     }
 }
 
+/// What [`write_atomically`] wrote.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    /// The path itself (a new or an existing file, or a device written in place).
+    Path,
+    /// The file a symbolic link points to.
+    ThroughLink(PathBuf),
+}
+
 /// Writes to a temporary file next to `path`, flushes it to disk, then renames it over `path`,
-/// so readers see either the old content or the new, never a part. A symbolic link is followed
-/// (the file it points to is replaced, the link stays), an existing file keeps its permissions,
-/// and a target that is not a regular file (`/dev/stdout`, a pipe) is written in place.
+/// so readers see either the old content or the new, never a part.
+///
+/// - A new file gets the mode a shell redirect gives (0666 less the umask).
+/// - An existing file keeps its mode; a read-only one is refused unless `force`.
+/// - A symbolic link is followed: the file it points to is replaced, the link stays. A link to
+///   nothing is refused (writing would either replace the link with a file or create a file
+///   somewhere the caller did not name).
+/// - A target that is not a regular file (`/dev/stdout`, a pipe) is written in place.
 fn write_atomically(
     path: &Path,
+    force: bool,
     contents: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> io::Result<()>,
-) -> io::Result<()> {
+) -> io::Result<Written> {
+    let is_link = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata.file_type().is_symlink(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    };
     let existing = match std::fs::metadata(path) {
         Ok(metadata) => Some(metadata),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && is_link => {
+            let target = std::fs::read_link(path)?;
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "it is a symbolic link to `{}`, which does not exist; create that file first or name it in --output",
+                    target.display()
+                ),
+            ));
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
@@ -194,9 +235,19 @@ fn write_atomically(
             ));
         }
         let file = std::fs::OpenOptions::new().write(true).open(path)?;
-        return contents(&mut io::BufWriter::new(&file));
+        contents(&mut io::BufWriter::new(&file))?;
+        return Ok(Written::Path);
     }
-    let target = if existing.is_some() {
+    if let Some(metadata) = &existing
+        && metadata.permissions().readonly()
+        && !force
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "it is read-only; pass --force to replace it",
+        ));
+    }
+    let target = if is_link {
         std::fs::canonicalize(path)?
     } else {
         path.to_owned()
@@ -205,17 +256,26 @@ fn write_atomically(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."));
-    let file = tempfile::Builder::new()
-        .prefix(".changelog-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".changelog-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // The kernel applies the umask to this mode, as it does for a shell redirect.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let file = builder.tempfile_in(dir)?;
     contents(&mut io::BufWriter::with_capacity(1 << 16, file.as_file()))?;
     if let Some(metadata) = existing {
         file.as_file().set_permissions(metadata.permissions())?;
     }
     file.as_file().sync_all()?;
     file.persist(&target).map_err(|e| e.error)?;
-    Ok(())
+    Ok(if is_link {
+        Written::ThroughLink(target)
+    } else {
+        Written::Path
+    })
 }
 
 /// Streams answers to standard output and draws map-reduce progress on standard error.

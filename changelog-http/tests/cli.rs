@@ -1,7 +1,8 @@
 //! The `changelog` binary, run as a user runs it, over real repositories.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use changelog_core::testing::TestRepo;
 use clap::CommandFactory as _;
@@ -294,6 +295,278 @@ fn output_keeps_permissions_and_links() {
             .file_type()
             .is_char_device()
     );
+}
+
+/// Runs the binary under a given umask, as a shell would.
+#[cfg(unix)]
+fn changelog_with_umask(umask: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_changelog"))
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("CHANGELOG_PROVIDER")
+        .output()
+        .expect("run changelog")
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_output_file_gets_the_mode_a_shell_redirect_gives() {
+    let (repo, _) = two_releases();
+    let dir = tempfile::tempdir().unwrap();
+    for (umask, mode) in [("022", 0o644), ("027", 0o640), ("002", 0o664)] {
+        let target = dir.path().join(format!("CHANGELOG-{umask}.md"));
+        let out = changelog_with_umask(
+            umask,
+            &[
+                "generate",
+                "--repo",
+                repo.path().to_str().unwrap(),
+                "--output",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(mode_of(&target), mode, "umask {umask}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_output_file_is_replaced_only_with_force() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let (repo, _) = two_releases();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("CHANGELOG.md");
+    std::fs::write(&target, "kept\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let args = [
+        "generate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--output",
+        target.to_str().unwrap(),
+    ];
+    let out = changelog(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("CHANGELOG.md"), "{message}");
+    assert!(message.contains("read-only"), "{message}");
+    assert!(message.contains("--force"), "{message}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
+    assert_eq!(entries_in(dir.path()), ["CHANGELOG.md"]);
+
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = changelog(&forced);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .starts_with("# Changelog")
+    );
+    assert_eq!(mode_of(&target), 0o444);
+    assert_eq!(entries_in(dir.path()), ["CHANGELOG.md"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn writing_through_a_symbolic_link_is_reported() {
+    use std::os::unix::fs::symlink;
+
+    let (repo, _) = two_releases();
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("docs-CHANGELOG.md");
+    std::fs::write(&real, "old\n").unwrap();
+    let link = dir.path().join("CHANGELOG.md");
+    symlink("docs-CHANGELOG.md", &link).unwrap();
+    let out = changelog(&[
+        "generate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--output",
+        link.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("symbolic link"), "{message}");
+    assert!(message.contains("docs-CHANGELOG.md"), "{message}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .starts_with("# Changelog")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_symbolic_link_is_refused_and_kept() {
+    use std::os::unix::fs::symlink;
+
+    let (repo, _) = two_releases();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("CHANGELOG.md");
+    symlink("gone/CHANGELOG.md", &link).unwrap();
+    let out = changelog(&[
+        "generate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--output",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("symbolic link"), "{message}");
+    assert!(message.contains("gone/CHANGELOG.md"), "{message}");
+    assert!(message.contains("does not exist"), "{message}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("gone/CHANGELOG.md")
+    );
+    assert_eq!(entries_in(dir.path()), ["CHANGELOG.md"]);
+}
+
+/// Runs the binary, killing it (and failing the test) when it has not finished in time.
+fn changelog_within(limit: Duration, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_changelog"))
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("CHANGELOG_PROVIDER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run changelog");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > limit {
+            child.kill().expect("kill");
+            child.wait().expect("reap");
+            panic!(
+                "`changelog {}` still running after {limit:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Cuts a loose object's zlib stream in half, as a crash or a full disk can leave it.
+fn truncate_loose_object(repo: &TestRepo, id: &str) -> std::path::PathBuf {
+    let file = repo
+        .repo()
+        .path()
+        .join("objects")
+        .join(&id[..2])
+        .join(&id[2..]);
+    let bytes = std::fs::read(&file).expect("the object is loose");
+    let mut permissions = std::fs::metadata(&file).unwrap().permissions();
+    #[expect(
+        clippy::permissions_set_readonly_false,
+        reason = "a test repository's object"
+    )]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&file, permissions).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    file
+}
+
+#[test]
+fn a_truncated_loose_object_is_an_error_not_a_hang() {
+    let limit = Duration::from_secs(20);
+
+    // A commit of the range.
+    let (repo, in_range) = two_releases();
+    let damaged = &in_range[2];
+    truncate_loose_object(&repo, damaged);
+    let started = Instant::now();
+    let out = changelog_within(
+        limit,
+        &[
+            "generate",
+            "--repo",
+            repo.path().to_str().unwrap(),
+            "--range",
+            "v0.1.0..v0.2.0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains(damaged.as_str()), "{message}");
+    assert!(message.contains("corrupt"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The tree a path filter reads.
+    let (repo, in_range) = two_releases();
+    let commit = repo
+        .repo()
+        .find_commit(git2::Oid::from_str(&in_range[5]).unwrap())
+        .unwrap();
+    let tree = commit.tree_id().to_string();
+    truncate_loose_object(&repo, &tree);
+    let out = changelog_within(
+        limit,
+        &[
+            "generate",
+            "--repo",
+            repo.path().to_str().unwrap(),
+            "--range",
+            "v0.1.0..v0.2.0",
+            "--path",
+            "file-3.txt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&tree), "{}", stderr(&out));
+
+    // The commit a tag names.
+    let (repo, _) = two_releases();
+    let tagged = repo
+        .repo()
+        .revparse_single("v0.2.0^{commit}")
+        .unwrap()
+        .id()
+        .to_string();
+    truncate_loose_object(&repo, &tagged);
+    let out = changelog_within(
+        limit,
+        &[
+            "generate",
+            "--repo",
+            repo.path().to_str().unwrap(),
+            "--range",
+            "v0.2.0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&tagged), "{}", stderr(&out));
 }
 
 fn entries_in(dir: &Path) -> Vec<String> {

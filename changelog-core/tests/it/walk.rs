@@ -184,3 +184,95 @@ fn skewed_dates_are_handled_as_git_handles_them() {
         }
     }
 }
+
+/// A file under `.git/`.
+fn git_file(repo: &TestRepo, name: &str, content: &str) {
+    let path = repo.repo().path().join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+fn read(repo: &TestRepo, range: Option<&str>) -> changelog_core::Result<changelog_core::History> {
+    changelog_core::source::git::GitSource::open(repo.path())
+        .unwrap()
+        .read(&changelog_core::RangeQuery {
+            range: range.map(str::to_owned),
+            ..changelog_core::RangeQuery::default()
+        })
+}
+
+#[test]
+fn a_graft_cycle_is_an_error_that_names_a_commit_on_it() {
+    let mut repo = TestRepo::new();
+    let root = repo.commit("feat: root");
+    let middle = repo.commit("feat: middle");
+    let tip = repo.commit("feat: tip");
+    // The root's parent is the tip: root -> tip -> middle -> root.
+    git_file(&repo, "info/grafts", &format!("{root} {tip}\n"));
+    for range in [None, Some("HEAD")] {
+        let err = read(&repo, range).expect_err("a cycle is not a history");
+        let message = err.to_string();
+        assert!(
+            [root, middle, tip]
+                .iter()
+                .any(|id| message.contains(&id.to_string())),
+            "{range:?}: {message}"
+        );
+        assert!(message.contains("cycle"), "{message}");
+        assert!(message.contains("grafts"), "{message}");
+    }
+
+    // A cycle below the range's lower end does not matter to the range.
+    let mut repo = TestRepo::new();
+    let root = repo.commit("feat: root");
+    let base = repo.commit("feat: base");
+    repo.tag("v1.0.0");
+    repo.commit("feat: after");
+    git_file(&repo, "info/grafts", &format!("{root} {base}\n"));
+    let history = read(&repo, Some("v1.0.0..HEAD")).unwrap();
+    assert_eq!(crate::summaries(&history), ["feat: after"]);
+}
+
+#[test]
+fn grafts_without_a_cycle_still_shape_the_history() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: root");
+    let middle = repo.commit("feat: middle");
+    repo.commit("feat: tip");
+    // The middle commit becomes a root: the history starts there.
+    git_file(&repo, "info/grafts", &format!("{middle}\n"));
+    let history = read(&repo, None).unwrap();
+    assert_eq!(crate::summaries(&history), ["feat: middle", "feat: tip"]);
+}
+
+#[test]
+fn a_replacement_cycle_loses_no_commit_silently() {
+    let mut repo = TestRepo::new();
+    let root = repo.commit("feat: root");
+    repo.commit("feat: middle");
+    let tip = repo.commit("feat: tip");
+    // `git replace --graft` writes a replacement of the root whose parent is the tip.
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(repo.path())
+        .args(["replace", "--graft", &root.to_string(), &tip.to_string()])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_COMMITTER_NAME", "Ada Lovelace")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    match read(&repo, None) {
+        // Replacements are not applied: every commit is there, each once.
+        Ok(history) => assert_eq!(
+            crate::summaries(&history),
+            ["feat: root", "feat: middle", "feat: tip"]
+        ),
+        Err(err) => {
+            let message = err.to_string();
+            assert!(message.contains("cycle"), "{message}");
+        }
+    }
+}

@@ -21,13 +21,16 @@ use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
-use git2::{ErrorCode, Mailmap, Oid, Repository};
+use git2::{ErrorCode, Mailmap, ObjectType, Oid, Repository};
 
+mod loose;
 mod walk;
 
+use self::loose::LooseObjects;
 use super::{CommitSource, History, unambiguous_prefixes};
 use crate::commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature};
 use crate::error::{Error, Result};
+use crate::text;
 
 /// Sets libgit2 up for reading a history once, front to back, as a command-line run does.
 ///
@@ -111,12 +114,15 @@ impl GitSource {
             path: self.path.clone(),
             source,
         })?;
-        let tags = TagIndex::load(&repo)?;
-        let (from, to) = resolve(&repo, &tags, query.range.as_deref(), &self.path)?;
+        // Every object read below is checked first (see `loose`): a damaged loose object is an
+        // error, never a read that does not return.
+        let mut loose = LooseObjects::new(&repo);
+        let tags = TagIndex::load(&repo, &mut loose)?;
+        let (from, to) = resolve(&repo, &mut loose, &tags, query.range.as_deref(), &self.path)?;
 
         // Every commit of the range, in topological order (children before parents), before
         // any filter: the merge analysis needs the whole graph.
-        let order = walk::range(&repo, to.1, from.as_ref().map(|(_, oid)| *oid))?;
+        let order = walk::range(&repo, &mut loose, to.1, from.as_ref().map(|(_, oid)| *oid))?;
         let position: HashMap<Oid, usize> = order
             .iter()
             .enumerate()
@@ -128,7 +134,7 @@ impl GitSource {
             until: query.until.map(|t| t.timestamp()),
             paths: &paths,
         };
-        let read = read_commits(&repo, &order, &position, &filter)?;
+        let read = read_commits(&repo, &mut loose, &order, &position, &filter)?;
 
         let mut commits = Vec::new();
         // Position in `order` -> position in `commits`, for the commits that pass the filters.
@@ -221,6 +227,7 @@ struct ReadCommit {
 /// Reads consecutive commits of the range, in order.
 fn read_commits(
     repo: &Repository,
+    loose: &mut LooseObjects,
     order: &[git2::Commit<'_>],
     position: &HashMap<Oid, usize>,
     filter: &Filter<'_>,
@@ -236,7 +243,8 @@ fn read_commits(
         let in_dates = filter.since.is_none_or(|s| committed >= s)
             && filter.until.is_none_or(|u| committed <= u);
         // Dates first: they are free, paths need tree lookups.
-        let keep = in_dates && (filter.paths.is_empty() || touches(commit, filter.paths)?);
+        let keep =
+            in_dates && (filter.paths.is_empty() || touches(repo, loose, commit, filter.paths)?);
         let is_merge = commit.parent_count() > 1;
         let converted = if keep || is_merge {
             Some(convert(commit, mailmap.as_ref())?)
@@ -273,13 +281,16 @@ struct TagIndex {
 }
 
 impl TagIndex {
-    fn load(repo: &Repository) -> Result<Self> {
+    fn load(repo: &Repository, loose: &mut LooseObjects) -> Result<Self> {
         let mut by_commit: HashMap<Oid, String> = HashMap::new();
         let references = repo
             .references_glob("refs/tags/*")
             .map_err(git("cannot list tags"))?;
         for reference in references {
             let Ok(reference) = reference else { continue };
+            if let Some(target) = reference.target() {
+                check_peeled(repo, loose, target)?;
+            }
             let (Ok(name), Ok(commit)) = (reference.shorthand(), reference.peel_to_commit()) else {
                 continue; // a tag of a tree or blob, or a name that is not UTF-8
             };
@@ -301,13 +312,14 @@ impl TagIndex {
     fn nearest(
         &self,
         repo: &Repository,
+        loose: &mut LooseObjects,
         start: Oid,
         include_start: bool,
     ) -> Result<Option<(String, Oid)>> {
         if self.by_commit.is_empty() {
             return Ok(None);
         }
-        let found = walk::nearest(repo, start, include_start, |oid| {
+        let found = walk::nearest(repo, loose, start, include_start, |oid| {
             self.by_commit.contains_key(&oid)
         })?;
         Ok(found.map(|oid| (self.by_commit[&oid].clone(), oid)))
@@ -334,6 +346,7 @@ type End = (RangeEnd, Oid);
 /// Resolves the range form (see the module docs) to its two ends.
 fn resolve(
     repo: &Repository,
+    loose: &mut LooseObjects,
     tags: &TagIndex,
     spec: Option<&str>,
     path: &Path,
@@ -348,12 +361,15 @@ fn resolve(
             }
             Err(e) => return Err(git("cannot read HEAD")(e)),
         };
+        if let Some(target) = head.target() {
+            check_peeled(repo, loose, target)?;
+        }
         let head = head.peel_to_commit().map_err(git("cannot read HEAD"))?;
         if let Some(tag) = tags.by_commit.get(&head.id()) {
-            return single(repo, tags, tag);
+            return single(repo, loose, tags, tag);
         }
         let to = end(repo, "HEAD", head.id(), None)?;
-        return Ok((lower_end(repo, tags, head.id())?, to));
+        return Ok((lower_end(repo, loose, tags, head.id())?, to));
     };
 
     let invalid = |reason: &str| Error::InvalidRange {
@@ -370,7 +386,7 @@ fn resolve(
         ));
     }
     match trimmed.split_once("..") {
-        None => single(repo, tags, trimmed),
+        None => single(repo, loose, tags, trimmed),
         Some((from, to)) => {
             if to.contains("..") {
                 return Err(invalid("a range has at most one `..`"));
@@ -381,29 +397,51 @@ fn resolve(
             let (from, to) = (from.trim(), to.trim());
             let from = if from.is_empty() { "HEAD" } else { from };
             let to = if to.is_empty() { "HEAD" } else { to };
-            let from = lookup(repo, tags, from)?;
-            let to = lookup(repo, tags, to)?;
+            let from = lookup(repo, loose, tags, from)?;
+            let to = lookup(repo, loose, tags, to)?;
             Ok((Some(from), to))
         }
     }
 }
 
 /// `vX`: from the nearest tag before `vX` to `vX`.
-fn single(repo: &Repository, tags: &TagIndex, rev: &str) -> Result<(Option<End>, End)> {
-    let to = lookup(repo, tags, rev)?;
-    Ok((lower_end(repo, tags, to.1)?, to))
+fn single(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    tags: &TagIndex,
+    rev: &str,
+) -> Result<(Option<End>, End)> {
+    let to = lookup(repo, loose, tags, rev)?;
+    Ok((lower_end(repo, loose, tags, to.1)?, to))
 }
 
 /// The nearest tag before a commit (not on it), if any.
-fn lower_end(repo: &Repository, tags: &TagIndex, to: Oid) -> Result<Option<End>> {
-    match tags.nearest(repo, to, false)? {
+fn lower_end(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    tags: &TagIndex,
+    to: Oid,
+) -> Result<Option<End>> {
+    match tags.nearest(repo, loose, to, false)? {
         Some((name, oid)) => Ok(Some(end(repo, &name, oid, Some(name.clone()))?)),
         None => Ok(None),
     }
 }
 
 /// Resolves a revision; the end carries the tag that names its commit, if one does.
-fn lookup(repo: &Repository, tags: &TagIndex, rev: &str) -> Result<End> {
+fn lookup(repo: &Repository, loose: &mut LooseObjects, tags: &TagIndex, rev: &str) -> Result<End> {
+    // A branch or tag name is checked before it is read; an expression (`main~3`) is read by
+    // libgit2's parser, which reads the commits it walks unchecked.
+    if let Ok(reference) = repo.resolve_reference_from_short_name(rev)
+        && let Ok(reference) = reference.resolve()
+        && let Some(target) = reference.target()
+    {
+        check_peeled(repo, loose, target)?;
+    } else if let Ok(oid) = Oid::from_str(rev)
+        && rev.len() == oid.as_bytes().len() * 2
+    {
+        check_peeled(repo, loose, oid)?;
+    }
     let object = repo
         .revparse_single(rev)
         .map_err(|_| Error::UnknownRevision {
@@ -424,15 +462,38 @@ fn end(repo: &Repository, rev: &str, oid: Oid, tag: Option<String>) -> Result<En
     let commit = repo
         .find_commit(oid)
         .map_err(git(format!("cannot read commit {oid}")))?;
+    // Tag names are written by whoever pushed them: what is shown is cleaned, while the
+    // lookups above use the names as they are.
     Ok((
         RangeEnd {
-            rev: rev.to_owned(),
+            rev: text::sanitize(rev).into_owned(),
             commit: oid.to_string(),
-            tag,
+            tag: tag.map(text::sanitize_owned),
             time: time_of(commit.committer().when()),
         },
         oid,
     ))
+}
+
+/// Checks an object, and what it points to when it is an annotated tag, before libgit2 reads
+/// them (see `loose`).
+fn check_peeled(repo: &Repository, loose: &mut LooseObjects, mut oid: Oid) -> Result<()> {
+    // Tags of tags are allowed, but not without end.
+    for _ in 0..16 {
+        loose.check(oid)?;
+        if loose.is_empty() {
+            return Ok(());
+        }
+        match repo.find_object(oid, None) {
+            Ok(object) if object.kind() == Some(ObjectType::Tag) => match object.as_tag() {
+                Some(tag) => oid = tag.target_id(),
+                None => return Ok(()),
+            },
+            // Not there, or not a tag: whoever reads it next reports it.
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Path filters relative to the repository root, without `./` or a trailing `/`.
@@ -483,26 +544,76 @@ fn normalise_paths(paths: &[String]) -> Result<Vec<String>> {
 }
 
 /// Whether a commit changes anything under one of `paths`, compared with its first parent.
-fn touches(commit: &git2::Commit<'_>, paths: &[String]) -> Result<bool> {
+fn touches(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    commit: &git2::Commit<'_>,
+    paths: &[String],
+) -> Result<bool> {
+    loose.check(commit.tree_id())?;
     let tree = commit
         .tree()
         .map_err(git(format!("cannot read the tree of {}", commit.id())))?;
-    let parent_tree = match commit.parent(0) {
-        Ok(parent) => Some(
-            parent
-                .tree()
-                .map_err(git(format!("cannot read the tree of {}", parent.id())))?,
-        ),
+    let parent_tree = match commit.parent_id(0) {
+        Ok(parent) => {
+            loose.check(parent)?;
+            // A parent that is not there (a shallow clone): everything is new.
+            match repo.find_commit(parent) {
+                Ok(parent) => {
+                    loose.check(parent.tree_id())?;
+                    Some(
+                        parent
+                            .tree()
+                            .map_err(git(format!("cannot read the tree of {}", parent.id())))?,
+                    )
+                }
+                Err(_) => None,
+            }
+        }
         Err(_) => None,
     };
-    let entry = |tree: &git2::Tree<'_>, path: &str| {
-        tree.get_path(Path::new(path))
-            .ok()
-            .map(|e| (e.id(), e.filemode()))
-    };
-    Ok(paths.iter().any(|path| {
-        entry(&tree, path) != parent_tree.as_ref().and_then(|parent| entry(parent, path))
-    }))
+    for path in paths {
+        let before = match &parent_tree {
+            Some(parent) => entry_at(repo, loose, parent, path)?,
+            None => None,
+        };
+        if entry_at(repo, loose, &tree, path)? != before {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The id and mode of the entry at `path` (components joined with `/`) under `tree`, each
+/// subtree checked before it is read.
+fn entry_at(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    tree: &git2::Tree<'_>,
+    path: &str,
+) -> Result<Option<(Oid, i32)>> {
+    let mut subtree: Option<git2::Tree<'_>> = None;
+    let mut components = path.split('/').peekable();
+    while let Some(component) = components.next() {
+        let current = subtree.as_ref().unwrap_or(tree);
+        let Some(entry) = current.get_name(component) else {
+            return Ok(None);
+        };
+        if components.peek().is_none() {
+            return Ok(Some((entry.id(), entry.filemode())));
+        }
+        if entry.kind() != Some(ObjectType::Tree) {
+            return Ok(None);
+        }
+        let id = entry.id();
+        drop(entry);
+        loose.check(id)?;
+        match repo.find_tree(id) {
+            Ok(next) => subtree = Some(next),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commit> {
@@ -518,13 +629,16 @@ fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commi
         committer.map_err(git(format!("cannot read the committer of {}", commit.id())))?;
     let encoding = commit.message_encoding().ok().flatten();
     let message = decode(commit.message_bytes(), encoding);
-    Ok(Commit::from_message(
+    let mut commit = Commit::from_message(
         hex(commit.id()),
         signature(&author, encoding),
         signature(&committer, encoding),
-        &message,
+        &text::sanitize_multiline(&message),
         commit.parent_ids().map(hex).collect(),
-    ))
+    );
+    // The message keeps its line breaks and tabs (the body needs them); the summary is one line.
+    commit.summary = text::sanitize_owned(commit.summary);
+    Ok(commit)
 }
 
 /// Lower-case hexadecimal of an object id (what `Oid::to_string` gives, without the formatting
@@ -542,8 +656,8 @@ fn hex(oid: Oid) -> String {
 /// A signature, its name decoded like the message (the `encoding` header covers the commit).
 fn signature(sig: &git2::Signature<'_>, encoding: Option<&str>) -> Signature {
     Signature {
-        name: decode(sig.name_bytes(), encoding),
-        email: decode(sig.email_bytes(), encoding),
+        name: text::sanitize_owned(decode(sig.name_bytes(), encoding)),
+        email: text::sanitize_owned(decode(sig.email_bytes(), encoding)),
         time: time_of(sig.when()),
     }
 }

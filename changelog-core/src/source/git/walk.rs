@@ -12,7 +12,8 @@ use std::collections::{BinaryHeap, HashMap};
 use git2::{Commit, Oid, Repository};
 
 use super::git;
-use crate::error::Result;
+use super::loose::LooseObjects;
+use crate::error::{Error, Result};
 
 /// How many more commits the walk reads once only commits of the lower end are left, in case
 /// commit dates are skewed (git's own walker uses the same margin).
@@ -20,12 +21,17 @@ const SLOP: usize = 5;
 
 /// Commits reachable from `to` but not from `from`, children before parents and otherwise
 /// newest first.
+///
+/// Grafts (`.git/info/grafts`) can give a commit parents that make it its own ancestor; such a
+/// history has no topological order, and the commits on the cycle are reported rather than
+/// left out.
 pub(super) fn range<'r>(
     repo: &'r Repository,
+    loose: &mut LooseObjects,
     to: Oid,
     from: Option<Oid>,
 ) -> Result<Vec<Commit<'r>>> {
-    let mut graph = Graph::new(repo);
+    let mut graph = Graph::new(repo, loose);
     let tip = graph.load(to)?;
     graph.enqueue(tip);
     if let Some(from) = from {
@@ -77,7 +83,7 @@ pub(super) fn range<'r>(
             }
         }
     }
-    Ok(graph.into_topological_order())
+    graph.into_topological_order()
 }
 
 /// A commit of the walk.
@@ -92,8 +98,9 @@ struct Node<'r> {
     parents: Vec<usize>,
 }
 
-struct Graph<'r> {
+struct Graph<'r, 'l> {
     repo: &'r Repository,
+    loose: &'l mut LooseObjects,
     nodes: Vec<Node<'r>>,
     index: HashMap<Oid, usize>,
     /// Newest commit first; ties in the order commits were found.
@@ -102,10 +109,11 @@ struct Graph<'r> {
     visible_in_queue: usize,
 }
 
-impl<'r> Graph<'r> {
-    fn new(repo: &'r Repository) -> Self {
+impl<'r, 'l> Graph<'r, 'l> {
+    fn new(repo: &'r Repository, loose: &'l mut LooseObjects) -> Self {
         Self {
             repo,
+            loose,
             nodes: Vec::new(),
             index: HashMap::new(),
             queue: BinaryHeap::new(),
@@ -117,6 +125,7 @@ impl<'r> Graph<'r> {
         if let Some(&node) = self.index.get(&oid) {
             return Ok(node);
         }
+        self.loose.check(oid)?;
         let commit = self
             .repo
             .find_commit(oid)
@@ -162,7 +171,7 @@ impl<'r> Graph<'r> {
 
     /// The visible, expanded commits, each after all of its visible children; among the
     /// commits that are ready, the newest first.
-    fn into_topological_order(self) -> Vec<Commit<'r>> {
+    fn into_topological_order(self) -> Result<Vec<Commit<'r>>> {
         let keep: Vec<bool> = self.nodes.iter().map(|n| n.expanded && !n.hidden).collect();
         let mut children = vec![0usize; self.nodes.len()];
         for (node, n) in self.nodes.iter().enumerate() {
@@ -190,12 +199,49 @@ impl<'r> Graph<'r> {
                 }
             }
         }
+        if order.len() < keep.iter().filter(|k| **k).count() {
+            return Err(self.cycle_error(&keep, &children));
+        }
         let mut slots: Vec<Option<Commit<'r>>> =
             self.nodes.into_iter().map(|n| Some(n.commit)).collect();
-        order
+        Ok(order
             .into_iter()
             .filter_map(|node| slots[node].take())
-            .collect()
+            .collect())
+    }
+
+    /// The error for a walk that could not order every commit: each commit left has a child
+    /// left (that is why it was not ready), so following children from one of them comes back
+    /// to a commit already seen, which is on a cycle.
+    fn cycle_error(&self, keep: &[bool], waiting: &[usize]) -> Error {
+        let left = |node: usize| keep[node] && waiting[node] > 0;
+        let mut child_of: HashMap<usize, usize> = HashMap::new();
+        for (node, n) in self.nodes.iter().enumerate() {
+            if left(node) {
+                for &parent in &n.parents {
+                    if left(parent) {
+                        child_of.entry(parent).or_insert(node);
+                    }
+                }
+            }
+        }
+        let mut seen = vec![false; self.nodes.len()];
+        let mut node = (0..self.nodes.len()).find(|&n| left(n)).unwrap_or(0);
+        while !seen[node] {
+            seen[node] = true;
+            match child_of.get(&node) {
+                Some(&child) => node = child,
+                None => break,
+            }
+        }
+        Error::HistoryCycle {
+            path: self
+                .repo
+                .workdir()
+                .unwrap_or_else(|| self.repo.path())
+                .to_owned(),
+            commit: self.nodes[node].commit.id().to_string(),
+        }
     }
 }
 
@@ -203,11 +249,12 @@ impl<'r> Graph<'r> {
 /// that `is_tagged` accepts.
 pub(super) fn nearest(
     repo: &Repository,
+    loose: &mut LooseObjects,
     start: Oid,
     include_start: bool,
     mut is_tagged: impl FnMut(Oid) -> bool,
 ) -> Result<Option<Oid>> {
-    let mut graph = Graph::new(repo);
+    let mut graph = Graph::new(repo, loose);
     let tip = graph.load(start)?;
     graph.enqueue(tip);
     while let Some((_, Reverse(node))) = graph.queue.pop() {
