@@ -11,6 +11,9 @@
 //! - [`changelog`]: the structured document (sections of entries, each entry citing its
 //!   commits) and the deterministic grouping by style.
 //! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline.
+//! - [`redact`]: credentials taken out of URLs and text before they are shown or stored.
+//! - [`source::git::obtain`] (feature `git`): the one way a repository is obtained (a local
+//!   path or a clone), under a [`source::git::RepoPolicy`].
 //!
 //! The crates of the workspace depend on each other in one direction:
 //!
@@ -44,6 +47,7 @@ pub mod llm;
 pub mod parse;
 pub mod pipeline;
 pub mod prompt;
+pub mod redact;
 pub mod render;
 pub mod source;
 pub mod store;

@@ -1,6 +1,7 @@
 //! Integration tests of changelog-core over real git repositories (one test binary).
 
 mod git_source;
+mod obtain;
 mod pipeline;
 mod render;
 mod walk;
