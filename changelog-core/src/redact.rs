@@ -137,15 +137,16 @@ pub fn url(text: &str) -> String {
         shown.push_str(parts.scheme);
         shown.push_str("://");
     }
-    if let Some(userinfo) = parts.userinfo {
-        if parts.is_postgres() {
-            // A role name is not a secret; its password is. Scheme-less text reads the same way:
-            // `user:pw@host:5432/db`, or the account of an scp-like `git@host:path`.
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            if !user.is_empty() {
-                shown.push_str(user);
-                shown.push('@');
-            }
+    // A role name is not a secret; its password is. Scheme-less text reads the same way:
+    // `user:pw@host:5432/db`, or the account of an scp-like `git@host:path`. Other schemes lose
+    // their userinfo whole: a user name alone may be a token.
+    if let Some(userinfo) = parts.userinfo
+        && parts.is_postgres()
+    {
+        let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+        if !user.is_empty() {
+            shown.push_str(user);
+            shown.push('@');
         }
     }
     shown.push_str(&without_secret_parameters(parts.rest));

@@ -198,13 +198,19 @@ fn the_repository_goes_through_the_command_line_policy() {
         ("https://ghp_T0ken@127.0.0.1:9/o/r.git", "loopback"),
         ("https://169.254.169.254/latest/meta-data/", "metadata"),
         ("http://github.com/o/r.git", "`http` scheme is not allowed"),
-        ("ssh://git@github.com/o/r.git", "`ssh` scheme is not allowed"),
+        (
+            "ssh://git@github.com/o/r.git",
+            "`ssh` scheme is not allowed",
+        ),
         ("ext::sh -c true", "remote helper"),
     ] {
         let out = changelog(&["generate", "--repo", url]);
         assert_eq!(out.status.code(), Some(1), "{url}");
         let err = stderr(&out);
-        assert!(err.contains("refused") && err.contains(reason), "{url}: {err}");
+        assert!(
+            err.contains("refused") && err.contains(reason),
+            "{url}: {err}"
+        );
         assert!(!err.contains("ghp_T0ken"), "{err}");
     }
 }
