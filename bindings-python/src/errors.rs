@@ -3,7 +3,7 @@
 //! ```text
 //! Exception
 //! └── ChangelogError
-//!     ├── SourceError              a repository, clone URL or range that cannot be read
+//!     ├── SourceError              a repository, clone URL or range that is refused or unreadable
 //!     │   └── InvalidRangeError    (also InvalidArgumentError) a malformed range, date or path
 //!     ├── InvalidArgumentError     (also ValueError) an argument that is not valid as written
 //!     ├── ProviderError            the language model failed; `.retryable`, `.status`
@@ -36,8 +36,9 @@ create_exception!(
     changelog,
     SourceError,
     ChangelogError,
-    "The commit history cannot be read: a path that is not a repository, a clone URL that \
-     cannot be cloned, an unknown tag, branch or commit in the range."
+    "The commit history cannot be read: a repo_url the repository policy refuses, a path that \
+     is not a repository, a clone URL that cannot be cloned in time, an unknown tag, branch \
+     or commit in the range."
 );
 create_exception!(
     changelog,
@@ -152,8 +153,6 @@ pub(crate) enum Failure {
     Open(changelog_store::Error),
     /// An argument that is not valid as written.
     Argument(String),
-    /// A history that cannot be had (a clone that failed).
-    Source(String),
     /// A background task that panicked or was cancelled.
     Task(String),
 }
@@ -264,6 +263,10 @@ impl Failure {
                 | E::NotACommit { .. }
                 | E::HistoryCycle { .. }
                 | E::CorruptObject { .. }
+                | E::RepositoryRefused { .. }
+                | E::CloneFailed { .. }
+                | E::CloneTimedOut { .. }
+                | E::CloneTooLarge { .. }
                 | E::Git { .. }),
             ) => SourceError::new_err(message_with_causes(&error)),
             Self::Core(error) => ChangelogError::new_err(message_with_causes(&error)),
@@ -290,16 +293,17 @@ impl Failure {
                 invalid_argument(py, error.to_string())
             }
             Self::Store(error) => StoreError::new_err(message_with_causes(&error)),
-            Self::Open(changelog_store::Error::UnsupportedUrl { scheme }) => invalid_argument(
-                py,
-                format!(
-                    "unsupported store URL `{scheme}:...`: expected sqlite:///PATH or \
+            Self::Open(changelog_store::Error::UnsupportedUrl { location, .. }) => {
+                invalid_argument(
+                    py,
+                    format!(
+                        "unsupported store URL `{location}`: expected sqlite:///PATH or \
                      postgres://..."
-                ),
-            ),
+                    ),
+                )
+            }
             Self::Open(error) => StoreError::new_err(message_with_causes(&error)),
             Self::Argument(message) => invalid_argument(py, message),
-            Self::Source(message) => SourceError::new_err(message),
             Self::Task(message) => ChangelogError::new_err(message),
         }
     }

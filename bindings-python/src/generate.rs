@@ -7,13 +7,17 @@
 //! - A provider: the LLM pipeline behind the same provider stack as the CLI's
 //!   ([`StackConfig`]).
 //! - `source="manual"`: the `content` given, wrapped as a changelog without sections.
+//!
+//! `repo_url` is obtained through the core's repository policy ([`crate::checkout`]): HTTPS
+//! clones of public hosts by default; local paths only with `allow_local=True` or
+//! `allowed_roots=[...]`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use changelog_core::llm::simulated::SimulatedProvider;
 use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
 use changelog_core::pipeline::{LlmOptions, LlmPipeline, Quiet};
-use changelog_core::source::git::GitSource;
+use changelog_core::source::git::{RepoPolicy, obtain};
 use changelog_core::source::parse_date;
 use changelog_core::{BuildOptions, CommitSource as _, History, RangeQuery, Style};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
@@ -21,7 +25,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
 
-use crate::checkout::{Checkout, Location};
+use crate::checkout::PolicyArguments;
 use crate::errors::Failure;
 use crate::types::{PyChangelog, PyEstimate, empty_document};
 use crate::wait::{awaitable, wait};
@@ -29,8 +33,8 @@ use crate::wait::{awaitable, wait};
 /// Where the entries come from.
 #[derive(Debug)]
 enum Origin {
-    /// A repository: a path or a clone URL.
-    Git(Location),
+    /// A repository: a path or a clone URL, and the policy it is obtained under.
+    Git(PathBuf, RepoPolicy),
     /// Markdown written by hand.
     Manual(String),
 }
@@ -73,6 +77,7 @@ pub(crate) struct Arguments<'a, 'py> {
     pub(crate) until: Option<Bound<'py, PyAny>>,
     pub(crate) fallback_models: Option<Vec<String>>,
     pub(crate) cache: Option<CacheArg>,
+    pub(crate) policy: PolicyArguments,
 }
 
 /// A string from the environment, if set and not empty.
@@ -94,9 +99,10 @@ impl Arguments<'_, '_> {
                             .to_owned(),
                     ));
                 }
-                Origin::Git(Location::parse(
+                Origin::Git(
                     self.repo_url.clone().unwrap_or_else(|| PathBuf::from(".")),
-                ))
+                    self.policy.clone().policy(),
+                )
             }
             "manual" => Origin::Manual(self.content.clone().ok_or_else(|| {
                 Failure::Argument(
@@ -109,7 +115,9 @@ impl Arguments<'_, '_> {
                 )));
             }
         };
-        let repository = self.repo_url.map(|url| Location::parse(url).display());
+        let repository = self
+            .repo_url
+            .map(|url| changelog_core::redact::url(&url.to_string_lossy()));
 
         let provider = match self.provider.or_else(|| env("CHANGELOG_PROVIDER")) {
             None => None,
@@ -141,7 +149,7 @@ impl Arguments<'_, '_> {
             cache: cache.clone(),
             ..StackConfig::new(kind)
         });
-        if stack.is_none() && style.needs_model() && matches!(origin, Origin::Git(_)) {
+        if stack.is_none() && style.needs_model() && matches!(origin, Origin::Git(..)) {
             return Err(Failure::Argument(format!(
                 "style `{}` needs a language model: pass provider= (\"openai\", \"anthropic\" or \
                  \"simulated\")",
@@ -248,10 +256,14 @@ pub(crate) fn read_date(
 
 impl Request {
     /// Reads the history of a `git` request.
-    async fn history(&self, location: &Location) -> Result<History, Failure> {
-        let checkout = Checkout::open(location).await?;
-        let source = GitSource::open(checkout.path())?;
-        let history = source.history(&self.query).await?;
+    async fn history(
+        location: &Path,
+        policy: &RepoPolicy,
+        query: &RangeQuery,
+    ) -> Result<History, Failure> {
+        let checkout = obtain(location, policy).await?;
+        let source = checkout.source()?;
+        let history = source.history(query).await?;
         // The clone, if any, is removed here: everything needed is in `history`.
         drop(checkout);
         Ok(history)
@@ -269,7 +281,7 @@ impl Request {
 
     /// Runs the request.
     pub(crate) async fn generate(self) -> Result<PyChangelog, Failure> {
-        let location = match &self.origin {
+        let (location, policy) = match &self.origin {
             Origin::Manual(content) => {
                 let mut document = empty_document(
                     self.build
@@ -287,9 +299,9 @@ impl Request {
                     self.repository,
                 ));
             }
-            Origin::Git(location) => location,
+            Origin::Git(location, policy) => (location, policy),
         };
-        let history = self.history(location).await?;
+        let history = Self::history(location, policy, &self.query).await?;
         let document = match &self.stack {
             None => changelog_core::build(history, &self.build),
             Some(stack) => {
@@ -309,12 +321,12 @@ impl Request {
 
     /// Plans the LLM requests and counts them, sending nothing (and needing no key).
     pub(crate) async fn estimate(self) -> Result<PyEstimate, Failure> {
-        let Origin::Git(location) = &self.origin else {
+        let Origin::Git(location, policy) = &self.origin else {
             return Err(Failure::Argument(
                 "estimate reads a history: source=\"manual\" has nothing to estimate".to_owned(),
             ));
         };
-        let history = self.history(location).await?;
+        let history = Self::history(location, policy, &self.query).await?;
         // The plan depends on the model, not on who would answer: nothing is sent.
         let placeholder = SimulatedProvider::new();
         let pipeline = LlmPipeline::new(&placeholder, self.llm_options(self.model.clone()))?;
@@ -349,7 +361,10 @@ macro_rules! with_generation_arguments {
             since = None,
             until = None,
             fallback_models = None,
-            cache = None
+            cache = None,
+            allow_local = false,
+            allowed_roots = None,
+            allowed_hosts = None
         ))]
         #[expect(
             clippy::too_many_arguments,
@@ -376,6 +391,9 @@ macro_rules! with_generation_arguments {
             until: Option<Bound<'py, PyAny>>,
             fallback_models: Option<Vec<String>>,
             cache: Option<CacheArg>,
+            allow_local: bool,
+            allowed_roots: Option<Vec<PathBuf>>,
+            allowed_hosts: Option<Vec<String>>,
         ) -> $output {
             let $request = Arguments {
                 source,
@@ -397,6 +415,11 @@ macro_rules! with_generation_arguments {
                 until,
                 fallback_models,
                 cache,
+                policy: PolicyArguments {
+                    allow_local,
+                    allowed_roots,
+                    allowed_hosts,
+                },
             }
             .into_request()
             .map_err(|failure| failure.into_pyerr($py))?;
@@ -408,6 +431,10 @@ macro_rules! with_generation_arguments {
 with_generation_arguments! {
     /// Writes the changelog of a range of commits (or wraps Markdown given with
     /// `source="manual"`). The GIL is released while the engine works; Ctrl-C interrupts it.
+    ///
+    /// `repo_url` is an `https://` URL of a public host by default (cloned within 120 s and
+    /// 1 GiB). A local path is read only with `allow_local=True`, or under one of
+    /// `allowed_roots`; `allowed_hosts` limits clones to those hosts.
     fn generate(py, request) -> PyResult<PyChangelog> {
         wait(py, request.generate())
     }
@@ -423,7 +450,8 @@ with_generation_arguments! {
 
 with_generation_arguments! {
     /// What generating with a language model would cost (requests, input tokens, maximum output
-    /// tokens, US dollars), sending nothing. Needs no API key.
+    /// tokens, US dollars), sending nothing. Needs no API key. `repo_url` is obtained as
+    /// `generate` obtains it (`allow_local`, `allowed_roots`, `allowed_hosts`).
     fn estimate(py, request) -> PyResult<PyEstimate> {
         wait(py, request.estimate())
     }

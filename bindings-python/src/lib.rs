@@ -8,7 +8,7 @@
 //!   `Estimate`.
 //! - [`store`]: `Store`, `Page`, `ChangelogVersion`.
 //! - [`errors`]: the exception hierarchy.
-//! - [`checkout`]: local paths and clone URLs; [`wait`]: the runtime and Ctrl-C.
+//! - [`checkout`]: the repository policy of a call; [`wait`]: the runtime and Ctrl-C.
 
 mod checkout;
 mod errors;

@@ -27,11 +27,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use uuid::Uuid;
 
-use crate::checkout::redact;
 use crate::errors::Failure;
 use crate::generate::read_date;
 use crate::types::{PyChangelog, quote, quote_option};
 use crate::wait::wait;
+use changelog_core::redact;
 
 /// The URL sqlx understands for a URL as Python code writes it.
 fn sqlx_url(url: &str) -> Result<String, Failure> {
@@ -55,7 +55,7 @@ fn sqlx_url(url: &str) -> Result<String, Failure> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(Failure::Argument(format!(
             "invalid store URL `{}`: expected sqlite:///PATH or postgres://...",
-            redact(url)
+            redact::url(url)
         )));
     };
     // `postgresql+psycopg://...` (SQLAlchemy's driver suffix) is PostgreSQL all the same.
@@ -210,7 +210,7 @@ impl PyStore {
     #[new]
     #[pyo3(signature = (url, *, user = "local"))]
     fn new(py: Python<'_>, url: &str, user: &str) -> PyResult<Self> {
-        let shown = redact(url);
+        let shown = redact::url(url);
         let target = sqlx_url(url).map_err(|failure| failure.into_pyerr(py))?;
         let user = user.trim().to_owned();
         if user.is_empty() {

@@ -13,7 +13,7 @@ import changelog
 
 
 def test_agenerate_returns_the_same_sections_as_generate(repo: Path) -> None:
-    arguments = {"repo_url": repo, "commit_range": "v0.1.0..v0.2.0", "tags": ["t"]}
+    arguments = {"repo_url": repo, "allow_local": True, "commit_range": "v0.1.0..v0.2.0", "tags": ["t"]}
     expected = changelog.generate(**arguments)
     result = asyncio.run(changelog.agenerate(**arguments))
     assert isinstance(result, changelog.Changelog)
@@ -35,7 +35,7 @@ def test_manual_and_estimate(repo: Path) -> None:
     async def main() -> tuple[changelog.Changelog, changelog.Estimate]:
         return await asyncio.gather(
             changelog.agenerate(source="manual", content="- hand written\n"),
-            changelog.aestimate(repo_url=repo, commit_range="v0.1.0..v0.2.0"),
+            changelog.aestimate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0"),
         )
 
     manual, estimate = asyncio.run(main())
@@ -45,9 +45,9 @@ def test_manual_and_estimate(repo: Path) -> None:
 
 def test_errors_are_raised_when_awaited(repo: Path) -> None:
     with pytest.raises(changelog.SourceError, match="v9.9.9"):
-        asyncio.run(changelog.agenerate(repo_url=repo, commit_range="v9.9.9.."))
+        asyncio.run(changelog.agenerate(repo_url=repo, allow_local=True, commit_range="v9.9.9.."))
     with pytest.raises(changelog.InvalidArgumentError, match="fancy"):
-        asyncio.run(changelog.agenerate(repo_url=repo, style="fancy"))
+        asyncio.run(changelog.agenerate(repo_url=repo, allow_local=True, style="fancy"))
 
 
 def test_the_event_loop_keeps_running(repo: Path, openai_stub) -> None:
@@ -56,7 +56,7 @@ def test_the_event_loop_keeps_running(repo: Path, openai_stub) -> None:
     async def main() -> tuple[changelog.Changelog, int]:
         ticks = 0
         task = asyncio.create_task(changelog.agenerate(
-            repo_url=repo, commit_range="v0.1.0..v0.2.0", provider="openai",
+            repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", provider="openai",
             base_url=openai_stub.url, api_key="sk-test", cache=False))
         while not task.done():
             ticks += 1
@@ -73,7 +73,7 @@ def test_concurrent_generations(repo: Path, openai_stub) -> None:
 
     async def main() -> list[changelog.Changelog]:
         return await asyncio.gather(*(
-            changelog.agenerate(repo_url=repo, commit_range="v0.1.0..v0.2.0",
+            changelog.agenerate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0",
                                 provider="openai", base_url=openai_stub.url, api_key="sk-test",
                                 cache=False)
             for _ in range(3)))
@@ -89,7 +89,7 @@ def test_cancelling_stops_the_generation(repo: Path, openai_stub) -> None:
 
     async def main() -> float:
         task = asyncio.create_task(changelog.agenerate(
-            repo_url=repo, commit_range="v0.1.0..v0.2.0", provider="openai",
+            repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", provider="openai",
             base_url=openai_stub.url, api_key="sk-test", cache=False))
         await asyncio.sleep(0.3)
         start = time.perf_counter()

@@ -25,7 +25,7 @@ def test_hierarchy() -> None:
 
 def test_an_unknown_tag_is_named(repo: Path) -> None:
     with pytest.raises(changelog.ChangelogError, match="v9.9.9") as caught:
-        changelog.generate(repo_url=repo, commit_range="v9.9.9..HEAD")
+        changelog.generate(repo_url=repo, allow_local=True, commit_range="v9.9.9..HEAD")
     assert type(caught.value) is changelog.SourceError
 
 
@@ -39,7 +39,7 @@ def test_an_unknown_tag_is_named(repo: Path) -> None:
 )
 def test_bad_repository_or_range_is_a_source_error(repo: Path, arguments: dict,
                                                    named: str) -> None:
-    arguments = {"repo_url": repo, **arguments}
+    arguments = {"repo_url": repo, "allow_local": True, **arguments}
     with pytest.raises(changelog.SourceError) as caught:
         changelog.generate(**arguments)
     assert named in str(caught.value)
@@ -47,7 +47,7 @@ def test_bad_repository_or_range_is_a_source_error(repo: Path, arguments: dict,
 
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(changelog.SourceError, match="is not a git repository"):
-        changelog.generate(repo_url=tmp_path)
+        changelog.generate(repo_url=tmp_path, allow_local=True)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_not_a_repository(tmp_path: Path) -> None:
 )
 def test_invalid_arguments_are_value_errors(repo: Path, arguments: dict, named: str) -> None:
     with pytest.raises(ValueError) as caught:
-        changelog.generate(repo_url=repo, **arguments)
+        changelog.generate(repo_url=repo, allow_local=True, **arguments)
     assert isinstance(caught.value, changelog.ChangelogError)
     assert isinstance(caught.value, changelog.InvalidArgumentError)
     assert named in str(caught.value)
@@ -82,9 +82,9 @@ def test_manual_needs_content() -> None:
 
 def test_wrong_types_are_type_errors(repo: Path) -> None:
     with pytest.raises(TypeError):
-        changelog.generate(repo_url=repo, tags="not-a-list")
+        changelog.generate(repo_url=repo, allow_local=True, tags="not-a-list")
     with pytest.raises(TypeError, match="cache"):
-        changelog.generate(repo_url=repo, cache=3)
+        changelog.generate(repo_url=repo, allow_local=True, cache=3)
     with pytest.raises(TypeError):
         changelog.generate(repo, "v0.1.0..")  # type: ignore[misc]
 
@@ -93,7 +93,7 @@ def test_a_clone_that_fails_names_the_url_without_credentials(tmp_path: Path) ->
     missing = tmp_path / "missing.git"
     url = f"file://user:hunter2@localhost{missing}"
     with pytest.raises(changelog.SourceError) as caught:
-        changelog.generate(repo_url=url)
+        changelog.generate(repo_url=url, allow_local=True)
     message = str(caught.value)
     assert "hunter2" not in message
     assert f"file://localhost{missing}" in message
@@ -101,11 +101,11 @@ def test_a_clone_that_fails_names_the_url_without_credentials(tmp_path: Path) ->
 
 def test_budget_error(repo: Path) -> None:
     with pytest.raises(changelog.BudgetError, match="10 input tokens"):
-        changelog.estimate(repo_url=repo, commit_range="v0.1.0..v0.2.0", max_input_tokens=10)
+        changelog.estimate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", max_input_tokens=10)
 
 
 def test_missing_key_is_a_provider_error(repo: Path) -> None:
     with pytest.raises(changelog.ProviderError, match="OPENAI_API_KEY") as caught:
-        changelog.generate(repo_url=repo, provider="openai")
+        changelog.generate(repo_url=repo, allow_local=True, provider="openai")
     assert caught.value.retryable is False
     assert caught.value.status is None

@@ -20,8 +20,7 @@ except ImportError:  # pragma: no cover - depends on the environment
                 allow_module_level=True)
 
 
-@pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
     monkeypatch.setenv("CHANGELOG_DATABASE_URL", f"sqlite:///{tmp_path / 'service.db'}")
     spec = importlib.util.spec_from_file_location("fastapi_service", EXAMPLE)
     assert spec is not None and spec.loader is not None
@@ -29,6 +28,37 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
     monkeypatch.setitem(sys.modules, "fastapi_service", module)
     spec.loader.exec_module(module)
     return TestClient(module.app)
+
+
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: Path) -> TestClient:
+    """The service with the test repository's directory as its repositories' root."""
+    monkeypatch.setenv("CHANGELOG_REPOS_ROOT", str(repo.parent))
+    return load(tmp_path, monkeypatch)
+
+
+def test_repo_url_is_safe_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     repo: Path) -> None:
+    monkeypatch.delenv("CHANGELOG_REPOS_ROOT", raising=False)
+    monkeypatch.delenv("CHANGELOG_ALLOWED_HOSTS", raising=False)
+    client = load(tmp_path, monkeypatch)
+    for repo_url in (str(repo), repo.as_uri(), "/etc", None, "fd::0",
+                     "--upload-pack=touch /tmp/pwned", "http://127.0.0.1:9/o/r.git",
+                     "https://169.254.169.254/latest/meta-data/", "https://2130706433/x"):
+        refused = client.post("/changelogs", json={"repo_url": repo_url})
+        assert refused.status_code == 400, (repo_url, refused.text)
+        assert "refused" in refused.json()["detail"]
+
+
+def test_clients_stay_under_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     repo: Path) -> None:
+    monkeypatch.setenv("CHANGELOG_REPOS_ROOT", str(repo / "src"))
+    monkeypatch.setenv("CHANGELOG_ALLOWED_HOSTS", "github.com")
+    client = load(tmp_path, monkeypatch)
+    for repo_url in (str(repo), str(repo / "src" / ".."), "https://gitlab.com/o/r.git"):
+        refused = client.post("/changelogs", json={"repo_url": repo_url})
+        assert refused.status_code == 400, (repo_url, refused.text)
+        assert "refused" in refused.json()["detail"]
 
 
 def test_the_endpoint_takes_the_old_request_fields(client: TestClient, repo: Path) -> None:

@@ -15,7 +15,7 @@ import changelog
 def test_the_request_fields_of_existing_callers(repo: Path) -> None:
     log = changelog.generate(
         source="git",
-        repo_url=str(repo),
+        repo_url=str(repo), allow_local=True,
         commit_range="v0.1.0..v0.2.0",
         version=None,
         content=None,
@@ -41,7 +41,7 @@ def test_the_request_fields_of_existing_callers(repo: Path) -> None:
 
 
 def test_sections_and_entries(repo: Path) -> None:
-    log = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0")
+    log = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0")
     breaking, features, fixes, perf = log.sections
     [entry] = breaking.entries
     assert entry.text == "drop the v1 endpoints"
@@ -62,9 +62,13 @@ def test_sections_and_entries(repo: Path) -> None:
 
 
 def test_a_path_like_and_defaults(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without a range: from the latest tag to HEAD; without repo_url: the working directory.
+    # Without a range: from the latest tag to HEAD; without repo_url: the working directory
+    # (exactly: a subdirectory of a work tree is not looked up upward).
     monkeypatch.chdir(repo / "src")
-    log = changelog.generate()
+    with pytest.raises(changelog.SourceError, match="not a git repository"):
+        changelog.generate(allow_local=True)
+    monkeypatch.chdir(repo)
+    log = changelog.generate(allow_local=True)
     assert log.commit_range == "v0.2.0..HEAD"
     assert log.version is None
     assert [e.text for s in log.sections for e in s.entries] == ["export as CSV",
@@ -72,7 +76,7 @@ def test_a_path_like_and_defaults(repo: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_keep_a_changelog_and_paths(repo: Path) -> None:
-    log = changelog.generate(repo_url=repo, commit_range="v0.2.0", style="keep-a-changelog",
+    log = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.2.0", style="keep-a-changelog",
                              paths=["src/file6.txt"])
     assert log.style == "keep-a-changelog"
     assert [s.title for s in log.sections] == ["Fixed"]
@@ -80,13 +84,13 @@ def test_keep_a_changelog_and_paths(repo: Path) -> None:
 
 
 def test_dates(repo: Path) -> None:
-    since = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", since="2024-05-06")
+    since = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", since="2024-05-06")
     assert since.stats.commits == 2
-    until = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0",
+    until = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0",
                                until=datetime.date(2024, 5, 5))
     assert until.stats.commits == 2
     aware = datetime.datetime(2024, 5, 6, tzinfo=datetime.timezone.utc)
-    both = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", since=aware,
+    both = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", since=aware,
                               until=datetime.datetime(2024, 5, 6, 23, 0))
     assert both.stats.commits == 1
 
@@ -97,7 +101,7 @@ def test_to_dict_and_to_json_match_the_cli(repo: Path, changelog_binary: Path) -
          "--format", "json", "--title", "Notes"],
         check=True, capture_output=True, text=True,
     ).stdout
-    log = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", title="Notes",
+    log = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", title="Notes",
                              tags=["x"])
     assert log.to_json() == printed
     assert log.to_dict() == json.loads(printed)
@@ -110,7 +114,7 @@ def test_to_dict_and_to_json_match_the_cli(repo: Path, changelog_binary: Path) -
 
 
 def test_to_dict_shape(repo: Path) -> None:
-    document = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0").to_dict()
+    document = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0").to_dict()
     assert list(document) == ["title", "version", "date", "range", "style", "sections", "stats"]
     assert document["range"]["spec"] == "v0.1.0..v0.2.0"
     entry = document["sections"][0]["entries"][0]
@@ -132,24 +136,24 @@ def test_manual_source_wraps_the_content() -> None:
 
 
 def test_repr_names_the_changelog(repo: Path) -> None:
-    log = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0")
+    log = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0")
     assert repr(log) == (
         "Changelog(title='Changelog', version='v0.2.0', source='git', sections=4, entries=4)")
 
 
-def test_clone_url(repo: Path) -> None:
-    url = repo.as_uri()  # file:///...
-    cloned = changelog.generate(repo_url=url, commit_range="v0.1.0..v0.2.0")
-    local = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0")
+def test_file_url_is_a_local_path(repo: Path) -> None:
+    url = repo.as_uri()  # file:///..., read in place under the local rules
+    cloned = changelog.generate(repo_url=url, allow_local=True, commit_range="v0.1.0..v0.2.0")
+    local = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0")
     assert cloned.sections == local.sections
     assert cloned.repository == url
-    filtered = changelog.generate(repo_url=url, commit_range="v0.1.0..v0.2.0",
+    filtered = changelog.generate(repo_url=url, allow_local=True, commit_range="v0.1.0..v0.2.0",
                                   paths=["src/file6.txt"])
     assert filtered.stats.commits == 1
 
 
 def test_estimate_sends_nothing(repo: Path, openai_stub) -> None:
-    estimate = changelog.estimate(repo_url=repo, commit_range="v0.1.0..v0.2.0",
+    estimate = changelog.estimate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0",
                                   provider="openai", base_url=openai_stub.url)
     assert isinstance(estimate, changelog.Estimate)
     assert estimate.requests == 1
@@ -159,9 +163,9 @@ def test_estimate_sends_nothing(repo: Path, openai_stub) -> None:
     assert estimate.model == "gpt-4o-mini"
     assert openai_stub.requests == []
     # No provider, no key: counted for the model named.
-    other = changelog.estimate(repo_url=repo, commit_range="v0.1.0..v0.2.0", model="gpt-4o")
+    other = changelog.estimate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", model="gpt-4o")
     assert other.model == "gpt-4o"
     assert other.to_dict()["requests"] == 1
-    tight = changelog.estimate(repo_url=repo, max_input_tokens=900,
+    tight = changelog.estimate(repo_url=repo, allow_local=True, max_input_tokens=900,
                                commit_range="v0.1.0..v0.2.0")
     assert tight.requests >= 1

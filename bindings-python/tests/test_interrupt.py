@@ -38,7 +38,7 @@ threading.Thread(target=interrupt, daemon=True).start()
 
 start = time.perf_counter()
 try:
-    changelog.generate(repo_url=sys.argv[1], commit_range="v0.1.0..v0.2.0", provider="openai",
+    changelog.generate(repo_url=sys.argv[1], allow_local=True, commit_range="v0.1.0..v0.2.0", provider="openai",
                        base_url=f"http://127.0.0.1:{server.server_address[1]}/v1",
                        api_key="sk-test", cache=False)
     outcome = "finished"

@@ -14,7 +14,7 @@ SECRET = "sk-test-secret-0123456789"
 
 
 def generate(repo: Path, stub, **arguments):
-    return changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", provider="openai",
+    return changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", provider="openai",
                               base_url=stub.url, api_key=SECRET, cache=False, **arguments)
 
 
@@ -46,20 +46,20 @@ def test_the_provider_from_the_environment(repo: Path, openai_stub,
     monkeypatch.setenv("CHANGELOG_PROVIDER", "openai")
     monkeypatch.setenv("CHANGELOG_BASE_URL", openai_stub.url)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    log = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", model="gpt-4o",
+    log = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", model="gpt-4o",
                              cache=False)
     assert log.model == "gpt-4o"
     assert len(openai_stub.requests) == 1
     # provider="none" turns the model off whatever the environment says.
-    plain = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", provider="none")
+    plain = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", provider="none")
     assert plain.model is None
 
 
 def test_answers_are_cached(repo: Path, openai_stub, tmp_path: Path) -> None:
     cache = tmp_path / "answers"
-    first = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", provider="openai",
+    first = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", provider="openai",
                                base_url=openai_stub.url, api_key=SECRET, cache=cache)
-    second = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", provider="openai",
+    second = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", provider="openai",
                                 base_url=openai_stub.url, api_key=SECRET, cache=str(cache))
     assert len(openai_stub.requests) == 1
     assert second.sections == first.sections
@@ -135,7 +135,7 @@ def test_the_gil_is_released(repo: Path, openai_stub) -> None:
 
 
 def test_simulated_provider_offline(repo: Path) -> None:
-    log = changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0", provider="simulated",
+    log = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", provider="simulated",
                              cache=False)
     assert log.model == "simulated"
     assert log.verification is not None and log.verification.dropped_entries == 0

@@ -12,7 +12,7 @@ import changelog
 
 @pytest.fixture
 def generated(repo: Path) -> changelog.Changelog:
-    return changelog.generate(repo_url=repo, commit_range="v0.1.0..v0.2.0",
+    return changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0",
                               tags=["Backend", "api", "api"])
 
 
@@ -77,7 +77,7 @@ def test_update_with_a_new_changelog(store_url: str, repo: Path,
                                      generated: changelog.Changelog) -> None:
     store = changelog.Store(store_url)
     saved = store.save(generated)
-    newer = changelog.generate(repo_url=repo, commit_range="v0.2.0..HEAD", version="v0.3.0")
+    newer = changelog.generate(repo_url=repo, allow_local=True, commit_range="v0.2.0..HEAD", version="v0.3.0")
     updated = store.update(saved.id, revision=saved.revision, changelog=newer)
     assert updated.version == "v0.3.0"
     assert updated.sections == newer.sections

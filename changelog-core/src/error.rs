@@ -101,6 +101,43 @@ pub enum Error {
         needed: usize,
     },
 
+    /// A repository location that the repository policy does not allow (a scheme, a host, an
+    /// address or a local path), refused before any connection is made or any file opened.
+    #[error("repository `{location}` refused: {reason}")]
+    RepositoryRefused {
+        /// The location, without credentials.
+        location: String,
+        /// Why it is refused.
+        reason: String,
+    },
+
+    /// Cloning a repository failed.
+    #[error("cannot clone `{location}`: {reason}")]
+    CloneFailed {
+        /// The location, without credentials.
+        location: String,
+        /// What failed (git's message, without credentials).
+        reason: String,
+    },
+
+    /// A clone ran past the policy's time limit and was stopped.
+    #[error("cloning `{location}` took longer than {seconds} s and was stopped")]
+    CloneTimedOut {
+        /// The location, without credentials.
+        location: String,
+        /// The time limit, in seconds.
+        seconds: f64,
+    },
+
+    /// A clone grew past the policy's size cap and was stopped.
+    #[error("cloning `{location}` was stopped: the repository is larger than {limit} bytes")]
+    CloneTooLarge {
+        /// The location, without credentials.
+        location: String,
+        /// The cap, in bytes.
+        limit: u64,
+    },
+
     /// A language model request failed.
     #[error(transparent)]
     Llm(#[from] crate::llm::LlmError),
@@ -202,6 +239,10 @@ impl Error {
             Self::NotARepository { .. } | Self::Git { .. } => ErrorKind::Source,
             #[cfg(feature = "git")]
             Self::HistoryCycle { .. } | Self::CorruptObject { .. } => ErrorKind::Source,
+            Self::RepositoryRefused { .. }
+            | Self::CloneFailed { .. }
+            | Self::CloneTimedOut { .. }
+            | Self::CloneTooLarge { .. } => ErrorKind::Source,
             Self::UnbornHead { .. } | Self::NotACommit { .. } => ErrorKind::Source,
             Self::Budget { .. } => ErrorKind::Budget,
             Self::Llm(_) => ErrorKind::Provider,

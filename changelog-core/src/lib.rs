@@ -19,6 +19,9 @@
 //!   so that it never becomes markup or a link.
 //! - The LLM path on top: [`budget`], [`prompt`], [`llm`], [`verify`], [`pipeline`].
 //! - [`store`]: what the server and the bindings persist, as traits.
+//! - [`redact`]: credentials taken out of URLs and text before they are shown or stored.
+//! - [`source::git::obtain`] (feature `git`): the one way a repository is obtained (a local
+//!   path or a clone), under a [`source::git::RepoPolicy`].
 //!
 //! [`text`] (control and bidirectional-control characters removed from git-derived text) is a
 //! leaf every layer may use.
@@ -56,6 +59,7 @@ pub mod llm;
 pub mod parse;
 pub mod pipeline;
 pub mod prompt;
+pub mod redact;
 pub mod render;
 pub mod source;
 pub mod store;

@@ -39,7 +39,8 @@ is no tag).\n\nWith --provider, every bullet the model writes must cite commits 
 the others are dropped and counted in the JSON's `verification`."
 )]
 pub struct GenerateArgs {
-    /// The repository (any directory inside its work tree).
+    /// The repository: any directory inside its work tree, or an https:// URL to clone (public
+    /// hosts only, at most 120 s and 1 GiB).
     #[arg(long, value_name = "PATH", default_value = ".")]
     pub repo: PathBuf,
     /// The range of commits.

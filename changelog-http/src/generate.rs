@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use changelog_core::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
-use changelog_core::source::git::GitSource;
+use changelog_core::source::git::{RepoPolicy, obtain};
 use changelog_core::{BuildOptions, Changelog, CommitSource as _, Format, RangeQuery, Style};
 
 use crate::cli::{CliError, FormatArg, GenerateArgs, ProviderArg, StyleArg};
@@ -36,7 +36,15 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     };
 
     changelog_core::source::git::tune_for_one_pass();
-    let source = GitSource::open(&args.repo)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    // The user's own `--repo`: any local path, looked up upward as git does; a URL is cloned
+    // under the same rules as everywhere else (HTTPS, public hosts, bounded in time and size).
+    let checkout = runtime.block_on(obtain(&args.repo, &RepoPolicy::command_line()))?;
+    let source = checkout.source()?;
     let query = RangeQuery {
         range: args.range.clone(),
         since: args.since,
@@ -52,11 +60,6 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Json => Format::Json,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
 
     let Some(stack) = crate::providers::config(llm) else {
         let changelog = runtime.block_on(changelog_core::generate(&source, &query, &build))?;

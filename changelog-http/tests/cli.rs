@@ -186,6 +186,37 @@ fn a_path_that_is_not_a_repository_is_named() {
 }
 
 #[test]
+fn the_repository_goes_through_the_command_line_policy() {
+    // The user's own path: any directory inside the work tree, looked up upward.
+    let mut repo = TestRepo::new();
+    repo.commit_files("feat: a", &[("src/a.txt", "a")]);
+    let sub = repo.path().join("src");
+    let out = changelog(&["generate", "--repo", sub.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // URLs: HTTPS to public hosts only, refused before any connection.
+    for (url, reason) in [
+        ("https://ghp_T0ken@127.0.0.1:9/o/r.git", "loopback"),
+        ("https://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://github.com/o/r.git", "`http` scheme is not allowed"),
+        (
+            "ssh://git@github.com/o/r.git",
+            "`ssh` scheme is not allowed",
+        ),
+        ("ext::sh -c true", "remote helper"),
+    ] {
+        let out = changelog(&["generate", "--repo", url]);
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("refused") && err.contains(reason),
+            "{url}: {err}"
+        );
+        assert!(!err.contains("ghp_T0ken"), "{err}");
+    }
+}
+
+#[test]
 fn bad_flags_are_usage_errors() {
     for args in [
         &["generate", "--format", "xml"][..],

@@ -28,6 +28,7 @@ pub mod sqlite;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use changelog_core::redact;
 use changelog_core::store::{Storage, StoreError};
 
 pub use crypto::TokenKeys;
@@ -38,10 +39,12 @@ pub use crypto::TokenKeys;
 #[non_exhaustive]
 pub enum Error {
     /// The URL names no backend this build supports.
-    #[error("unsupported database URL `{scheme}:...`: expected sqlite:// or postgres://")]
+    #[error("unsupported database URL `{location}`: expected sqlite:// or postgres://")]
     UnsupportedUrl {
-        /// The URL's scheme (the rest is left out: it may hold a password).
+        /// The URL's scheme, or the text before its first `:` (never a password).
         scheme: String,
+        /// The URL without its password ([`changelog_core::redact::url`]).
+        location: String,
     },
 
     /// The URL names a backend whose feature is not compiled in.
@@ -52,10 +55,12 @@ pub enum Error {
     },
 
     /// Connecting failed.
-    #[error("cannot connect to the {backend} database")]
+    #[error("cannot connect to the {backend} database{}", at(location.as_deref()))]
     Connect {
         /// `sqlite` or `postgres`.
         backend: &'static str,
+        /// The URL without its password, when the store was opened from a URL.
+        location: Option<String>,
         /// What the driver said.
         #[source]
         source: sqlx::Error,
@@ -74,6 +79,28 @@ pub enum Error {
     /// Running the migrations failed.
     #[error("cannot migrate the database")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+fn at(location: Option<&str>) -> String {
+    location.map_or_else(String::new, |location| format!(" at `{location}`"))
+}
+
+impl Error {
+    /// The error, naming the URL (without its password) it is about.
+    pub(crate) fn at_url(self, url: &str) -> Self {
+        match self {
+            Self::Connect {
+                backend,
+                location: None,
+                source,
+            } => Self::Connect {
+                backend,
+                location: Some(redact::url(url)),
+                source,
+            },
+            other => other,
+        }
+    }
 }
 
 pub(crate) fn no_keys() -> StoreError {
@@ -129,8 +156,15 @@ impl Store {
                 }
             }
             other => {
+                // Scheme-less `user:pw@host` text: the part before `:` is a user name.
+                let scheme = if other.contains('@') {
+                    String::new()
+                } else {
+                    other.to_owned()
+                };
                 return Err(Error::UnsupportedUrl {
-                    scheme: other.to_owned(),
+                    scheme,
+                    location: redact::url(url),
                 });
             }
         };

@@ -35,11 +35,16 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://user@host/db`) and runs the migrations.
     pub async fn open(url: &str, keys: Option<TokenKeys>) -> Result<Self, Error> {
-        let options = PgConnectOptions::from_str(url).map_err(|source| Error::Connect {
-            backend: "postgres",
-            source,
-        })?;
-        Self::open_with(options, keys).await
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|source| Error::Connect {
+                backend: "postgres",
+                location: None,
+                source,
+            })
+            .map_err(|error| error.at_url(url))?;
+        Self::open_with(options, keys)
+            .await
+            .map_err(|error| error.at_url(url))
     }
 
     /// Connects with `options` (for example with a `search_path`) and runs the migrations.
@@ -54,6 +59,7 @@ impl PgStore {
             .await
             .map_err(|source| Error::Connect {
                 backend: "postgres",
+                location: None,
                 source,
             })?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

@@ -38,11 +38,16 @@ impl SqliteStore {
     /// Opens (with `?mode=rwc`, creates) the database at `url` (`sqlite://path`) and runs the
     /// migrations.
     pub async fn open(url: &str, keys: Option<TokenKeys>) -> Result<Self, Error> {
-        let options = SqliteConnectOptions::from_str(url).map_err(|source| Error::Connect {
-            backend: "sqlite",
-            source,
-        })?;
-        Self::open_with(options, keys).await
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| Error::Connect {
+                backend: "sqlite",
+                location: None,
+                source,
+            })
+            .map_err(|error| error.at_url(url))?;
+        Self::open_with(options, keys)
+            .await
+            .map_err(|error| error.at_url(url))
     }
 
     /// Opens the database described by `options` (WAL, busy timeout and foreign keys are
@@ -86,6 +91,7 @@ impl SqliteStore {
             .await
             .map_err(|source| Error::Connect {
                 backend: "sqlite",
+                location: None,
                 source,
             })?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;

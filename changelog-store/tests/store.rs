@@ -1678,3 +1678,67 @@ async fn databases_in_memory_take_no_lock_file() -> Result<()> {
     );
     Ok(())
 }
+/// The error and all its causes, as one text.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = format!("{error} / {error:?}");
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(&format!(" / {inner}"));
+        cause = inner.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn store_urls_with_passwords_are_named_without_them() -> Result<()> {
+    for (url, shown) in [
+        // A password holding `/ # ?` and a port that cannot be read.
+        (
+            "postgres://me:pa/ss#wo?rd@db:notaport/app",
+            "postgres://me@db:notaport/app",
+        ),
+        (
+            "postgresql://me:s3cr3t@db:notaport/app",
+            "postgresql://me@db:notaport/app",
+        ),
+        // Scheme-less, as libpq's tools accept it.
+        ("me:s3cr3t@db:5432/app", "me@db:5432/app"),
+        (
+            "mysql://me:s3cr3t@db/app?sslpassword=hunter2",
+            "mysql://db/app",
+        ),
+    ] {
+        let error = changelog_store::Store::open(url)
+            .await
+            .err()
+            .with_context(|| format!("{url} opened"))?;
+        let text = error_chain(&error);
+        for secret in ["pa/ss#wo?rd", "pa/ss", "s3cr3t", "hunter2"] {
+            ensure!(!text.contains(secret), "{url}: {text}");
+        }
+        ensure!(text.contains(shown), "{url} is named as {shown}: {text}");
+    }
+    let Ok(base) = std::env::var(PG_URL_VAR) else {
+        return Ok(());
+    };
+    // A database that does not exist, on a server that answers: the driver's own error.
+    let mut options = url_with_password(&base, "s3cr3t");
+    options.push_str("_no_such_database_for_this_test");
+    let error = changelog_store::Store::open(&options)
+        .await
+        .err()
+        .context("a missing database opened")?;
+    let text = error_chain(&error);
+    ensure!(!text.contains("s3cr3t"), "{text}");
+    ensure!(text.contains("_no_such_database_for_this_test"), "{text}");
+    Ok(())
+}
+
+/// `postgres://user@host/db` with `password` put in its userinfo.
+fn url_with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    match rest.split_once('@') {
+        Some((user, host)) => format!("{scheme}://{user}:{password}@{host}"),
+        None => format!("{scheme}://postgres:{password}@{rest}"),
+    }
+}

@@ -11,11 +11,17 @@ version, content, title, tags, model, temperature``); nothing else in the servic
 The provider comes from the deployment's environment (``CHANGELOG_PROVIDER=openai`` and
 ``OPENAI_API_KEY``; none set: the deterministic changelog, offline).
 
+``repo_url`` comes from the client, so the wheel's default repository policy applies: only
+``https://`` clones of public hosts, bounded in time and size. The deployment may let clients
+name repositories under one directory (``CHANGELOG_REPOS_ROOT=/srv/repos``) and limit clones to
+some hosts (``CHANGELOG_ALLOWED_HOSTS=github.com,gitlab.com``); clients cannot widen either.
+
 Run it (with the wheel, fastapi and uvicorn installed)::
 
-    CHANGELOG_DATABASE_URL=sqlite:///changelogs.db uvicorn fastapi_service:app --app-dir examples/python
+    CHANGELOG_DATABASE_URL=sqlite:///changelogs.db CHANGELOG_REPOS_ROOT=$PWD/.. \\
+        uvicorn fastapi_service:app --app-dir examples/python
     curl -s localhost:8000/changelogs -H 'content-type: application/json' \\
-         -d '{"repo_url": ".", "commit_range": "HEAD~20..HEAD", "tags": ["weekly"]}'
+         -d '{"repo_url": "'$PWD'", "commit_range": "HEAD~20..HEAD", "tags": ["weekly"]}'
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ import changelog  # was: from app.generator import generate_changelog
 
 app = FastAPI(title="changelog service")
 store = changelog.Store(os.environ.get("CHANGELOG_DATABASE_URL", "sqlite:///changelogs.db"))
+
+
+def repository_policy() -> dict[str, Any]:
+    """The deployment's repository policy, as keyword arguments of ``agenerate``."""
+    policy: dict[str, Any] = {}
+    root = os.environ.get("CHANGELOG_REPOS_ROOT")
+    if root:
+        policy["allowed_roots"] = [root]
+    hosts = os.environ.get("CHANGELOG_ALLOWED_HOSTS")
+    if hosts:
+        policy["allowed_hosts"] = [host.strip() for host in hosts.split(",") if host.strip()]
+    return policy
 
 
 class ChangelogRequest(BaseModel):
@@ -62,7 +80,7 @@ def response(log: changelog.Changelog) -> dict[str, Any]:
 async def create_changelog(request: ChangelogRequest) -> dict[str, Any]:
     try:
         # was: log = await generate_changelog(**request.model_dump())
-        log = await changelog.agenerate(**request.model_dump())
+        log = await changelog.agenerate(**request.model_dump(), **repository_policy())
     except changelog.InvalidArgumentError as error:  # also a ValueError
         raise HTTPException(status_code=422, detail=str(error)) from error
     except changelog.SourceError as error:

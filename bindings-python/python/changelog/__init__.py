@@ -5,11 +5,17 @@ callers switch by changing an import::
 
     import changelog
 
-    log = changelog.generate(repo_url=".", commit_range="v1.0.0..v1.1.0")
+    log = changelog.generate(repo_url="https://github.com/acme/app", commit_range="v1.0.0..v1.1.0")
     print(log.content)            # Markdown
     log.to_dict()                 # the JSON document `changelog generate --format json` prints
 
-    log = await changelog.agenerate(repo_url=".", commit_range="v1.0.0..")
+    log = await changelog.agenerate(repo_url=".", allow_local=True, commit_range="v1.0.0..")
+
+``repo_url`` is safe to take from a request by default: only ``https://`` clones of public hosts
+(no loopback, private, link-local or metadata address; at most 120 s and 1 GiB). Local paths
+are read only with ``allow_local=True`` (any path) or ``allowed_roots=[...]`` (paths under those
+directories, after resolving ``..`` and symlinks); ``allowed_hosts=[...]`` limits clones to
+those hosts.
 
 Without a provider (``provider=`` or ``CHANGELOG_PROVIDER``) the changelog is written
 deterministically, offline. With ``provider="openai"`` (or ``"anthropic"``, ``"simulated"``) a

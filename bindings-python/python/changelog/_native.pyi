@@ -319,6 +319,9 @@ def generate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Changelog: ...
 def agenerate(
     *,
@@ -341,6 +344,9 @@ def agenerate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Awaitable[Changelog]: ...
 def estimate(
     *,
@@ -363,6 +369,9 @@ def estimate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Estimate: ...
 def aestimate(
     *,
@@ -385,4 +394,7 @@ def aestimate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Awaitable[Estimate]: ...

@@ -2,6 +2,7 @@
 
 mod git_source;
 mod hostile_text;
+mod obtain;
 mod pipeline;
 mod render;
 mod walk;

@@ -23,8 +23,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use git2::{ErrorCode, Mailmap, ObjectType, Oid, Repository};
 
+mod address;
+mod clone;
 mod loose;
+mod obtain;
 mod walk;
+
+pub use address::{non_public, parse_ipv4_loose};
+pub use obtain::{Checkout, RepoPolicy, Scheme, obtain};
 
 use self::loose::LooseObjects;
 use super::{CommitSource, History, unambiguous_prefixes};
@@ -69,6 +75,32 @@ impl GitSource {
             path: path.to_owned(),
             source,
         })?;
+        Ok(Self::from_repository(&repo, path))
+    }
+
+    /// Opens the repository at exactly `path` (a work tree's root, its `.git` directory, or a
+    /// bare repository), without looking upward for one: a subdirectory of a work tree, or a
+    /// directory inside `.git`, is not a repository here.
+    pub fn open_exact(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::PathNotFound {
+                path: path.to_owned(),
+            });
+        }
+        let repo = Repository::open_ext(
+            path,
+            git2::RepositoryOpenFlags::NO_SEARCH,
+            std::iter::empty::<&std::ffi::OsStr>(),
+        )
+        .map_err(|source| Error::NotARepository {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self::from_repository(&repo, path))
+    }
+
+    fn from_repository(repo: &Repository, path: &Path) -> Self {
         let root = repo.workdir().unwrap_or_else(|| repo.path()).to_owned();
         let repository = repo.find_remote("origin").ok().and_then(|remote| {
             remote
@@ -76,11 +108,11 @@ impl GitSource {
                 .ok()
                 .and_then(RemoteRepository::from_remote_url)
         });
-        Ok(Self {
+        Self {
             name: path.display().to_string(),
             path: root,
             repository,
-        })
+        }
     }
 
     /// The repository's root directory.
