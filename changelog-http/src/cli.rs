@@ -31,7 +31,7 @@ pub enum Command {
     /// --provider names a language model.
     Generate(GenerateArgs),
     /// Run the HTTP server: accounts, API keys and changelogs over a JSON API.
-    Serve(Box<serve::ServeArgs>),
+    Serve(serve::ServeArgs),
     /// Create the database if needed and run its migrations.
     Migrate(serve::DatabaseArgs),
     /// Manage accounts.

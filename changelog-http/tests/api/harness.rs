@@ -30,6 +30,7 @@ pub(crate) struct Server {
     _dir: Option<tempfile::TempDir>,
 }
 
+#[expect(clippy::large_enum_variant, reason = "one per test server")]
 enum Backend {
     Sqlite,
     Postgres {
