@@ -652,6 +652,9 @@ pub trait UserStore: Send + Sync {
     /// The user with this username, if any.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
 
+    /// The user with this e-mail address (compared as stored), if any.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+
     /// The user linked to this GitHub account, if any.
     async fn user_by_github_id(&self, github_id: i64) -> StoreResult<Option<User>>;
 
@@ -703,6 +706,9 @@ pub trait ChangelogStore: Send + Sync {
 
     /// Every tag that exists, sorted.
     async fn tags(&self) -> StoreResult<Vec<String>>;
+
+    /// The tags on `owner_id`'s changelogs, sorted, without duplicates.
+    async fn owner_tags(&self, owner_id: Uuid) -> StoreResult<Vec<String>>;
 }
 
 /// Everything a server needs from one store.

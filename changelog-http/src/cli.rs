@@ -9,6 +9,8 @@ use changelog_core::source::parse_date;
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) mod serve;
+
 /// Changelogs and release notes from git history.
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +30,13 @@ pub enum Command {
     /// Write the changelog of a range of a local repository. Offline and deterministic unless
     /// --provider names a language model.
     Generate(GenerateArgs),
+    /// Run the HTTP server: accounts, API keys and changelogs over a JSON API.
+    Serve(serve::ServeArgs),
+    /// Create the database if needed and run its migrations.
+    Migrate(serve::DatabaseArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(serve::UserCommand),
 }
 
 /// Arguments of `changelog generate`.
@@ -195,6 +204,8 @@ pub(crate) enum CliError {
         #[source]
         source: io::Error,
     },
+    #[error("{0}")]
+    Failed(String),
     #[error("cannot start the runtime")]
     Runtime(#[source] io::Error),
 }
@@ -215,6 +226,9 @@ impl CliError {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => crate::generate::generate(&args),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Migrate(args) => serve::migrate(&args),
+        Command::User(command) => serve::user(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

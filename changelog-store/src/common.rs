@@ -344,6 +344,20 @@ impl UserStore for BackendStore {
             .map_err(db_err("cannot read a user row"))
     }
 
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot read a user"))?;
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()
+            .map_err(db_err("cannot read a user row"))
+    }
+
     async fn user_by_github_id(&self, github_id: i64) -> StoreResult<Option<User>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE github_id = $1"
@@ -681,6 +695,19 @@ impl ChangelogStore for BackendStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("cannot list tags"))
+    }
+
+    async fn owner_tags(&self, owner_id: Uuid) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT t.name FROM tags t \
+             JOIN changelog_tags ct ON ct.tag_id = t.id \
+             JOIN changelogs c ON c.id = ct.changelog_id \
+             WHERE c.owner_id = $1 ORDER BY t.name",
+        )
+        .bind(owner_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot list a user's tags"))
     }
 }
 

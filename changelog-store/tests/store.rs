@@ -277,6 +277,11 @@ async fn users_are_unique_by_username_email_and_github_id(h: &Harness) -> Result
     );
     assert_eq!(h.store.user_by_github_id(42).await?.as_ref(), Some(&alice));
     assert_eq!(h.store.user_by_username("nobody").await?, None);
+    assert_eq!(
+        h.store.user_by_email("alice@example.com").await?.as_ref(),
+        Some(&alice)
+    );
+    assert_eq!(h.store.user_by_email("nobody@example.com").await?, None);
     assert!(!alice.has_github_token);
 
     let clash = |username: &str, email: &str, github_id| NewUser {
@@ -392,6 +397,18 @@ async fn create_keeps_tags_and_the_first_version(h: &Harness) -> Result<()> {
         .await?;
     assert_eq!(other.tags, ["release"]);
     assert_eq!(h.store.tags().await?, ["api", "release"]);
+
+    // A user's tags are those on their own changelogs only.
+    let bob = user(h, "bob").await?;
+    h.store
+        .create_changelog(&NewChangelog {
+            tags: vec!["Internal".into(), "release".into()],
+            ..changelog(bob.id, "bob's")
+        })
+        .await?;
+    assert_eq!(h.store.owner_tags(alice.id).await?, ["api", "release"]);
+    assert_eq!(h.store.owner_tags(bob.id).await?, ["internal", "release"]);
+    assert!(h.store.owner_tags(Uuid::new_v4()).await?.is_empty());
 
     assert!(matches!(
         h.store

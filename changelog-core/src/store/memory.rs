@@ -170,6 +170,15 @@ impl UserStore for MemoryStore {
             .cloned())
     }
 
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        Ok(self
+            .state()
+            .users
+            .values()
+            .find(|u| u.email == email)
+            .cloned())
+    }
+
     async fn user_by_github_id(&self, github_id: i64) -> StoreResult<Option<User>> {
         Ok(self
             .state()
@@ -378,6 +387,17 @@ impl ChangelogStore for MemoryStore {
 
     async fn tags(&self) -> StoreResult<Vec<String>> {
         Ok(self.state().tags.iter().cloned().collect())
+    }
+
+    async fn owner_tags(&self, owner_id: Uuid) -> StoreResult<Vec<String>> {
+        let tags: BTreeSet<String> = self
+            .state()
+            .changelogs
+            .values()
+            .filter(|c| c.owner_id == owner_id)
+            .flat_map(|c| c.tags.iter().cloned())
+            .collect();
+        Ok(tags.into_iter().collect())
     }
 }
 

@@ -1,0 +1,178 @@
+//! API keys: created with a signed-in session, shown once, listed without their secret,
+//! revoked by id.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use changelog_core::store::{ApiKey, AuditOutcome, NewApiKey};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::{Caller, ClientInfo};
+use crate::error::{ApiError, Json};
+use crate::routes::parse_id;
+use crate::state::AppState;
+
+/// The scopes a key can have.
+pub const SCOPES: [&str; 2] = ["read", "write"];
+
+/// `POST /auth/api-keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// A name to recognise the key by (1 to 100 characters).
+    pub name: String,
+    /// `read`, `write` or both (default: both).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// When the key stops working (default: never).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A key as listed (never with its secret).
+#[derive(Debug, Serialize)]
+pub struct ApiKeyResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// The visible start of the key (`clk_1234abcd`).
+    pub prefix: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Expiry, if any.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Last use, if any.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Uses so far.
+    pub use_count: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ApiKey> for ApiKeyResponse {
+    fn from(key: ApiKey) -> Self {
+        Self {
+            id: key.id,
+            name: key.name,
+            prefix: key.prefix,
+            scopes: key.scopes,
+            expires_at: key.expires_at,
+            last_used_at: key.last_used_at,
+            use_count: key.use_count,
+            revoked_at: key.revoked_at,
+            created_at: key.created_at,
+        }
+    }
+}
+
+/// A key just created: the record and, this once, the key itself.
+#[derive(Debug, Serialize)]
+pub struct CreatedApiKey {
+    /// The key record.
+    #[serde(flatten)]
+    pub record: ApiKeyResponse,
+    /// The key: send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`. It is not
+    /// shown again.
+    pub key: String,
+}
+
+/// Creates a key.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Json(body): Json<CreateApiKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
+    }
+    let mut scopes = body
+        .scopes
+        .unwrap_or_else(|| SCOPES.iter().map(|s| (*s).to_owned()).collect());
+    if scopes.is_empty() {
+        return Err(ApiError::invalid("scopes", "give `read`, `write` or both"));
+    }
+    if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(ApiError::invalid(
+            "scopes",
+            format!("`{bad}` is not a scope (read, write)"),
+        ));
+    }
+    scopes.sort();
+    scopes.dedup();
+    if body.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::invalid("expires_at", "must be in the future"));
+    }
+    let issued = state
+        .store()
+        .create_api_key(&NewApiKey {
+            user_id: caller.user_id,
+            name: name.to_owned(),
+            scopes,
+            expires_at: body.expires_at,
+        })
+        .await?;
+    state
+        .audit(
+            "api_key.create",
+            Some(caller.user_id),
+            Some(issued.key.id.to_string()),
+            AuditOutcome::Success,
+            &client,
+        )
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            record: issued.key.into(),
+            key: issued.secret,
+        }),
+    ))
+}
+
+/// The caller's keys, oldest first.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiKeyResponse>>, ApiError> {
+    let keys = state.store().api_keys(caller.user_id).await?;
+    Ok(Json(keys.into_iter().map(ApiKeyResponse::from).collect()))
+}
+
+/// Revokes one of the caller's keys; another user's key is 404.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_session()?;
+    let key_id = parse_id("API key", &id)?;
+    let owned = state
+        .store()
+        .api_keys(caller.user_id)
+        .await?
+        .iter()
+        .any(|k| k.id == key_id);
+    if !owned {
+        return Err(ApiError::not_found("API key", &id));
+    }
+    state.store().revoke_api_key(key_id).await?;
+    state
+        .audit(
+            "api_key.revoke",
+            Some(caller.user_id),
+            Some(key_id.to_string()),
+            AuditOutcome::Success,
+            &client,
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}

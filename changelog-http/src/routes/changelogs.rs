@@ -1,0 +1,890 @@
+//! Changelogs: listing with a keyset cursor and filters, manual creation, revisioned edits
+//! (`If-Match` or `revision`; stale is 409), versions and restore, tags, annotations, export.
+//!
+//! Every route looks the changelog up through [`owned`]: another user's changelog is 404, as
+//! one that does not exist.
+
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use changelog_core::source::parse_date;
+use changelog_core::store::{
+    Annotation, AuditOutcome, ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource,
+    ChangelogUpdate, ChangelogVersion, Direction, NewChangelog, TagMatch,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::{Caller, ClientInfo};
+use crate::error::{ApiError, Json, Query};
+use crate::routes::parse_id;
+use crate::state::AppState;
+
+/// The longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 255;
+/// The largest content, in bytes.
+pub const MAX_CONTENT_BYTES: usize = 512 * 1024;
+/// The most tags on one changelog.
+pub const MAX_TAGS: usize = 20;
+
+/// A changelog as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ChangelogResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Release version.
+    pub version: Option<String>,
+    /// The repository it describes.
+    pub repository: Option<String>,
+    /// The Markdown.
+    pub content: String,
+    /// `git` or `manual`.
+    pub source: ChangelogSource,
+    /// The commit range it covers.
+    pub commit_range: Option<String>,
+    /// The model that wrote it.
+    pub model: Option<String>,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// Whether anyone may read it.
+    pub is_public: bool,
+    /// Current revision (also the `ETag`).
+    pub revision: i64,
+    /// Input tokens spent.
+    pub input_tokens: i64,
+    /// Output tokens spent.
+    pub output_tokens: i64,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ChangelogRecord> for ChangelogResponse {
+    fn from(r: ChangelogRecord) -> Self {
+        Self {
+            id: r.id,
+            title: r.title,
+            version: r.version,
+            repository: r.repository,
+            content: r.content,
+            source: r.source,
+            commit_range: r.commit_range,
+            model: r.model,
+            tags: r.tags,
+            is_public: r.is_public,
+            revision: r.revision,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cost_usd: r.cost_usd,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// One page of changelogs.
+#[derive(Debug, Serialize)]
+pub struct ChangelogPage {
+    /// The changelogs, in order.
+    pub items: Vec<ChangelogResponse>,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The query of `GET /changelogs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Exactly this version.
+    pub version: Option<String>,
+    /// Comma-separated tags.
+    pub tags: Option<String>,
+    /// `any` (default) or `all` of the tags.
+    pub tag_match: Option<TagMatch>,
+    /// Created on or after (YYYY-MM-DD or RFC 3339).
+    pub since: Option<String>,
+    /// Created on or before (YYYY-MM-DD, inclusive, or RFC 3339).
+    pub until: Option<String>,
+    /// Exactly this repository.
+    pub repository: Option<String>,
+    /// Words that must all occur in the title or content.
+    pub q: Option<String>,
+    /// `created` (default), `updated`, `title` or `version`.
+    pub sort: Option<ChangelogSort>,
+    /// `desc` (default) or `asc`.
+    pub order: Option<Direction>,
+}
+
+fn date_param(
+    name: &str,
+    value: Option<&str>,
+    end: bool,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|v| {
+            parse_date(v, end)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|e| ApiError::invalid(name, e.to_string()))
+        })
+        .transpose()
+}
+
+/// Lists the caller's changelogs.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<ChangelogPage>, ApiError> {
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 100"));
+    }
+    let until = date_param("until", params.until.as_deref(), true)?;
+    let query = ChangelogQuery {
+        owner_id: Some(caller.user_id),
+        version: params.version,
+        tags: params
+            .tags
+            .map(|t| t.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        tag_match: params.tag_match.unwrap_or_default(),
+        created_since: date_param("since", params.since.as_deref(), false)?,
+        // The store's bound is exclusive; the parameter's is inclusive.
+        created_until: until.map(|u| u + chrono::Duration::microseconds(1)),
+        repository: params.repository,
+        is_public: None,
+        text: params.q,
+        sort: params.sort.unwrap_or_default(),
+        direction: params.order.unwrap_or_default(),
+        limit,
+        cursor: params.cursor,
+    };
+    let page = state.store().list_changelogs(&query).await?;
+    Ok(Json(ChangelogPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// `POST /changelogs`: the request model of the service this replaces, plus `style` and
+/// `is_public`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChangelog {
+    /// `manual` (stored at once) or `git` (generated from a repository).
+    pub source: ChangelogSource,
+    /// The repository (for `git`: what to read; for `manual`: recorded as the repository).
+    #[serde(default)]
+    pub repo_url: Option<String>,
+    /// The commit range (`v1.1.0..v1.2.0`).
+    #[serde(default)]
+    pub commit_range: Option<String>,
+    /// Release version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The Markdown (required for `manual`).
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Title (default `Changelog`).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The model that wrote it (for `git`: the model to use).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Sampling temperature (for `git`).
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// The style (for `git`).
+    #[serde(default)]
+    pub style: Option<String>,
+    /// Whether anyone may read it.
+    #[serde(default)]
+    pub is_public: bool,
+}
+
+fn check_title(title: &str) -> Result<(), ApiError> {
+    if title.trim().is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::invalid(
+            "title",
+            format!("must be 1 to {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_content(content: &str) -> Result<(), ApiError> {
+    if content.len() > MAX_CONTENT_BYTES {
+        return Err(ApiError::invalid(
+            "content",
+            format!("must be at most {MAX_CONTENT_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_tags(tags: &[String]) -> Result<(), ApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::invalid(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    if let Some(long) = tags
+        .iter()
+        .find(|t| t.trim().chars().count() > changelog_core::store::MAX_TAG_LEN)
+    {
+        return Err(ApiError::invalid(
+            "tags",
+            format!(
+                "`{}...` is longer than {} characters",
+                long.chars().take(16).collect::<String>(),
+                changelog_core::store::MAX_TAG_LEN
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn short_text(field: &str, value: Option<&String>, max: usize) -> Result<(), ApiError> {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn etag(record: &ChangelogRecord) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{}\"", record.revision))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+fn with_etag(status: StatusCode, record: ChangelogRecord) -> Response {
+    let tag = etag(&record);
+    let mut response = (status, Json(ChangelogResponse::from(record))).into_response();
+    response.headers_mut().insert(ETAG, tag);
+    response
+}
+
+/// Creates a changelog: `manual` is stored at once (201).
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Json(body): Json<CreateChangelog>,
+) -> Result<Response, ApiError> {
+    caller.require_write()?;
+    if body.source == ChangelogSource::Git {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "generating from a repository (`source: \"git\"`) is not available on this server \
+             yet; create the changelog with `source: \"manual\"` and its content",
+        ));
+    }
+    let content = body
+        .content
+        .ok_or_else(|| ApiError::invalid("content", "required for a manual changelog"))?;
+    check_content(&content)?;
+    let title = body.title.unwrap_or_else(|| "Changelog".to_owned());
+    check_title(&title)?;
+    check_tags(&body.tags)?;
+    short_text("version", body.version.as_ref(), 64)?;
+    short_text("repo_url", body.repo_url.as_ref(), 512)?;
+    short_text("commit_range", body.commit_range.as_ref(), 255)?;
+    short_text("model", body.model.as_ref(), 128)?;
+    let record = state
+        .store()
+        .create_changelog(&NewChangelog {
+            owner_id: caller.user_id,
+            repository: body.repo_url,
+            title,
+            version: body.version,
+            content,
+            document: None,
+            source: ChangelogSource::Manual,
+            commit_range: body.commit_range,
+            model: body.model,
+            is_public: body.is_public,
+            tags: body.tags,
+            ..NewChangelog::default()
+        })
+        .await?;
+    state
+        .audit(
+            "changelog.create",
+            Some(caller.user_id),
+            Some(record.id.to_string()),
+            AuditOutcome::Success,
+            &client,
+        )
+        .await;
+    let location = format!("/api/v1/changelogs/{}", record.id);
+    let mut response = with_etag(StatusCode::CREATED, record);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// The caller's changelog with this id; 404 for another user's or a missing one.
+pub(crate) async fn owned(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ChangelogRecord, ApiError> {
+    let uuid = parse_id("changelog", id)?;
+    let not_found = || ApiError::not_found("changelog", id);
+    match state.store().changelog(uuid).await {
+        Ok(record) if record.owner_id == caller.user_id => Ok(record),
+        Ok(_) | Err(changelog_core::store::StoreError::NotFound { .. }) => Err(not_found()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn matches_etag(header: &HeaderValue, record: &ChangelogRecord) -> bool {
+    let Ok(text) = header.to_str() else {
+        return false;
+    };
+    text.split(',').any(|t| {
+        let t = t.trim();
+        t == "*" || t.trim_start_matches("W/") == format!("\"{}\"", record.revision)
+    })
+}
+
+/// One changelog, with its `ETag`; `If-None-Match` with the current one answers 304.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let record = owned(&state, &caller, &id).await?;
+    if headers
+        .get(IF_NONE_MATCH)
+        .is_some_and(|h| matches_etag(h, &record))
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(ETAG, etag(&record));
+        return Ok(response);
+    }
+    Ok(with_etag(StatusCode::OK, record))
+}
+
+/// The revision an update expects: `If-Match` (`"3"`) or the body's `revision`; 428 without
+/// either, 422 when they disagree.
+fn expected_revision(headers: &HeaderMap, body: Option<i64>) -> Result<i64, ApiError> {
+    let header = match headers.get(IF_MATCH) {
+        Some(value) => {
+            let text = value.to_str().unwrap_or_default().trim();
+            let text = text.trim_start_matches("W/").trim_matches('"');
+            Some(text.parse::<i64>().map_err(|_| {
+                ApiError::invalid("If-Match", "must be the changelog's ETag, like \"3\"")
+            })?)
+        }
+        None => None,
+    };
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => Err(ApiError::invalid(
+            "revision",
+            format!("the body says {b} and If-Match says {h}"),
+        )),
+        (Some(r), _) | (None, Some(r)) => Ok(r),
+        (None, None) => Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "name the revision this update is based on: `If-Match: \"<revision>\"` or \
+             `revision` in the body",
+        )),
+    }
+}
+
+/// `PUT /changelogs/{id}`: the whole editable document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceChangelog {
+    /// Title.
+    pub title: String,
+    /// The Markdown.
+    pub content: String,
+    /// Release version (`null` clears it).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Tags (replace the old ones).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Whether anyone may read it.
+    #[serde(default)]
+    pub is_public: bool,
+    /// The revision this edit is based on (or `If-Match`).
+    #[serde(default)]
+    pub revision: Option<i64>,
+}
+
+/// `PATCH /changelogs/{id}`: the fields to change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchChangelog {
+    /// Title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The Markdown.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Release version (`null` clears it).
+    #[serde(default, deserialize_with = "double_option")]
+    pub version: Option<Option<String>>,
+    /// Tags (replace the old ones).
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Whether anyone may read it.
+    #[serde(default)]
+    pub is_public: Option<bool>,
+    /// The revision this edit is based on (or `If-Match`).
+    #[serde(default)]
+    pub revision: Option<i64>,
+}
+
+fn double_option<'de, D>(deserializer: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    client: &ClientInfo,
+    id: &str,
+    revision: i64,
+    update: ChangelogUpdate,
+) -> Result<Response, ApiError> {
+    caller.require_write()?;
+    let record = owned(state, caller, id).await?;
+    if let Some(title) = &update.title {
+        check_title(title)?;
+    }
+    if let Some(content) = &update.content {
+        check_content(content)?;
+    }
+    if let Some(tags) = &update.tags {
+        check_tags(tags)?;
+    }
+    if let Some(Some(version)) = &update.version {
+        short_text("version", Some(version), 64)?;
+    }
+    let updated = state
+        .store()
+        .update_changelog(record.id, revision, &update, Some(caller.user_id))
+        .await?;
+    state
+        .audit(
+            "changelog.update",
+            Some(caller.user_id),
+            Some(record.id.to_string()),
+            AuditOutcome::Success,
+            client,
+        )
+        .await;
+    Ok(with_etag(StatusCode::OK, updated))
+}
+
+/// Replaces a changelog's editable fields, as a new revision.
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<ReplaceChangelog>,
+) -> Result<Response, ApiError> {
+    let revision = expected_revision(&headers, body.revision)?;
+    let update = ChangelogUpdate {
+        title: Some(body.title),
+        version: Some(body.version),
+        content: Some(body.content),
+        document: None,
+        is_public: Some(body.is_public),
+        tags: Some(body.tags),
+    };
+    apply(&state, &caller, &client, &id, revision, update).await
+}
+
+/// Changes some of a changelog's fields, as a new revision.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<PatchChangelog>,
+) -> Result<Response, ApiError> {
+    let revision = expected_revision(&headers, body.revision)?;
+    let update = ChangelogUpdate {
+        title: body.title,
+        version: body.version,
+        content: body.content,
+        document: None,
+        is_public: body.is_public,
+        tags: body.tags,
+    };
+    apply(&state, &caller, &client, &id, revision, update).await
+}
+
+/// Deletes a changelog with its history.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_write()?;
+    let record = owned(&state, &caller, &id).await?;
+    state.store().delete_changelog(record.id).await?;
+    state
+        .audit(
+            "changelog.delete",
+            Some(caller.user_id),
+            Some(record.id.to_string()),
+            AuditOutcome::Success,
+            &client,
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One kept revision.
+#[derive(Debug, Serialize)]
+pub struct VersionResponse {
+    /// Revision number.
+    pub revision: i64,
+    /// Title then.
+    pub title: String,
+    /// Version then.
+    pub version: Option<String>,
+    /// Markdown then.
+    pub content: String,
+    /// Tags then.
+    pub tags: Vec<String>,
+    /// Who made the revision.
+    pub edited_by: Option<Uuid>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ChangelogVersion> for VersionResponse {
+    fn from(v: ChangelogVersion) -> Self {
+        Self {
+            revision: v.revision,
+            title: v.title,
+            version: v.version,
+            content: v.content,
+            tags: v.tags,
+            edited_by: v.edited_by,
+            created_at: v.created_at,
+        }
+    }
+}
+
+/// Every revision, oldest first.
+pub async fn versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<VersionResponse>>, ApiError> {
+    let record = owned(&state, &caller, &id).await?;
+    let versions = state.store().versions(record.id).await?;
+    Ok(Json(versions.into_iter().map(Into::into).collect()))
+}
+
+/// `POST /changelogs/{id}/versions/{rev}/restore`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// The current revision (or `If-Match`).
+    #[serde(default)]
+    pub revision: Option<i64>,
+}
+
+/// Makes a new revision with the content of an old one.
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Path((id, rev)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_write()?;
+    let body: RestoreRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RestoreRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| crate::error::body_error(&e.to_string()))?
+    };
+    let expected = expected_revision(&headers, body.revision)?;
+    let record = owned(&state, &caller, &id).await?;
+    let revision: i64 = rev
+        .parse()
+        .ok()
+        .filter(|r| *r >= 1)
+        .ok_or_else(|| ApiError::not_found("revision", &rev))?;
+    let restored = state
+        .store()
+        .restore_revision(record.id, revision, expected, Some(caller.user_id))
+        .await?;
+    state
+        .audit(
+            "changelog.restore",
+            Some(caller.user_id),
+            Some(record.id.to_string()),
+            AuditOutcome::Success,
+            &client,
+        )
+        .await;
+    Ok(with_etag(StatusCode::OK, restored))
+}
+
+/// `PUT /changelogs/{id}/tags`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTags {
+    /// The new tag set (missing tags are created).
+    pub tags: Vec<String>,
+    /// The current revision (or `If-Match`).
+    #[serde(default)]
+    pub revision: Option<i64>,
+}
+
+/// Replaces the tags, as a new revision.
+pub async fn set_tags(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<SetTags>,
+) -> Result<Response, ApiError> {
+    let revision = expected_revision(&headers, body.revision)?;
+    let update = ChangelogUpdate {
+        tags: Some(body.tags),
+        ..ChangelogUpdate::default()
+    };
+    apply(&state, &caller, &client, &id, revision, update).await
+}
+
+/// The tags on the caller's changelogs.
+pub async fn tags(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(state.store().owner_tags(caller.user_id).await?))
+}
+
+/// The query of the export route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// `markdown` (default), `json` or `html`.
+    #[serde(default)]
+    pub format: ExportFormat,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// The Markdown as stored.
+    #[default]
+    Markdown,
+    /// The record, with its structured document when it has one.
+    Json,
+    /// A standalone HTML page; the content is escaped, never interpreted.
+    Html,
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Exports a changelog.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    let record = owned(&state, &caller, &id).await?;
+    let response = match params.format {
+        ExportFormat::Markdown => (
+            [(CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            record.content,
+        )
+            .into_response(),
+        ExportFormat::Json => {
+            let document = record.document.clone();
+            let mut value = serde_json::to_value(ChangelogResponse::from(record))
+                .map_err(|e| ApiError::internal(&e))?;
+            value["document"] = serde_json::to_value(document).unwrap_or_default();
+            Json(value).into_response()
+        }
+        ExportFormat::Html => {
+            let page = format!(
+                "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+                 <body><pre>{}</pre></body></html>\n",
+                escape_html(&record.title),
+                escape_html(&record.content)
+            );
+            let mut response = ([(CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
+            response.headers_mut().insert(
+                "content-security-policy",
+                HeaderValue::from_static("default-src 'none'"),
+            );
+            response
+        }
+    };
+    Ok(response)
+}
+
+/// An annotation as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct AnnotationResponse {
+    /// Id.
+    pub id: Uuid,
+    /// The author.
+    pub user_id: Uuid,
+    /// The note.
+    pub body: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Annotation> for AnnotationResponse {
+    fn from(a: Annotation) -> Self {
+        Self {
+            id: a.id,
+            user_id: a.user_id,
+            body: a.body,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// `POST` and `PATCH` bodies of annotations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationBody {
+    /// The note (1 to 10,000 characters).
+    pub body: String,
+}
+
+/// The notes on a changelog.
+pub async fn annotations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AnnotationResponse>>, ApiError> {
+    let record = owned(&state, &caller, &id).await?;
+    let notes = state.store().annotations(record.id).await?;
+    Ok(Json(notes.into_iter().map(Into::into).collect()))
+}
+
+/// Adds a note.
+pub async fn add_annotation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<AnnotationBody>,
+) -> Result<(StatusCode, Json<AnnotationResponse>), ApiError> {
+    caller.require_write()?;
+    let record = owned(&state, &caller, &id).await?;
+    let note = state
+        .store()
+        .add_annotation(record.id, caller.user_id, &body.body)
+        .await
+        .map_err(|e| annotation_error(e, "body"))?;
+    Ok((StatusCode::CREATED, Json(note.into())))
+}
+
+fn annotation_error(error: changelog_core::store::StoreError, field: &str) -> ApiError {
+    match error {
+        changelog_core::store::StoreError::Invalid { reason, .. } => {
+            ApiError::invalid(field, reason)
+        }
+        other => other.into(),
+    }
+}
+
+async fn owned_annotation(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    note: &str,
+) -> Result<Uuid, ApiError> {
+    let record = owned(state, caller, id).await?;
+    let note_id = parse_id("annotation", note)?;
+    state
+        .store()
+        .annotations(record.id)
+        .await?
+        .iter()
+        .find(|a| a.id == note_id && a.user_id == caller.user_id)
+        .map(|a| a.id)
+        .ok_or_else(|| ApiError::not_found("annotation", note))
+}
+
+/// Replaces a note's text.
+pub async fn edit_annotation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, note)): Path<(String, String)>,
+    Json(body): Json<AnnotationBody>,
+) -> Result<Json<AnnotationResponse>, ApiError> {
+    caller.require_write()?;
+    let note_id = owned_annotation(&state, &caller, &id, &note).await?;
+    let note = state
+        .store()
+        .edit_annotation(note_id, &body.body)
+        .await
+        .map_err(|e| annotation_error(e, "body"))?;
+    Ok(Json(note.into()))
+}
+
+/// Deletes a note.
+pub async fn delete_annotation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, note)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_write()?;
+    let note_id = owned_annotation(&state, &caller, &id, &note).await?;
+    state.store().delete_annotation(note_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

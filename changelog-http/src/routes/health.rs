@@ -1,0 +1,75 @@
+//! Operations: liveness, readiness (the database answers) and Prometheus metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use changelog_core::store::StoreError;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::{ApiError, Json};
+use crate::state::AppState;
+
+/// The body of `/health` and `/ready`.
+#[derive(Debug, Serialize)]
+pub struct HealthResponse {
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// Liveness: the process answers.
+pub async fn health() -> Json<HealthResponse> {
+    Json(HealthResponse { status: "ok" })
+}
+
+/// Readiness: the database answers a query.
+pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
+    match state.store().user(Uuid::nil()).await {
+        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(Json(HealthResponse { status: "ok" })),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: the database does not answer");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not reachable",
+            ))
+        }
+    }
+}
+
+/// Prometheus text exposition of the server's metrics.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match state.metrics() {
+        Some(handle) => (
+            [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            handle.render(),
+        )
+            .into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "metrics are not enabled on this server",
+        )
+        .into_response(),
+    }
+}
+
+/// Middleware: counts requests by route template, method and status, and records their
+/// latency.
+pub(crate) async fn record(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(start.elapsed().as_secs_f64());
+    response
+}
