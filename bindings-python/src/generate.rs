@@ -12,14 +12,15 @@
 //! clones of public hosts by default; local paths only with `allow_local=True` or
 //! `allowed_roots=[...]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use changelog_core::llm::simulated::SimulatedProvider;
+use changelog_core::RangeQuery;
 use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
-use changelog_core::pipeline::{LlmOptions, LlmPipeline, Quiet};
-use changelog_core::source::git::{RepoPolicy, obtain};
+use changelog_core::pipeline::Quiet;
+use changelog_core::request::{self, Request};
+use changelog_core::source::git::RepoPolicy;
 use changelog_core::source::parse_date;
-use changelog_core::{BuildOptions, CommitSource as _, History, RangeQuery, Style};
+use changelog_core::store::ChangelogSource;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -27,33 +28,15 @@ use pyo3::types::PyBool;
 
 use crate::checkout::PolicyArguments;
 use crate::errors::Failure;
-use crate::types::{PyChangelog, PyEstimate, empty_document};
+use crate::types::{PyChangelog, PyEstimate};
 use crate::wait::{awaitable, wait};
 
-/// Where the entries come from.
+/// A call: the core's request and the repository policy it runs under (read with the GIL held;
+/// cheap).
 #[derive(Debug)]
-enum Origin {
-    /// A repository: a path or a clone URL, and the policy it is obtained under.
-    Git(PathBuf, RepoPolicy),
-    /// Markdown written by hand.
-    Manual(String),
-}
-
-/// A call's arguments, checked and read into the core's types (with the GIL held; cheap).
-#[derive(Debug)]
-pub(crate) struct Request {
-    origin: Origin,
-    query: RangeQuery,
-    build: BuildOptions,
-    /// The provider stack; `None` for the deterministic path.
-    stack: Option<StackConfig>,
-    /// The model an estimate counts tokens for.
-    model: String,
-    temperature: f32,
-    max_input_tokens: Option<usize>,
-    tags: Vec<String>,
-    commit_range: Option<String>,
-    repository: Option<String>,
+pub(crate) struct Call {
+    request: Request,
+    policy: RepoPolicy,
 }
 
 /// The arguments as Python passed them.
@@ -66,7 +49,7 @@ pub(crate) struct Arguments<'a, 'py> {
     pub(crate) title: Option<String>,
     pub(crate) tags: Option<Vec<String>>,
     pub(crate) model: Option<String>,
-    pub(crate) temperature: f64,
+    pub(crate) temperature: Option<f64>,
     pub(crate) provider: Option<String>,
     pub(crate) base_url: Option<String>,
     pub(crate) api_key: Option<String>,
@@ -88,49 +71,22 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl Arguments<'_, '_> {
-    /// Checks the arguments and reads them into a [`Request`].
-    pub(crate) fn into_request(self) -> Result<Request, Failure> {
-        let origin = match self.source {
-            "git" => {
-                if self.content.is_some() {
-                    return Err(Failure::Argument(
-                        "content is only read with source=\"manual\"; source=\"git\" reads the \
-                         history at repo_url"
-                            .to_owned(),
-                    ));
-                }
-                Origin::Git(
-                    self.repo_url.clone().unwrap_or_else(|| PathBuf::from(".")),
-                    self.policy.clone().policy(),
-                )
-            }
-            "manual" => Origin::Manual(self.content.clone().ok_or_else(|| {
-                Failure::Argument(
-                    "source=\"manual\" needs content: the changelog's Markdown".to_owned(),
-                )
-            })?),
+    /// Reads the arguments into the core's [`Request`]; the core checks it.
+    pub(crate) fn into_call(self) -> Result<Call, Failure> {
+        let source = match self.source {
+            "git" => ChangelogSource::Git,
+            "manual" => ChangelogSource::Manual,
             other => {
                 return Err(Failure::Argument(format!(
                     "unknown source `{other}`: expected \"git\" or \"manual\""
                 )));
             }
         };
-        let repository = self
-            .repo_url
-            .map(|url| changelog_core::redact::url(&url.to_string_lossy()));
-
         let provider = match self.provider.or_else(|| env("CHANGELOG_PROVIDER")) {
             None => None,
             Some(name) if name == "none" => None,
             Some(name) => Some(name.parse::<ProviderKind>()?),
         };
-        let style: Style = self.style.parse()?;
-        if !(0.0..=2.0).contains(&self.temperature) {
-            return Err(Failure::Argument(format!(
-                "temperature {} is out of range: expected 0.0 to 2.0",
-                self.temperature
-            )));
-        }
         let max_input_tokens = match self.max_input_tokens {
             None => None,
             Some(n) if n > 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
@@ -141,54 +97,43 @@ impl Arguments<'_, '_> {
             }
         };
         let cache = self.cache.map_or(CacheChoice::Default, |cache| cache.0);
-        let stack = provider.map(|kind| StackConfig {
-            model: self.model.clone().or_else(|| env("CHANGELOG_MODEL")),
-            fallback_models: self.fallback_models.clone().unwrap_or_default(),
-            base_url: self.base_url.clone().or_else(|| env("CHANGELOG_BASE_URL")),
-            api_key: self.api_key.clone(),
-            cache: cache.clone(),
-            ..StackConfig::new(kind)
-        });
-        if stack.is_none() && style.needs_model() && matches!(origin, Origin::Git(..)) {
-            return Err(Failure::Argument(format!(
-                "style `{}` needs a language model: pass provider= (\"openai\", \"anthropic\" or \
-                 \"simulated\")",
-                self.style
-            )));
-        }
-        let model = match &stack {
-            Some(stack) => stack.model(),
-            None => self
-                .model
-                .clone()
-                .unwrap_or_else(|| LlmOptions::default().model),
-        };
-        let query = RangeQuery {
-            range: self.commit_range.clone(),
-            since: read_date(self.since.as_ref(), "since", false)?,
-            until: read_date(self.until.as_ref(), "until", true)?,
-            paths: self.paths.unwrap_or_default(),
-        };
-        Ok(Request {
-            origin,
-            query,
-            build: BuildOptions {
-                style,
-                title: self.title,
-                version: self.version,
+        let request = Request {
+            source,
+            repo_url: self
+                .repo_url
+                .map(|path| path.to_string_lossy().into_owned()),
+            query: RangeQuery {
+                range: self.commit_range,
+                since: read_date(self.since.as_ref(), "since", false)?,
+                until: read_date(self.until.as_ref(), "until", true)?,
+                paths: self.paths.unwrap_or_default(),
             },
-            stack,
-            model,
-            // Validated above: the cast cannot lose more than float precision.
+            version: self.version,
+            title: self.title,
+            content: self.content,
+            tags: self.tags.unwrap_or_default(),
+            model: self.model.or_else(|| env("CHANGELOG_MODEL")),
+            // The core refuses values outside 0.0..=2.0 (an f64 that does not fit stays out).
             #[expect(
                 clippy::cast_possible_truncation,
-                reason = "0.0..=2.0 fits an f32 up to rounding"
+                reason = "the core checks the range; in range, only precision is lost"
             )]
-            temperature: self.temperature as f32,
+            temperature: self.temperature.map(|t| t as f32),
+            style: self.style.parse()?,
+            provider: provider.map(|kind| StackConfig {
+                fallback_models: self.fallback_models.unwrap_or_default(),
+                base_url: self.base_url.or_else(|| env("CHANGELOG_BASE_URL")),
+                api_key: self.api_key,
+                cache,
+                ..StackConfig::new(kind)
+            }),
             max_input_tokens,
-            tags: self.tags.unwrap_or_default(),
-            commit_range: self.commit_range,
-            repository,
+            ..Request::default()
+        };
+        request.check()?;
+        Ok(Call {
+            request,
+            policy: self.policy.policy(),
         })
     }
 }
@@ -254,91 +199,24 @@ pub(crate) fn read_date(
     )))
 }
 
-impl Request {
-    /// Reads the history of a `git` request.
-    async fn history(
-        location: &Path,
-        policy: &RepoPolicy,
-        query: &RangeQuery,
-    ) -> Result<History, Failure> {
-        let checkout = obtain(location, policy).await?;
-        let source = checkout.source()?;
-        let history = source.history(query).await?;
-        // The clone, if any, is removed here: everything needed is in `history`.
-        drop(checkout);
-        Ok(history)
-    }
-
-    fn llm_options(&self, model: String) -> LlmOptions {
-        LlmOptions {
-            model,
-            temperature: self.temperature,
-            max_input_tokens: self.max_input_tokens,
-            build: self.build.clone(),
-            ..LlmOptions::default()
-        }
-    }
-
-    /// Runs the request.
+impl Call {
+    /// Runs the call through the core's one entry point.
     pub(crate) async fn generate(self) -> Result<PyChangelog, Failure> {
-        let (location, policy) = match &self.origin {
-            Origin::Manual(content) => {
-                let mut document = empty_document(
-                    self.build
-                        .title
-                        .clone()
-                        .unwrap_or_else(|| "Changelog".to_owned()),
-                    self.build.version.clone(),
-                );
-                document.style = self.build.style;
-                return Ok(PyChangelog::manual(
-                    document,
-                    content.clone(),
-                    self.tags,
-                    self.commit_range,
-                    self.repository,
-                ));
-            }
-            Origin::Git(location, policy) => (location, policy),
-        };
-        let history = Self::history(location, policy, &self.query).await?;
-        let document = match &self.stack {
-            None => changelog_core::build(history, &self.build),
-            Some(stack) => {
-                let provider = stack.build()?;
-                let pipeline =
-                    LlmPipeline::new(provider.as_ref(), self.llm_options(stack.model()))?;
-                pipeline.generate(history, &Quiet).await?
-            }
-        };
-        Ok(PyChangelog::generated(
-            document,
-            self.tags,
-            self.commit_range,
-            self.repository,
-        ))
+        let generated = request::generate(&self.request, &self.policy, &Quiet).await?;
+        Ok(PyChangelog::from_generated(generated))
     }
 
     /// Plans the LLM requests and counts them, sending nothing (and needing no key).
     pub(crate) async fn estimate(self) -> Result<PyEstimate, Failure> {
-        let Origin::Git(location, policy) = &self.origin else {
-            return Err(Failure::Argument(
-                "estimate reads a history: source=\"manual\" has nothing to estimate".to_owned(),
-            ));
-        };
-        let history = Self::history(location, policy, &self.query).await?;
-        // The plan depends on the model, not on who would answer: nothing is sent.
-        let placeholder = SimulatedProvider::new();
-        let pipeline = LlmPipeline::new(&placeholder, self.llm_options(self.model.clone()))?;
         Ok(PyEstimate {
-            estimate: pipeline.estimate(history)?,
+            estimate: request::estimate(&self.request, &self.policy).await?,
         })
     }
 }
 
-/// Declares a function taking the generation arguments; `$request` is the checked [`Request`].
+/// Declares a function taking the generation arguments; `$call` is the checked [`Call`].
 macro_rules! with_generation_arguments {
-    ($(#[$attr:meta])* fn $name:ident($py:ident, $request:ident) -> $output:ty $body:block) => {
+    ($(#[$attr:meta])* fn $name:ident($py:ident, $call:ident) -> $output:ty $body:block) => {
         $(#[$attr])*
         #[pyfunction]
         #[pyo3(signature = (
@@ -351,7 +229,7 @@ macro_rules! with_generation_arguments {
             title = None,
             tags = None,
             model = None,
-            temperature = 0.7,
+            temperature = None,
             provider = None,
             base_url = None,
             api_key = None,
@@ -380,7 +258,7 @@ macro_rules! with_generation_arguments {
             title: Option<String>,
             tags: Option<Vec<String>>,
             model: Option<String>,
-            temperature: f64,
+            temperature: Option<f64>,
             provider: Option<String>,
             base_url: Option<String>,
             api_key: Option<String>,
@@ -395,7 +273,7 @@ macro_rules! with_generation_arguments {
             allowed_roots: Option<Vec<PathBuf>>,
             allowed_hosts: Option<Vec<String>>,
         ) -> $output {
-            let $request = Arguments {
+            let $call = Arguments {
                 source,
                 repo_url,
                 commit_range,
@@ -421,7 +299,7 @@ macro_rules! with_generation_arguments {
                     allowed_hosts,
                 },
             }
-            .into_request()
+            .into_call()
             .map_err(|failure| failure.into_pyerr($py))?;
             $body
         }
@@ -435,16 +313,16 @@ with_generation_arguments! {
     /// `repo_url` is an `https://` URL of a public host by default (cloned within 120 s and
     /// 1 GiB). A local path is read only with `allow_local=True`, or under one of
     /// `allowed_roots`; `allowed_hosts` limits clones to those hosts.
-    fn generate(py, request) -> PyResult<PyChangelog> {
-        wait(py, request.generate())
+    fn generate(py, call) -> PyResult<PyChangelog> {
+        wait(py, call.generate())
     }
 }
 
 with_generation_arguments! {
     /// `generate` as a coroutine: the work runs on the module's runtime, never on the event
     /// loop, and cancelling the task cancels the work.
-    fn agenerate(py, request) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, request.generate())
+    fn agenerate(py, call) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, call.generate())
     }
 }
 
@@ -452,14 +330,14 @@ with_generation_arguments! {
     /// What generating with a language model would cost (requests, input tokens, maximum output
     /// tokens, US dollars), sending nothing. Needs no API key. `repo_url` is obtained as
     /// `generate` obtains it (`allow_local`, `allowed_roots`, `allowed_hosts`).
-    fn estimate(py, request) -> PyResult<PyEstimate> {
-        wait(py, request.estimate())
+    fn estimate(py, call) -> PyResult<PyEstimate> {
+        wait(py, call.estimate())
     }
 }
 
 with_generation_arguments! {
     /// `estimate` as a coroutine.
-    fn aestimate(py, request) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, request.estimate())
+    fn aestimate(py, call) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, call.estimate())
     }
 }

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use changelog_core::pipeline::{Estimate, UsageReport};
+use changelog_core::request::{Generated, manual_document};
 use changelog_core::store::{ChangelogRecord, ChangelogSource};
 use changelog_core::verify::Verification;
-use changelog_core::{Author, Changelog, Entry, Section, Stats};
+use changelog_core::{Author, Changelog, Entry, Section, Stats, Style};
 use chrono::{DateTime, NaiveDate, Utc};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -87,47 +88,21 @@ pub(crate) struct PyChangelog {
 }
 
 impl PyChangelog {
-    /// A changelog generated from commits.
-    pub(crate) fn generated(
-        document: Changelog,
-        tags: Vec<String>,
-        commit_range: Option<String>,
-        repository: Option<String>,
-    ) -> Self {
-        let commit_range = document
-            .range
-            .as_ref()
-            .map(|range| range.spec.clone())
-            .or(commit_range);
-        let repository = document
-            .repository
-            .as_ref()
-            .map(|remote| remote.url.clone())
-            .or(repository);
-        Self {
-            document,
-            content: OnceLock::new(),
+    /// A changelog the core's entry point made: generated from commits, or written by hand.
+    pub(crate) fn from_generated(generated: Generated) -> Self {
+        let Generated {
+            changelog,
+            content,
+            source,
             tags,
-            source: ChangelogSource::Git,
             commit_range,
             repository,
-            stored: None,
-        }
-    }
-
-    /// A changelog written by hand: its Markdown as given, no sections.
-    pub(crate) fn manual(
-        document: Changelog,
-        content: String,
-        tags: Vec<String>,
-        commit_range: Option<String>,
-        repository: Option<String>,
-    ) -> Self {
+        } = generated;
         Self {
-            document,
-            content: OnceLock::from(content),
+            document: changelog,
+            content: content.map_or_else(OnceLock::new, OnceLock::from),
             tags,
-            source: ChangelogSource::Manual,
+            source,
             commit_range,
             repository,
             stored: None,
@@ -137,9 +112,13 @@ impl PyChangelog {
     /// A changelog as a store holds it. The stored title and version win over the document's
     /// (an update may have changed them); a record without a document gets an empty one.
     pub(crate) fn from_record(record: ChangelogRecord) -> Self {
-        let mut document = record
-            .document
-            .unwrap_or_else(|| empty_document(record.title.clone(), record.version.clone()));
+        let mut document = record.document.unwrap_or_else(|| {
+            manual_document(
+                record.title.clone(),
+                record.version.clone(),
+                Style::default(),
+            )
+        });
         document.title = record.title;
         document.version = record.version;
         Self {
@@ -169,23 +148,6 @@ impl PyChangelog {
     /// The document as the CLI's `--format json` prints it.
     pub(crate) fn json(&self) -> Result<String, Failure> {
         Ok(changelog_core::render::json(&self.document)?)
-    }
-}
-
-/// The document of a changelog that has none of its own (written by hand).
-pub(crate) fn empty_document(title: String, version: Option<String>) -> Changelog {
-    Changelog {
-        title,
-        version,
-        date: None,
-        range: None,
-        repository: None,
-        style: changelog_core::Style::default(),
-        sections: Vec::new(),
-        stats: Stats::default(),
-        model: None,
-        usage: None,
-        verification: None,
     }
 }
 

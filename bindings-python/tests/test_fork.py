@@ -57,13 +57,17 @@ def test_a_forked_child_generates_and_uses_the_parents_store(
 ) -> None:
     # The parent uses everything first: its runtime's threads and its pool's connections exist.
     store = changelog.Store(store_url)
-    parents = store.save(changelog.generate(repo_url=repo, commit_range=RANGE), public=True)
-    assert asyncio.run(changelog.agenerate(repo_url=repo, commit_range=RANGE)).sections
+    parents = store.save(
+        changelog.generate(repo_url=repo, allow_local=True, commit_range=RANGE), public=True
+    )
+    assert asyncio.run(changelog.agenerate(repo_url=repo, allow_local=True, commit_range=RANGE)).sections
     assert len(store.list()) == 1
 
     def child() -> dict[str, Any]:
-        generated = changelog.generate(repo_url=repo, commit_range=RANGE, title="from the child")
-        awaited = asyncio.run(changelog.agenerate(repo_url=repo, commit_range=RANGE))
+        generated = changelog.generate(
+            repo_url=repo, allow_local=True, commit_range=RANGE, title="from the child"
+        )
+        awaited = asyncio.run(changelog.agenerate(repo_url=repo, allow_local=True, commit_range=RANGE))
         read = store.get(parents.id)
         saved = store.save(generated)
         updated = store.update(saved.id, revision=1, tags=["child"])
@@ -90,7 +94,7 @@ def test_a_forked_child_generates_and_uses_the_parents_store(
 
 def test_a_forked_child_told_what_to_do_with_an_in_memory_store(repo: Path) -> None:
     store = changelog.Store("sqlite://")
-    store.save(changelog.generate(repo_url=repo, commit_range=RANGE))
+    store.save(changelog.generate(repo_url=repo, allow_local=True, commit_range=RANGE))
 
     def child() -> str:
         try:

@@ -146,3 +146,10 @@ def test_secrets_stay_out_of_reprs(repo: Path, openai_stub) -> None:
     log = generate(repo, openai_stub)
     assert SECRET not in repr(log)
     assert SECRET not in log.to_json()
+
+
+def test_the_default_temperature_is_the_command_lines(repo: Path, openai_stub) -> None:
+    # One default for every front end: the core's (0.2), not a per-binding choice.
+    generate(repo, openai_stub, model="gpt-4o-mini")
+    [request] = openai_stub.requests
+    assert request["temperature"] == pytest.approx(0.2)

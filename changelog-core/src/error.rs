@@ -88,6 +88,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A request whose field cannot be used as given (see [`crate::request::Request::check`]).
+    #[error("invalid {field}: {reason}")]
+    InvalidRequest {
+        /// The request's field (`temperature`, `style`, `content`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A token budget too small for the request's fixed parts.
     #[error(
         "a budget of {budget} input tokens cannot hold {what} ({needed} tokens); raise --max-input-tokens"
@@ -233,7 +242,8 @@ impl Error {
             | Self::InvalidDate { .. }
             | Self::InvalidPath { .. }
             | Self::UnknownName { .. }
-            | Self::Template { .. } => ErrorKind::InvalidInput,
+            | Self::Template { .. }
+            | Self::InvalidRequest { .. } => ErrorKind::InvalidInput,
             Self::PathNotFound { .. } | Self::UnknownRevision { .. } => ErrorKind::NotFound,
             #[cfg(feature = "git")]
             Self::NotARepository { .. } | Self::Git { .. } => ErrorKind::Source,

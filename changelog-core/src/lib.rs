@@ -61,6 +61,8 @@ pub mod pipeline;
 pub mod prompt;
 pub mod redact;
 pub mod render;
+#[cfg(feature = "git")]
+pub mod request;
 pub mod source;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -109,9 +109,9 @@ pub struct LlmArgs {
     /// The provider's API base URL (for example http://127.0.0.1:11434/v1 for Ollama).
     #[arg(long, value_name = "URL", env = "CHANGELOG_BASE_URL")]
     pub base_url: Option<String>,
-    /// Sampling temperature.
-    #[arg(long, value_name = "T", default_value_t = 0.2)]
-    pub temperature: f32,
+    /// Sampling temperature, 0.0 to 2.0 (default 0.2, the same for every front end).
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f32>,
     /// Cap on each request's prompt tokens (default: the model's window less the answer).
     #[arg(long, value_name = "N")]
     pub max_input_tokens: Option<usize>,

@@ -4,26 +4,17 @@ use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use changelog_core::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
-use changelog_core::source::git::{RepoPolicy, obtain};
-use changelog_core::{BuildOptions, Changelog, CommitSource as _, Format, RangeQuery, Style};
+use changelog_core::pipeline::{Estimate, Observer};
+use changelog_core::request::{self, Request};
+use changelog_core::source::git::RepoPolicy;
+use changelog_core::{Changelog, Format, RangeQuery, Style};
 
 use crate::cli::{CliError, FormatArg, GenerateArgs, ProviderArg, StyleArg};
 
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     let llm = &args.llm;
-    let style = core_style(args.style);
-    if llm.provider == ProviderArg::None {
-        if style.needs_model() {
-            return Err(CliError::Usage(format!(
-                "--style {style} needs a language model: pass --provider"
-            )));
-        }
-        if llm.estimate || llm.stream || llm.repair || llm.template.is_some() {
-            return Err(CliError::Usage(
-                "--estimate, --stream, --repair and --template need --provider".to_owned(),
-            ));
-        }
+    if llm.provider == ProviderArg::None && llm.stream {
+        return Err(CliError::Usage("--stream needs --provider".to_owned()));
     }
     let template = match &llm.template {
         Some(path) => Some(
@@ -34,6 +25,31 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
+    let request = Request {
+        repo_url: Some(args.repo.to_string_lossy().into_owned()),
+        query: RangeQuery {
+            range: args.range.clone(),
+            since: args.since,
+            until: args.until,
+            paths: args.paths.clone(),
+        },
+        version: args.version.clone(),
+        title: args.title.clone(),
+        model: llm.model.clone(),
+        temperature: llm.temperature,
+        style: core_style(args.style),
+        provider: crate::providers::config(llm),
+        max_input_tokens: llm.max_input_tokens,
+        max_output_tokens: llm.max_output_tokens,
+        concurrency: Some(usize::from(llm.concurrency)),
+        repair: llm.repair,
+        template,
+        ..Request::default()
+    };
+    let format = match args.format {
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Json => Format::Json,
+    };
 
     changelog_core::source::git::tune_for_one_pass();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -43,49 +59,15 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         .map_err(CliError::Runtime)?;
     // The user's own `--repo`: any local path, looked up upward as git does; a URL is cloned
     // under the same rules as everywhere else (HTTPS, public hosts, bounded in time and size).
-    let checkout = runtime.block_on(obtain(&args.repo, &RepoPolicy::command_line()))?;
-    let source = checkout.source()?;
-    let query = RangeQuery {
-        range: args.range.clone(),
-        since: args.since,
-        until: args.until,
-        paths: args.paths.clone(),
-    };
-    let build = BuildOptions {
-        style,
-        title: args.title.clone(),
-        version: args.version.clone(),
-    };
-    let format = match args.format {
-        FormatArg::Markdown => Format::Markdown,
-        FormatArg::Json => Format::Json,
-    };
-
-    let Some(stack) = crate::providers::config(llm) else {
-        let changelog = runtime.block_on(changelog_core::generate(&source, &query, &build))?;
-        return write_output(args, &changelog, format);
-    };
-
-    let provider = crate::providers::build(&stack)?;
-    let options = LlmOptions {
-        template,
-        model: stack.model(),
-        temperature: llm.temperature,
-        max_input_tokens: llm.max_input_tokens,
-        max_output_tokens: llm.max_output_tokens,
-        concurrency: usize::from(llm.concurrency),
-        repair: llm.repair,
-        build,
-    };
-    let pipeline = LlmPipeline::new(provider.as_ref(), options)?;
-    let history = runtime.block_on(source.history(&query))?;
+    let policy = RepoPolicy::command_line();
     if llm.estimate {
-        let estimate = pipeline.estimate(history)?;
+        let estimate = runtime.block_on(request::estimate(&request, &policy))?;
         return print_estimate(&estimate, format);
     }
     let observer = Terminal::new(llm.stream);
-    let changelog = runtime.block_on(pipeline.generate(history, &observer))?;
+    let generated = runtime.block_on(request::generate(&request, &policy, &observer))?;
     observer.finish();
+    let changelog = generated.changelog;
     if let Some(verification) = &changelog.verification
         && verification.dropped_entries > 0
     {

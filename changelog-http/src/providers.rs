@@ -1,12 +1,9 @@
 //! The provider stack a command line asks for, built by the core's
 //! [`StackConfig`](changelog_core::llm::stack::StackConfig) (shared with the Python bindings).
 
-use std::sync::Arc;
-
-use changelog_core::llm::LlmProvider;
 use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
 
-use crate::cli::{CliError, LlmArgs, ProviderArg};
+use crate::cli::{LlmArgs, ProviderArg};
 
 /// The stack's settings; `None` for `--provider none`.
 pub(crate) fn config(args: &LlmArgs) -> Option<StackConfig> {
@@ -27,11 +24,4 @@ pub(crate) fn config(args: &LlmArgs) -> Option<StackConfig> {
         },
         ..StackConfig::new(provider)
     })
-}
-
-/// Builds the provider stack.
-pub(crate) fn build(config: &StackConfig) -> Result<Arc<dyn LlmProvider>, CliError> {
-    config
-        .build()
-        .map_err(|e| CliError::Core(changelog_core::Error::from(e)))
 }

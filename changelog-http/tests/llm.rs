@@ -315,17 +315,27 @@ async fn the_simulated_provider_needs_no_key_or_network() {
 async fn llm_only_styles_and_flags_need_a_provider() {
     let (repo, _) = two_releases();
     let cache = tempfile::tempdir().unwrap();
-    for extra in [&["--style", "social"][..], &["--estimate"], &["--repair"]] {
+    let run = |extra: &[&str]| {
         let mut args: Vec<String> = vec![
             "generate".into(),
             "--repo".into(),
             repo.path().to_str().unwrap().into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let out = changelog(args, cache.path()).await;
+        changelog(args, cache.path())
+    };
+    for extra in [&["--style", "social"][..], &["--repair"], &["--stream"]] {
+        let out = run(extra).await;
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("--provider"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("provider"), "{}", stderr(&out));
     }
+    // An estimate sends nothing, so it needs neither a provider nor a key: it counts for the
+    // model named (or the default one), as the Python module does.
+    let out = run(&["--estimate", "--model", "gpt-4o"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("model: gpt-4o\n"), "{text}");
+    assert!(text.contains("requests: 1"), "{text}");
 }
 
 fn simulated_args(repo: &TestRepo, extra: &[&str]) -> Vec<String> {

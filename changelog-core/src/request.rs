@@ -1,0 +1,438 @@
+//! One entry point for every front end: the request the command line, the Python module and the
+//! server's job runner fill in, and the calls that answer it ([`generate`] and [`estimate`]).
+//!
+//! A [`Request`] carries the fields existing callers send (`source`, `repo_url`, `commit_range`,
+//! `version`, `content`, `title`, `tags`, `model`, `temperature`) plus the style, the provider and
+//! the budget. What each style needs, the choice between the deterministic path and the LLM
+//! pipeline, and the default temperature are decided here, once:
+//!
+//! | source | provider | what runs |
+//! |---|---|---|
+//! | `manual` | any | the `content` given, wrapped as a changelog without sections |
+//! | `git` | none | the deterministic changelog (styles that need a model are refused) |
+//! | `git` | a provider | the LLM pipeline, every bullet verified against the commits |
+//!
+//! The repository named by `repo_url` is obtained through the caller's [`RepoPolicy`] (see
+//! [`crate::source::git::obtain`]): the command line allows its own local paths, the Python
+//! module and the server refuse what their policy does not allow.
+
+use std::borrow::Cow;
+
+use uuid::Uuid;
+
+use crate::build::{BuildOptions, build};
+use crate::changelog::{Changelog, Stats, Style};
+use crate::commit::{History, RangeQuery};
+use crate::error::{Error, Result};
+use crate::llm::simulated::SimulatedProvider;
+use crate::llm::stack::StackConfig;
+use crate::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
+use crate::source::CommitSource as _;
+use crate::source::git::{RepoPolicy, obtain};
+use crate::store::{ChangelogSource, NewChangelog};
+
+/// The sampling temperature when a request names none: low, because a changelog reports what
+/// happened and should read the same from one run to the next.
+pub const DEFAULT_TEMPERATURE: f32 = 0.2;
+
+/// The temperatures a request may name.
+pub const TEMPERATURES: std::ops::RangeInclusive<f32> = 0.0..=2.0;
+
+/// What to generate.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Read commits (`git`) or wrap Markdown written by hand (`manual`).
+    pub source: ChangelogSource,
+    /// The repository: a local path or a clone URL (default `.`), obtained under the caller's
+    /// [`RepoPolicy`].
+    pub repo_url: Option<String>,
+    /// The range (`commit_range`), dates and path filters.
+    pub query: RangeQuery,
+    /// The release's version; the tag at the end of the range when `None`.
+    pub version: Option<String>,
+    /// The title; `Changelog` when `None`.
+    pub title: Option<String>,
+    /// The Markdown of a `manual` changelog.
+    pub content: Option<String>,
+    /// Tags, carried to the stored record.
+    pub tags: Vec<String>,
+    /// The model (the provider's default when `None`); an estimate counts tokens for it.
+    pub model: Option<String>,
+    /// Sampling temperature; [`DEFAULT_TEMPERATURE`] when `None`.
+    pub temperature: Option<f32>,
+    /// Layout and tone.
+    pub style: Style,
+    /// Who writes the entries: `None` for the deterministic changelog.
+    pub provider: Option<StackConfig>,
+    /// Cap on each request's prompt tokens (default: the model's window less the answer).
+    pub max_input_tokens: Option<usize>,
+    /// Cap on each answer's tokens.
+    pub max_output_tokens: Option<u32>,
+    /// Requests in flight at once when a large range is split.
+    pub concurrency: Option<usize>,
+    /// Ask once more about user-facing commits that no entry cites.
+    pub repair: bool,
+    /// A template replacing the style's instructions.
+    pub template: Option<String>,
+}
+
+impl Request {
+    /// Checks what can be checked before anything is read: every refusal names its field.
+    pub fn check(&self) -> Result<()> {
+        let invalid = |field: &'static str, reason: String| Error::InvalidRequest { field, reason };
+        match self.source {
+            ChangelogSource::Manual if self.content.is_none() => {
+                return Err(invalid(
+                    "content",
+                    "source \"manual\" needs content: the changelog's Markdown".to_owned(),
+                ));
+            }
+            ChangelogSource::Git if self.content.is_some() => {
+                return Err(invalid(
+                    "content",
+                    "content is only read with source \"manual\"; source \"git\" reads the \
+                     history at repo_url"
+                        .to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(t) = self.temperature
+            && !TEMPERATURES.contains(&t)
+        {
+            return Err(invalid(
+                "temperature",
+                format!("{t} is out of range: expected 0.0 to 2.0"),
+            ));
+        }
+        if self.max_input_tokens == Some(0) {
+            return Err(invalid(
+                "max_input_tokens",
+                "must be a positive number of tokens".to_owned(),
+            ));
+        }
+        if self.concurrency == Some(0) {
+            return Err(invalid("concurrency", "must be at least 1".to_owned()));
+        }
+        if self.provider.is_none() && self.source == ChangelogSource::Git {
+            if self.style.needs_model() {
+                return Err(invalid(
+                    "style",
+                    format!(
+                        "style `{}` needs a language model: name a provider (openai, anthropic \
+                         or simulated)",
+                        self.style
+                    ),
+                ));
+            }
+            if self.repair || self.template.is_some() {
+                return Err(invalid(
+                    if self.repair { "repair" } else { "template" },
+                    "needs a language model: name a provider".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The model an estimate counts tokens for and a generation asks.
+    #[must_use]
+    pub fn model(&self) -> String {
+        match (&self.model, &self.provider) {
+            (Some(model), _) => model.clone(),
+            (None, Some(stack)) => stack.model(),
+            (None, None) => LlmOptions::default().model,
+        }
+    }
+
+    fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            style: self.style,
+            title: self.title.clone(),
+            version: self.version.clone(),
+        }
+    }
+
+    fn llm_options(&self) -> LlmOptions {
+        let defaults = LlmOptions::default();
+        LlmOptions {
+            template: self.template.clone(),
+            model: self.model(),
+            temperature: self.temperature.unwrap_or(DEFAULT_TEMPERATURE),
+            max_input_tokens: self.max_input_tokens,
+            max_output_tokens: self.max_output_tokens,
+            concurrency: self.concurrency.unwrap_or(defaults.concurrency),
+            repair: self.repair,
+            build: self.build_options(),
+        }
+    }
+
+    /// Reads the history of a `git` request; a clone is removed once it is read.
+    async fn history(&self, policy: &RepoPolicy) -> Result<(History, String)> {
+        let checkout = obtain(self.repo_url.as_deref().unwrap_or("."), policy).await?;
+        let source = checkout.source()?;
+        let history = source.history(&self.query).await?;
+        Ok((history, checkout.location().to_owned()))
+    }
+}
+
+/// A generated (or hand-written) changelog and what a store keeps beside it.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The structured document (no sections for a `manual` changelog).
+    pub changelog: Changelog,
+    /// The Markdown of a `manual` changelog, as given.
+    pub content: Option<String>,
+    /// Generated or written by hand.
+    pub source: ChangelogSource,
+    /// Tags, as requested.
+    pub tags: Vec<String>,
+    /// The range the commits were read from (`v1.1.0..v1.2.0`), or as requested.
+    pub commit_range: Option<String>,
+    /// The repository: its web address when known, else the location read, without
+    /// credentials.
+    pub repository: Option<String>,
+}
+
+impl Generated {
+    /// The Markdown: as given for a `manual` changelog, rendered otherwise.
+    #[must_use]
+    pub fn markdown(&self) -> Cow<'_, str> {
+        match &self.content {
+            Some(content) => Cow::Borrowed(content),
+            None => Cow::Owned(crate::render::markdown(&self.changelog)),
+        }
+    }
+
+    /// The record a store creates for it.
+    #[must_use]
+    pub fn to_new_changelog(&self, owner_id: Uuid, is_public: bool) -> NewChangelog {
+        let usage = self.changelog.usage.unwrap_or_default();
+        NewChangelog {
+            owner_id,
+            repository: self.repository.clone(),
+            title: self.changelog.title.clone(),
+            version: self.changelog.version.clone(),
+            content: self.markdown().into_owned(),
+            document: match self.source {
+                ChangelogSource::Git => Some(self.changelog.clone()),
+                ChangelogSource::Manual => None,
+            },
+            source: self.source,
+            commit_range: self.commit_range.clone(),
+            model: self.changelog.model.clone(),
+            input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
+            output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+            cost_usd: usage.cost_usd,
+            is_public,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// The document of a changelog written by hand: a title, a version, no sections.
+#[must_use]
+pub fn manual_document(title: String, version: Option<String>, style: Style) -> Changelog {
+    Changelog {
+        title,
+        version,
+        date: None,
+        range: None,
+        repository: None,
+        style,
+        sections: Vec::new(),
+        stats: Stats::default(),
+        model: None,
+        usage: None,
+        verification: None,
+    }
+}
+
+/// Answers a request: wraps a `manual` changelog, or reads the repository under `policy` and
+/// writes its changelog, deterministically or with the request's provider. `observer` is told
+/// of streamed text and progress.
+pub async fn generate(
+    request: &Request,
+    policy: &RepoPolicy,
+    observer: &dyn Observer,
+) -> Result<Generated> {
+    request.check()?;
+    if request.source == ChangelogSource::Manual {
+        let title = request
+            .title
+            .clone()
+            .unwrap_or_else(|| "Changelog".to_owned());
+        return Ok(Generated {
+            changelog: manual_document(title, request.version.clone(), request.style),
+            content: request.content.clone(),
+            source: ChangelogSource::Manual,
+            tags: request.tags.clone(),
+            commit_range: request.query.range.clone(),
+            repository: request.repo_url.as_deref().map(crate::redact::url),
+        });
+    }
+    let (history, location) = request.history(policy).await?;
+    let changelog = match &request.provider {
+        None => build(history, &request.build_options()),
+        Some(stack) => {
+            let stack = StackConfig {
+                model: Some(request.model()),
+                ..stack.clone()
+            };
+            let provider = stack.build()?;
+            let pipeline = LlmPipeline::new(provider.as_ref(), request.llm_options())?;
+            pipeline.generate(history, observer).await?
+        }
+    };
+    Ok(Generated {
+        commit_range: changelog
+            .range
+            .as_ref()
+            .map(|range| range.spec.clone())
+            .or_else(|| request.query.range.clone()),
+        repository: Some(
+            changelog
+                .repository
+                .as_ref()
+                .map_or(location, |remote| remote.url.clone()),
+        ),
+        changelog,
+        content: None,
+        source: ChangelogSource::Git,
+        tags: request.tags.clone(),
+    })
+}
+
+/// What generating with a language model would cost (requests, input tokens, maximum output
+/// tokens, US dollars), for the request's model. Reads the history; sends nothing and needs no
+/// API key.
+pub async fn estimate(request: &Request, policy: &RepoPolicy) -> Result<Estimate> {
+    request.check()?;
+    if request.source == ChangelogSource::Manual {
+        return Err(Error::InvalidRequest {
+            field: "source",
+            reason: "an estimate reads a history: source \"manual\" has nothing to estimate"
+                .to_owned(),
+        });
+    }
+    let (history, _) = request.history(policy).await?;
+    // The plan depends on the model, not on who would answer.
+    let placeholder = SimulatedProvider::new();
+    LlmPipeline::new(&placeholder, request.llm_options())?.estimate(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::stack::ProviderKind;
+    use crate::pipeline::Quiet;
+
+    fn refused_field(request: &Request) -> &'static str {
+        match request.check() {
+            Err(Error::InvalidRequest { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_name_their_field() {
+        let manual = Request {
+            source: ChangelogSource::Manual,
+            ..Request::default()
+        };
+        assert_eq!(refused_field(&manual), "content");
+        let git_with_content = Request {
+            content: Some("# notes".into()),
+            ..Request::default()
+        };
+        assert_eq!(refused_field(&git_with_content), "content");
+        for t in [-0.1, 2.5, f32::NAN, f32::INFINITY] {
+            let hot = Request {
+                temperature: Some(t),
+                ..Request::default()
+            };
+            assert_eq!(refused_field(&hot), "temperature");
+        }
+        let prose = Request {
+            style: Style::Social,
+            ..Request::default()
+        };
+        assert_eq!(refused_field(&prose), "style");
+        assert_eq!(
+            refused_field(&Request {
+                repair: true,
+                ..Request::default()
+            }),
+            "repair"
+        );
+        // With a provider, the prose styles and the LLM options are fine.
+        let with_model = Request {
+            style: Style::Social,
+            repair: true,
+            provider: Some(StackConfig::new(ProviderKind::Simulated)),
+            ..Request::default()
+        };
+        assert!(with_model.check().is_ok());
+        let err = Request {
+            temperature: Some(3.5),
+            ..Request::default()
+        }
+        .check()
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("3.5"), "{err}");
+    }
+
+    #[test]
+    fn one_default_temperature_and_the_request_model_wins() {
+        let request = Request {
+            model: Some("gpt-4o".into()),
+            provider: Some(StackConfig::new(ProviderKind::OpenAi)),
+            ..Request::default()
+        };
+        let options = request.llm_options();
+        assert!((options.temperature - DEFAULT_TEMPERATURE).abs() < f32::EPSILON);
+        assert_eq!(options.model, "gpt-4o");
+        let provider_default = Request {
+            provider: Some(StackConfig::new(ProviderKind::Anthropic)),
+            ..Request::default()
+        };
+        assert_eq!(
+            provider_default.model(),
+            ProviderKind::Anthropic.default_model()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_manual_changelog_is_its_content_and_reads_nothing() {
+        let request = Request {
+            source: ChangelogSource::Manual,
+            content: Some("- hand-written\n".into()),
+            version: Some("1.2.0".into()),
+            tags: vec!["release".into()],
+            // Never opened: a manual changelog reads no repository.
+            repo_url: Some("https://user:secret@example.com/o/r.git".into()),
+            ..Request::default()
+        };
+        let generated = generate(&request, &RepoPolicy::default(), &Quiet)
+            .await
+            .unwrap();
+        assert_eq!(generated.markdown(), "- hand-written\n");
+        assert_eq!(generated.changelog.version.as_deref(), Some("1.2.0"));
+        assert_eq!(
+            generated.repository.as_deref(),
+            Some("https://example.com/o/r.git")
+        );
+        let record = generated.to_new_changelog(Uuid::nil(), true);
+        assert_eq!(record.content, "- hand-written\n");
+        assert!(record.document.is_none());
+        assert_eq!(record.tags, ["release"]);
+        assert!(
+            estimate(&request, &RepoPolicy::default())
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("manual")
+        );
+    }
+}
