@@ -18,8 +18,8 @@
 use std::sync::{Mutex, PoisonError};
 
 use changelog_core::store::{
-    ChangelogQuery, ChangelogSort, ChangelogUpdate, ChangelogVersion, Direction, NewChangelog,
-    NewUser, StoreError as CoreStoreError, TagMatch,
+    ChangelogQuery, ChangelogSort, ChangelogUpdate, ChangelogVersion, Direction, NewUser,
+    StoreError as CoreStoreError, TagMatch,
 };
 use changelog_store::Store;
 use chrono::{DateTime, Utc};
@@ -32,6 +32,7 @@ use crate::generate::read_date;
 use crate::types::{PyChangelog, quote, quote_option};
 use crate::wait::wait;
 use changelog_core::redact;
+use changelog_core::request::Generated;
 
 /// The URL sqlx understands for a URL as Python code writes it.
 fn sqlx_url(url: &str) -> Result<String, Failure> {
@@ -251,26 +252,15 @@ impl PyStore {
     /// its `id`, `revision` and normalised tags.
     #[pyo3(signature = (changelog, *, public = false))]
     fn save(&self, py: Python<'_>, changelog: &PyChangelog, public: bool) -> PyResult<PyChangelog> {
-        let usage = changelog.document.usage.unwrap_or_default();
-        let new = NewChangelog {
-            repository: changelog.repository.clone(),
-            title: changelog.document.title.clone(),
-            version: changelog.document.version.clone(),
-            content: changelog.markdown().to_owned(),
-            document: match changelog.source {
-                changelog_core::store::ChangelogSource::Git => Some(changelog.document.clone()),
-                changelog_core::store::ChangelogSource::Manual => None,
-            },
+        let new = Generated {
+            changelog: changelog.document.clone(),
+            content: Some(changelog.markdown().to_owned()),
             source: changelog.source,
-            commit_range: changelog.commit_range.clone(),
-            model: changelog.document.model.clone(),
-            input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
-            output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
-            cost_usd: usage.cost_usd,
-            is_public: public,
             tags: changelog.tags.clone(),
-            owner_id: self.owner,
-        };
+            commit_range: changelog.commit_range.clone(),
+            repository: changelog.repository.clone(),
+        }
+        .into_new_changelog(self.owner, public);
         self.run(py, |store, _| async move {
             Ok(PyChangelog::from_record(
                 store.create_changelog(&new).await?,

@@ -255,7 +255,7 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
 }
 
 /// `%XX` sequences decoded (invalid ones kept as they are); bytes that are not UTF-8 replaced.
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;

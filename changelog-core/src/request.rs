@@ -206,26 +206,27 @@ impl Generated {
 
     /// The record a store creates for it.
     #[must_use]
-    pub fn to_new_changelog(&self, owner_id: Uuid, is_public: bool) -> NewChangelog {
+    pub fn into_new_changelog(self, owner_id: Uuid, is_public: bool) -> NewChangelog {
         let usage = self.changelog.usage.unwrap_or_default();
+        let content = self.markdown().into_owned();
         NewChangelog {
             owner_id,
-            repository: self.repository.clone(),
+            repository: self.repository,
             title: self.changelog.title.clone(),
             version: self.changelog.version.clone(),
-            content: self.markdown().into_owned(),
+            content,
+            model: self.changelog.model.clone(),
             document: match self.source {
-                ChangelogSource::Git => Some(self.changelog.clone()),
+                ChangelogSource::Git => Some(self.changelog),
                 ChangelogSource::Manual => None,
             },
             source: self.source,
-            commit_range: self.commit_range.clone(),
-            model: self.changelog.model.clone(),
+            commit_range: self.commit_range,
             input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
             output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
             cost_usd: usage.cost_usd,
             is_public,
-            tags: self.tags.clone(),
+            tags: self.tags,
         }
     }
 }
@@ -423,7 +424,7 @@ mod tests {
             generated.repository.as_deref(),
             Some("https://example.com/o/r.git")
         );
-        let record = generated.to_new_changelog(Uuid::nil(), true);
+        let record = generated.into_new_changelog(Uuid::nil(), true);
         assert_eq!(record.content, "- hand-written\n");
         assert!(record.document.is_none());
         assert_eq!(record.tags, ["release"]);

@@ -365,8 +365,8 @@ async fn clone_url(url: Url, scheme: Scheme, policy: &RepoPolicy, shown: &str) -
     let mut url = url;
     // Credentials travel in a header, never in the URL git is given (nor in its argv).
     let credentials = (!url.username().is_empty() || url.password().is_some()).then(|| {
-        let user = percent_decoded(url.username());
-        let password = url.password().map(percent_decoded).unwrap_or_default();
+        let user = redact::percent_decode(url.username());
+        let password = url.password().map(redact::percent_decode).unwrap_or_default();
         (user, password)
     });
     let _ = url.set_username("");
@@ -447,25 +447,6 @@ async fn clone_url(url: Url, scheme: Scheme, policy: &RepoPolicy, shown: &str) -
         discover: false,
         _clone: Some(dir),
     })
-}
-
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            decoded.push(byte);
-            i += 3;
-        } else {
-            decoded.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 #[cfg(test)]
