@@ -366,7 +366,10 @@ async fn clone_url(url: Url, scheme: Scheme, policy: &RepoPolicy, shown: &str) -
     // Credentials travel in a header, never in the URL git is given (nor in its argv).
     let credentials = (!url.username().is_empty() || url.password().is_some()).then(|| {
         let user = redact::percent_decode(url.username());
-        let password = url.password().map(redact::percent_decode).unwrap_or_default();
+        let password = url
+            .password()
+            .map(redact::percent_decode)
+            .unwrap_or_default();
         (user, password)
     });
     let _ = url.set_username("");
