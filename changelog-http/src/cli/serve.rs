@@ -279,8 +279,13 @@ fn chain(error: &dyn std::error::Error) -> String {
 }
 
 pub(crate) fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // sqlx logs the connection parameters it does not know with their values (libpq's
+    // `sslpassword`, say): never, whatever RUST_LOG asks for.
+    if let Ok(quiet) = "sqlx_postgres::options::parse=off".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)

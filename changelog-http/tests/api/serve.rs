@@ -117,3 +117,31 @@ fn serve_help_documents_its_configuration() {
         assert!(help.contains(needle), "`{needle}` in:\n{help}");
     }
 }
+
+#[test]
+fn connection_parameters_never_reach_the_log() {
+    // sqlx warns about parameters it does not know with their values (`sslpassword` is libpq's);
+    // the log must not carry them whatever RUST_LOG says. Nothing listens on port 1.
+    let output = Command::new(env!("CARGO_BIN_EXE_changelog"))
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://ops@127.0.0.1:1/app?sslpassword=hunter2-secret&connect_timeout=2",
+        ])
+        .env("RUST_LOG", "trace")
+        .env("NO_COLOR", "1")
+        .env(
+            "CHANGELOG_JWT_SECRET",
+            "a-jwt-secret-long-enough-for-the-test-0123456789",
+        )
+        .env("CHANGELOG_ENCRYPTION_KEY", "ab".repeat(32))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.1:1"),
+        "the error names the server: {stderr}"
+    );
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+}
