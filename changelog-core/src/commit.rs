@@ -161,20 +161,36 @@ impl RemoteRepository {
     #[must_use]
     pub fn from_remote_url(remote: &str) -> Option<Self> {
         let remote = remote.trim();
-        let (host, path) = if let Some(rest) = remote
-            .strip_prefix("https://")
-            .or_else(|| remote.strip_prefix("http://"))
-            .or_else(|| remote.strip_prefix("ssh://"))
-            .or_else(|| remote.strip_prefix("git://"))
-        {
-            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-            rest.split_once('/')?
+        let (authority, path) = if let Some((scheme, rest)) = remote.split_once("://") {
+            if !matches!(scheme, "https" | "http" | "ssh" | "git") {
+                return None;
+            }
+            // The authority ends where a URL parser ends it (`\` included), so the host read
+            // here is the host a clone reached; the path ends before a query or a fragment,
+            // which may hold a token.
+            let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+            (authority, &tail[..path_end])
         } else {
             // scp-like: git@github.com:owner/name.git
-            let rest = remote.split_once('@').map_or(remote, |(_, r)| r);
-            rest.split_once(':')?
+            let (authority, path) = remote.split_once(':')?;
+            if authority.contains('/') {
+                return None;
+            }
+            (authority, path)
         };
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         let host_name = host.split(':').next()?.to_ascii_lowercase();
+        if host_name.is_empty()
+            || !host_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        {
+            return None;
+        }
         let kind = if host_name.contains("github") {
             RemoteHost::GitHub
         } else if host_name.contains("gitlab") {
@@ -184,7 +200,14 @@ impl RemoteRepository {
         };
         let path = path.trim_matches('/');
         let path = path.strip_suffix(".git").unwrap_or(path);
-        if path.split('/').filter(|s| !s.is_empty()).count() < 2 {
+        let segments: Vec<&str> = path.split('/').collect();
+        let plain = |segment: &&str| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        };
+        if segments.len() < 2 || !segments.iter().all(plain) {
             return None;
         }
         Some(Self {
@@ -337,6 +360,38 @@ mod tests {
         let ids = ["abcdef0123", "abcdef0999", "1234567890", "abcdef1000"];
         assert_eq!(unambiguous_prefixes(&ids, 7), [8, 8, 7, 7]);
         assert_eq!(unambiguous_prefixes(&["abc"], 7), [3]);
+    }
+
+    #[test]
+    fn remote_urls_name_the_host_a_clone_reached_and_carry_no_secret() {
+        // The host a URL parser (and so git) connects to is evil.example in both.
+        assert_eq!(
+            RemoteRepository::from_remote_url("https://evil.example/x@github.com/o/r"),
+            None
+        );
+        assert_eq!(
+            RemoteRepository::from_remote_url("https://t@evil.example\\@github.com/o/r"),
+            None
+        );
+        let with_token = RemoteRepository::from_remote_url(
+            "https://gitlab.example.com/g/r.git?private_token=S3CRET#frag",
+        )
+        .unwrap();
+        assert_eq!(with_token.url, "https://gitlab.example.com/g/r");
+        for odd in [
+            "https://github.com/o/r<script>",
+            "https://github.com/o/r)x(",
+            "https://github.com/o/../r",
+            "https://git hub.com/o/r",
+        ] {
+            let remote = RemoteRepository::from_remote_url(odd);
+            assert!(
+                remote
+                    .as_ref()
+                    .is_none_or(|r| !r.url.contains(['<', ')', ' '])),
+                "{odd}: {remote:?}"
+            );
+        }
     }
 
     #[test]

@@ -99,24 +99,28 @@ fn is_scheme(text: &str) -> bool {
 /// when what precedes it reads as `user:password` (a colon followed by something other than a
 /// port number): `postgres://me:a/b#c@db/app`.
 fn userinfo_end(after: &str) -> Option<usize> {
+    // A URL parser (and so git) also ends the authority of an `http(s)` URL at `\\`.
+    let delimiter = after.find(['/', '?', '#', '\\']).unwrap_or(after.len());
+    let within = after[..delimiter].rfind('@');
     let last_at = after.rfind('@')?;
-    let delimiter = after.find(['/', '?', '#']).unwrap_or(after.len());
     if last_at < delimiter {
         return Some(last_at);
     }
     let candidate = &after[..last_at];
-    let colon = candidate.find(':')?;
+    let Some(colon) = candidate.find(':') else {
+        return within;
+    };
     if colon > delimiter {
-        return None;
+        return within;
     }
     let after_colon = &candidate[colon + 1..];
     let port_like_end = after_colon
-        .find(['/', '?', '#'])
+        .find(['/', '?', '#', '\\'])
         .unwrap_or(after_colon.len());
     let port_like = &after_colon[..port_like_end];
     if !port_like.is_empty() && port_like.bytes().all(|b| b.is_ascii_digit()) {
         // `host:8080/path@x`: a port, then a path that happens to hold an `@`.
-        return None;
+        return within;
     }
     Some(last_at)
 }
@@ -293,6 +297,18 @@ fn percent_encode(text: &str, lower: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_shown_is_the_host_a_url_parser_reaches() {
+        // `\\` ends an https authority: the clone goes to evil.example, so that is what shows.
+        let shown = url("https://t@evil.example\\@github.com/o/r");
+        assert!(shown.starts_with("https://evil.example"), "{shown}");
+        assert!(!shown.contains("t@"), "{shown}");
+        let parsed = reqwest::Url::parse("https://t@evil.example\\@github.com/o/r").unwrap();
+        assert!(shown.contains(parsed.host_str().unwrap()), "{shown}");
+        // A password holding `/` still goes whole.
+        assert_eq!(url("postgres://me:a/b#c@db/app"), "postgres://me@db/app");
+    }
 
     #[test]
     fn userinfo_of_any_form_goes() {
