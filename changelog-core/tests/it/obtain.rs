@@ -516,3 +516,45 @@ async fn a_clone_larger_than_the_cap_is_stopped_while_it_runs() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn a_repository_under_a_root_cannot_keep_its_data_outside_it() {
+    let mut outside = TestRepo::new();
+    outside.commit("feat: a secret history");
+    let root = tempfile::tempdir().unwrap();
+    let mut policy = RepoPolicy::default();
+    policy.local_roots = vec![root.path().to_owned()];
+
+    // A `.git` file pointing elsewhere (as `git worktree` and submodules write them).
+    let gitfile = root.path().join("gitfile");
+    std::fs::create_dir(&gitfile).unwrap();
+    std::fs::write(
+        gitfile.join(".git"),
+        format!("gitdir: {}\n", outside.path().join(".git").display()),
+    )
+    .unwrap();
+    // Object alternates pointing elsewhere (`git clone --shared`).
+    git(
+        root.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--shared",
+            outside.path().to_str().unwrap(),
+            "shared",
+        ],
+    );
+    for name in ["gitfile", "shared"] {
+        let err = obtain(root.path().join(name), &policy)
+            .await
+            .expect_err(name);
+        assert!(
+            err.to_string().contains("outside the allowed root"),
+            "{name}: {err}"
+        );
+    }
+    // The command line's own paths are the user's: the same repositories open there.
+    obtain(root.path().join("shared"), &RepoPolicy::command_line())
+        .await
+        .expect("any local path on the command line");
+}

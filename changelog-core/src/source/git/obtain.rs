@@ -327,12 +327,19 @@ fn open_local(path: &Path, policy: &RepoPolicy, shown: &str) -> Result<Checkout>
         Err(_) => return Err(refuse(outside_roots(policy))),
     };
     if !policy.any_local_path {
-        let inside = policy
+        let root = policy
             .local_roots
             .iter()
-            .any(|root| std::fs::canonicalize(root).is_ok_and(|root| canonical.starts_with(root)));
-        if !inside {
+            .filter_map(|root| std::fs::canonicalize(root).ok())
+            .find(|root| canonical.starts_with(root));
+        let Some(root) = root else {
             return Err(refuse(outside_roots(policy)));
+        };
+        if let Some(elsewhere) = storage_outside(&canonical, &root) {
+            return Err(refuse(format!(
+                "its git data lies outside the allowed root (`{}`)",
+                elsewhere.display()
+            )));
         }
     }
     Ok(Checkout {
@@ -341,6 +348,36 @@ fn open_local(path: &Path, policy: &RepoPolicy, shown: &str) -> Result<Checkout>
         discover: policy.discover,
         _clone: None,
     })
+}
+
+/// Where a repository under `root` keeps data outside it, if it does: a `.git` file or link
+/// pointing elsewhere, a common directory elsewhere (`commondir`, worktrees), or object
+/// alternates elsewhere. Each would let a path under the root read a history outside it.
+fn storage_outside(path: &Path, root: &Path) -> Option<PathBuf> {
+    let repo = git2::Repository::open_ext(
+        path,
+        git2::RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&OsStr>(),
+    )
+    .ok()?;
+    let outside = |dir: &Path| match std::fs::canonicalize(dir) {
+        Ok(dir) if dir.starts_with(root) => None,
+        Ok(dir) => Some(dir),
+        Err(_) => Some(dir.to_owned()),
+    };
+    if let Some(dir) = outside(repo.path()) {
+        return Some(dir);
+    }
+    if let Some(dir) = outside(repo.commondir()) {
+        return Some(dir);
+    }
+    let objects = repo.commondir().join("objects");
+    let alternates = std::fs::read_to_string(objects.join("info").join("alternates")).ok()?;
+    alternates
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .find_map(|line| outside(&objects.join(line)))
 }
 
 fn outside_roots(policy: &RepoPolicy) -> String {
