@@ -131,6 +131,26 @@ impl ApiError {
     }
 }
 
+impl From<changelog_core::Error> for ApiError {
+    /// Mapped once, by kind (see [`changelog_core::ErrorKind`]).
+    fn from(error: changelog_core::Error) -> Self {
+        use changelog_core::ErrorKind;
+        if let changelog_core::Error::InvalidRequest { field, reason } = &error {
+            return Self::invalid(field, reason.clone());
+        }
+        let status = match error.kind() {
+            ErrorKind::InvalidInput | ErrorKind::Source | ErrorKind::Budget => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Provider => StatusCode::BAD_GATEWAY,
+            _ => return Self::internal(&error),
+        };
+        Self::new(status, error.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match &error {

@@ -8,10 +8,14 @@ use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use changelog_core::RangeQuery;
+use changelog_core::pipeline::Quiet;
+use changelog_core::request::{self, Request};
+use changelog_core::source::git::RepoPolicy;
 use changelog_core::source::parse_date;
 use changelog_core::store::{
     Annotation, AuditOutcome, ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource,
-    ChangelogUpdate, ChangelogVersion, Direction, NewChangelog, TagMatch,
+    ChangelogUpdate, ChangelogVersion, Direction, TagMatch,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,12 +26,12 @@ use crate::error::{ApiError, Json, Query};
 use crate::routes::parse_id;
 use crate::state::AppState;
 
-/// The longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 255;
-/// The largest content, in bytes.
-pub const MAX_CONTENT_BYTES: usize = 512 * 1024;
-/// The most tags on one changelog.
-pub const MAX_TAGS: usize = 20;
+// One set of limits for the store and the API: the API checks them first only to name the
+// request's own fields (`repo_url`, not the store's `repository`).
+use changelog_core::store::limits::{
+    MAX_COMMIT_RANGE_LEN, MAX_CONTENT_LEN, MAX_MODEL_LEN, MAX_REPOSITORY_LEN,
+    MAX_TAGS_PER_CHANGELOG as MAX_TAGS, MAX_TITLE_LEN as MAX_TITLE_CHARS, MAX_VERSION_LEN,
+};
 
 /// A changelog as the API shows it.
 #[derive(Debug, Serialize)]
@@ -227,13 +231,7 @@ fn check_title(title: &str) -> Result<(), ApiError> {
 }
 
 fn check_content(content: &str) -> Result<(), ApiError> {
-    if content.len() > MAX_CONTENT_BYTES {
-        return Err(ApiError::invalid(
-            "content",
-            format!("must be at most {MAX_CONTENT_BYTES} bytes"),
-        ));
-    }
-    Ok(())
+    short_text("content", Some(content), MAX_CONTENT_LEN)
 }
 
 fn check_tags(tags: &[String]) -> Result<(), ApiError> {
@@ -259,7 +257,7 @@ fn check_tags(tags: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn short_text(field: &str, value: Option<&String>, max: usize) -> Result<(), ApiError> {
+fn short_text(field: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
     if value.is_some_and(|v| v.chars().count() > max) {
         return Err(ApiError::invalid(
             field,
@@ -303,27 +301,35 @@ pub async fn create(
     let title = body.title.unwrap_or_else(|| "Changelog".to_owned());
     check_title(&title)?;
     check_tags(&body.tags)?;
-    short_text("version", body.version.as_ref(), 64)?;
-    short_text("repo_url", body.repo_url.as_ref(), 512)?;
-    short_text("commit_range", body.commit_range.as_ref(), 255)?;
-    short_text("model", body.model.as_ref(), 128)?;
-    let record = state
-        .store()
-        .create_changelog(&NewChangelog {
-            owner_id: caller.user_id,
-            repository: body.repo_url,
-            title,
-            version: body.version,
-            content,
-            document: None,
-            source: ChangelogSource::Manual,
-            commit_range: body.commit_range,
-            model: body.model,
-            is_public: body.is_public,
-            tags: body.tags,
-            ..NewChangelog::default()
-        })
-        .await?;
+    short_text("version", body.version.as_deref(), MAX_VERSION_LEN)?;
+    short_text("repo_url", body.repo_url.as_deref(), MAX_REPOSITORY_LEN)?;
+    short_text(
+        "commit_range",
+        body.commit_range.as_deref(),
+        MAX_COMMIT_RANGE_LEN,
+    )?;
+    short_text("model", body.model.as_deref(), MAX_MODEL_LEN)?;
+    // The core's one entry point makes the record (a manual changelog reads nothing; its
+    // `repo_url` is kept without credentials).
+    let request = Request {
+        source: ChangelogSource::Manual,
+        repo_url: body.repo_url,
+        query: RangeQuery {
+            range: body.commit_range,
+            ..RangeQuery::default()
+        },
+        version: body.version,
+        title: Some(title),
+        content: Some(content),
+        tags: body.tags,
+        model: body.model,
+        ..Request::default()
+    };
+    let mut new = request::generate(&request, &RepoPolicy::default(), &Quiet)
+        .await?
+        .into_new_changelog(caller.user_id, body.is_public);
+    new.model = request.model;
+    let record = state.store().create_changelog(&new).await?;
     state
         .audit(
             "changelog.create",
@@ -485,7 +491,7 @@ async fn apply(
         check_tags(tags)?;
     }
     if let Some(Some(version)) = &update.version {
-        short_text("version", Some(version), 64)?;
+        short_text("version", Some(version), MAX_VERSION_LEN)?;
     }
     let updated = state
         .store()

@@ -15,7 +15,34 @@ crate::suite!(
     annotations_and_export,
     another_user_gets_404_for_everything,
     ids_that_are_not_ids_are_404,
+    credentials_in_repo_url_are_never_stored,
 );
+
+async fn credentials_in_repo_url_are_never_stored(s: &Server) {
+    let alice = s.user("alice").await;
+    let created = s
+        .as_user(&alice, Method::POST, "/changelogs")
+        .json(&json!({
+            "source": "manual",
+            "repo_url": "https://u:SECRET-pw@github.com/acme/widgets?access_token=SECRET-tok",
+            "content": "- notes",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["repository"], "https://github.com/acme/widgets");
+    let listed = s
+        .as_user(&alice, Method::GET, "/changelogs")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains("SECRET"), "{listed}");
+}
 
 async fn create_read_and_conditional_get(s: &Server) {
     let alice = s.user("alice").await;
