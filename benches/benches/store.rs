@@ -379,6 +379,7 @@ impl Corpus {
             },
             is_public: rng.percent(70),
             tags: self.tags(&mut rng),
+            ..NewChangelog::default()
         }
     }
 }

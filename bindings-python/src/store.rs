@@ -399,6 +399,7 @@ impl PyStore {
                     .map(|t| t.with_timezone(&Utc)),
                 repository,
                 is_public: public,
+                status: None,
                 text,
                 sort: parse_sort(sort)?,
                 direction: parse_direction(direction)?,

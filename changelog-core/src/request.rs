@@ -28,7 +28,7 @@ use crate::llm::simulated::SimulatedProvider;
 use crate::llm::stack::StackConfig;
 use crate::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
 use crate::source::CommitSource as _;
-use crate::source::git::{RepoPolicy, obtain};
+use crate::source::git::{RepoPolicy, check_range, obtain};
 use crate::store::{ChangelogSource, NewChangelog};
 
 /// The sampling temperature when a request names none: low, because a changelog reports what
@@ -169,6 +169,12 @@ impl Request {
 
     /// Reads the history of a `git` request; a clone is removed once it is read.
     async fn history(&self, policy: &RepoPolicy) -> Result<(History, String)> {
+        if let Some(range) = &self.query.range {
+            check_range(range, policy).map_err(|reason| Error::InvalidRequest {
+                field: "commit_range",
+                reason,
+            })?;
+        }
         let checkout = obtain(self.repo_url.as_deref().unwrap_or("."), policy).await?;
         let source = checkout.source()?;
         let history = source.history(&self.query).await?;
@@ -210,6 +216,7 @@ impl Generated {
         let usage = self.changelog.usage.unwrap_or_default();
         let content = self.markdown().into_owned();
         NewChangelog {
+            id: None,
             owner_id,
             repository: self.repository,
             title: self.changelog.title.clone(),
@@ -226,6 +233,7 @@ impl Generated {
             output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
             cost_usd: usage.cost_usd,
             is_public,
+            status: crate::store::ChangelogStatus::Draft,
             tags: self.tags,
         }
     }

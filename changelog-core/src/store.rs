@@ -149,6 +149,40 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Whether a changelog is ready to be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangelogStatus {
+    /// Being written or reviewed.
+    #[default]
+    Draft,
+    /// Released.
+    Published,
+}
+
+impl ChangelogStatus {
+    /// The name stored in the database.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(name: &str) -> StoreResult<Self> {
+        match name {
+            "draft" => Ok(Self::Draft),
+            "published" => Ok(Self::Published),
+            other => Err(StoreError::Invalid {
+                what: "status",
+                reason: format!("`{other}`"),
+            }),
+        }
+    }
+}
+
 /// The fields of a new user.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
@@ -201,6 +235,9 @@ impl ChangelogSource {
 /// The fields of a new changelog.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewChangelog {
+    /// Its id; a new random one when `None`. A generation job names its own id, so that a job
+    /// run twice (its first worker died after storing) stores one changelog.
+    pub id: Option<Uuid>,
     /// The owning user.
     pub owner_id: Uuid,
     /// The repository it describes (full name or URL), if any.
@@ -227,6 +264,8 @@ pub struct NewChangelog {
     pub cost_usd: f64,
     /// Whether anyone may read it.
     pub is_public: bool,
+    /// Draft or published.
+    pub status: ChangelogStatus,
     /// Tags (normalised on write).
     pub tags: Vec<String>,
 }
@@ -262,6 +301,8 @@ pub struct ChangelogRecord {
     pub cost_usd: f64,
     /// Whether anyone may read it.
     pub is_public: bool,
+    /// Draft or published.
+    pub status: ChangelogStatus,
     /// Normalised tags, sorted.
     pub tags: Vec<String>,
     /// Current revision, 1 at creation and one more per update.
@@ -285,6 +326,8 @@ pub struct ChangelogUpdate {
     pub document: Option<Option<Changelog>>,
     /// New visibility.
     pub is_public: Option<bool>,
+    /// New status.
+    pub status: Option<ChangelogStatus>,
     /// New tag set (replaces the old one).
     pub tags: Option<Vec<String>>,
 }
@@ -379,6 +422,8 @@ pub struct ChangelogQuery {
     pub repository: Option<String>,
     /// Only public (`Some(true)`) or private (`Some(false)`) changelogs.
     pub is_public: Option<bool>,
+    /// Only drafts or only published changelogs.
+    pub status: Option<ChangelogStatus>,
     /// Full-text search over title and content: every word must occur (whole words, any case).
     pub text: Option<String>,
     /// Sort key.

@@ -5,12 +5,14 @@
 use async_trait::async_trait;
 use changelog_core::Changelog;
 use changelog_core::store::api_key::{PREFIX_ATTEMPTS, hash_key, key_prefix, prefix_exhausted};
-use changelog_core::store::job::{Job, JobOutcome, JobStatus, JobStore, lease_end};
+use changelog_core::store::job::{
+    Job, JobEvent, JobOutcome, JobStatus, JobStore, MAX_EVENTS_PER_READ, lease_end,
+};
 use changelog_core::store::{
     ApiKey, ApiKeyStore, ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource,
-    ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor, CursorKey, Direction, IssuedApiKey,
-    NewApiKey, NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
-    limits, normalize_tags, now, version_sort_key,
+    ChangelogStatus, ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor, CursorKey,
+    Direction, IssuedApiKey, NewApiKey, NewChangelog, NewUser, Page, StoreError, StoreResult,
+    TagMatch, User, UserStore, limits, normalize_tags, now, version_sort_key,
 };
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -29,7 +31,7 @@ const USER_COLUMNS: &str = "id, username, email, password_hash, github_id, githu
 
 const CHANGELOG_COLUMNS: &str = "c.id, c.owner_id, c.repository, c.title, c.version, c.content, \
     c.document, c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, c.cost_usd, \
-    c.is_public, c.revision, c.created_at, c.updated_at";
+    c.is_public, c.status, c.revision, c.created_at, c.updated_at";
 
 /// Turns a driver error into a store error: unique violations name their field, check
 /// violations are invalid input, the rest is a backend failure.
@@ -120,6 +122,7 @@ fn record_from_row(row: &DbRow) -> StoreResult<ChangelogRecord> {
         output_tokens: row.try_get("output_tokens").map_err(&read)?,
         cost_usd: row.try_get("cost_usd").map_err(&read)?,
         is_public: row.try_get("is_public").map_err(&read)?,
+        status: ChangelogStatus::parse(&row.try_get::<String, _>("status").map_err(&read)?)?,
         tags: Vec::new(),
         revision: row.try_get("revision").map_err(&read)?,
         created_at: get_time(row, "created_at").map_err(&read)?,
@@ -283,6 +286,9 @@ async fn apply_update(
     if let Some(is_public) = update.is_public {
         qb.push(", is_public = ").push_bind(is_public);
     }
+    if let Some(status) = update.status {
+        qb.push(", status = ").push_bind(status.as_str());
+    }
     qb.push(" WHERE id = ").push_bind(id);
     qb.build()
         .execute(&mut **tx)
@@ -422,7 +428,7 @@ impl ChangelogStore for BackendStore {
     async fn create_changelog(&self, new: &NewChangelog) -> StoreResult<ChangelogRecord> {
         let tags = limits::check_new_changelog(new)?;
         let at = now();
-        let id = Uuid::new_v4();
+        let id = new.id.unwrap_or_else(Uuid::new_v4);
         let mut tx = self
             .pool
             .begin_with(BEGIN_WRITE)
@@ -431,8 +437,9 @@ impl ChangelogStore for BackendStore {
         sqlx::query(
             "INSERT INTO changelogs (id, owner_id, repository, title, version, version_key, \
              content, document, source, commit_range, model, input_tokens, output_tokens, \
-             cost_usd, is_public, revision, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17)",
+             cost_usd, is_public, status, revision, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, \
+             $18)",
         )
         .bind(id)
         .bind(new.owner_id)
@@ -449,6 +456,7 @@ impl ChangelogStore for BackendStore {
         .bind(new.output_tokens)
         .bind(new.cost_usd)
         .bind(new.is_public)
+        .bind(new.status.as_str())
         .bind(db_time(at))
         .bind(db_time(at))
         .execute(&mut *tx)
@@ -534,6 +542,7 @@ impl ChangelogStore for BackendStore {
             content: Some(old.try_get("content").map_err(&read)?),
             document: Some(document.map(|d| d.0)),
             is_public: None,
+            status: None,
             tags: Some(tags.0),
         };
         let record = apply_update(&mut tx, id, &update, edited_by).await?;
@@ -607,6 +616,9 @@ impl ChangelogStore for BackendStore {
         if let Some(repository) = &query.repository {
             qb.push(" AND c.repository = ")
                 .push_bind(repository.clone());
+        }
+        if let Some(status) = query.status {
+            qb.push(" AND c.status = ").push_bind(status.as_str());
         }
         if let Some(is_public) = query.is_public {
             qb.push(" AND c.is_public = ").push_bind(is_public);
@@ -959,6 +971,105 @@ impl JobStore for BackendStore {
         .map_err(db_err("cannot finish a job"))?
         .ok_or_else(|| lease_lost(id, worker))?;
         job_from_row(&row)
+    }
+
+    async fn release_job(&self, id: Uuid, worker: &str) -> StoreResult<Job> {
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'queued', attempts = CASE WHEN attempts > 0 \
+             THEN attempts - 1 ELSE 0 END, lease_owner = NULL, lease_expires_at = NULL, \
+             updated_at = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3 \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(db_time(now()))
+        .bind(id)
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot release a job"))?
+        .ok_or_else(|| lease_lost(id, worker))?;
+        job_from_row(&row)
+    }
+
+    async fn append_job_events(
+        &self,
+        id: Uuid,
+        worker: &str,
+        events: &[(String, serde_json::Value)],
+    ) -> StoreResult<i64> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(db_err("cannot begin a transaction"))?;
+        // Taking the job's row first (a no-op update) holds off a takeover or a cancel until
+        // the events are in, and tells whether `worker` still holds the job.
+        let held = sqlx::query(
+            "UPDATE jobs SET updated_at = updated_at WHERE id = $1 AND status = 'running' \
+             AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("cannot record job events"))?;
+        if held.rows_affected() == 0 {
+            return Err(lease_lost(id, worker));
+        }
+        let mut seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err("cannot record job events"))?;
+        let at = db_time(now());
+        for (kind, data) in events {
+            seq += 1;
+            sqlx::query(
+                "INSERT INTO job_events (job_id, seq, kind, data, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(seq)
+            .bind(kind)
+            .bind(Json(data))
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("cannot record job events"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(db_err("cannot commit job events"))?;
+        Ok(seq)
+    }
+
+    async fn job_events(&self, id: Uuid, after: i64, limit: u32) -> StoreResult<Vec<JobEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, data, created_at FROM job_events WHERE job_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(id)
+        .bind(after)
+        .bind(i64::from(limit.clamp(1, MAX_EVENTS_PER_READ)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot read job events"))?;
+        if rows.is_empty() {
+            // No events yet, or no such job: tell them apart.
+            self.job(id).await?;
+        }
+        let read = db_err("cannot read a job event");
+        rows.iter()
+            .map(|row| {
+                let data: Json<serde_json::Value> = row.try_get("data").map_err(&read)?;
+                Ok(JobEvent {
+                    seq: row.try_get("seq").map_err(&read)?,
+                    kind: row.try_get("kind").map_err(&read)?,
+                    data: data.0,
+                    created_at: get_time(row, "created_at").map_err(&read)?,
+                })
+            })
+            .collect()
     }
 
     async fn cancel_job(&self, id: Uuid) -> StoreResult<Job> {

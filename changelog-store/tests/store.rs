@@ -211,6 +211,9 @@ suite!(
     concurrent_creates_share_tags_created_on_first_use,
     an_expired_lease_makes_a_job_claimable_again,
     an_api_key_prefix_already_taken_is_drawn_again,
+    job_events_are_numbered_kept_in_order_and_written_by_the_lease_holder_only,
+    a_released_job_is_queued_again_without_counting_the_attempt,
+    a_changelog_keeps_the_id_and_status_it_was_given,
 );
 
 #[path = "store/records.rs"]
@@ -1758,4 +1761,144 @@ fn url_with_password(url: &str, password: &str) -> String {
         Some((user, host)) => format!("{scheme}://{user}:{password}@{host}"),
         None => format!("{scheme}://postgres:{password}@{rest}"),
     }
+}
+
+async fn job_events_are_numbered_kept_in_order_and_written_by_the_lease_holder_only(
+    h: &Harness,
+) -> Result<()> {
+    use changelog_core::store::job::MAX_EVENTS_PER_READ;
+    let job = h.store.enqueue_job(None, &serde_json::json!({})).await?;
+    assert!(h.store.job_events(job.id, 0, 10).await?.is_empty());
+    // Nobody holds the job yet: nothing is written.
+    let event = |kind: &str, n: i64| (kind.to_owned(), serde_json::json!({ "n": n }));
+    assert!(matches!(
+        h.store
+            .append_job_events(job.id, "w1", &[event("progress", 0)])
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    h.store
+        .claim_job("w1", Duration::from_secs(60))
+        .await?
+        .context("claimed")?;
+    let last = h
+        .store
+        .append_job_events(job.id, "w1", &[event("attempt", 1), event("progress", 2)])
+        .await?;
+    assert_eq!(last, 2);
+    let last = h
+        .store
+        .append_job_events(job.id, "w1", &[event("delta", 3)])
+        .await?;
+    assert_eq!(last, 3);
+    // Another worker does not hold it.
+    assert!(matches!(
+        h.store
+            .append_job_events(job.id, "w2", &[event("delta", 9)])
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let all = h.store.job_events(job.id, 0, MAX_EVENTS_PER_READ).await?;
+    assert_eq!(
+        all.iter()
+            .map(|e| (e.seq, e.kind.as_str(), e.data["n"].as_i64().unwrap()))
+            .collect::<Vec<_>>(),
+        [(1, "attempt", 1), (2, "progress", 2), (3, "delta", 3)]
+    );
+    let after = h.store.job_events(job.id, 1, 1).await?;
+    assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+    assert!(h.store.job_events(job.id, 3, 10).await?.is_empty());
+    // A cancelled job takes no more events.
+    h.store.cancel_job(job.id).await?;
+    assert!(matches!(
+        h.store
+            .append_job_events(job.id, "w1", &[event("delta", 4)])
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        h.store.job_events(Uuid::new_v4(), 0, 10).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    Ok(())
+}
+
+async fn a_released_job_is_queued_again_without_counting_the_attempt(h: &Harness) -> Result<()> {
+    let job = h.store.enqueue_job(None, &serde_json::json!({})).await?;
+    let claimed = h
+        .store
+        .claim_job("w1", Duration::from_secs(60))
+        .await?
+        .context("claimed")?;
+    assert_eq!(claimed.attempts, 1);
+    assert!(matches!(
+        h.store.release_job(job.id, "w2").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let released = h.store.release_job(job.id, "w1").await?;
+    assert_eq!(
+        (released.status, released.attempts, released.lease_owner),
+        (JobStatus::Queued, 0, None)
+    );
+    // At once claimable, long before the 60-second lease would have run out.
+    let again = h
+        .store
+        .claim_job("w2", Duration::from_secs(60))
+        .await?
+        .context("claimed again")?;
+    assert_eq!((again.id, again.attempts), (job.id, 1));
+    Ok(())
+}
+
+async fn a_changelog_keeps_the_id_and_status_it_was_given(h: &Harness) -> Result<()> {
+    use changelog_core::store::{ChangelogQuery, ChangelogStatus, ChangelogUpdate};
+    let alice = user(h, "alice").await?;
+    let id = Uuid::new_v4();
+    let new = NewChangelog {
+        id: Some(id),
+        status: ChangelogStatus::Published,
+        ..changelog(alice.id, "chosen")
+    };
+    let created = h.store.create_changelog(&new).await?;
+    assert_eq!(
+        (created.id, created.status),
+        (id, ChangelogStatus::Published)
+    );
+    // The same id twice is a duplicate, and nothing else is written.
+    assert!(matches!(
+        h.store.create_changelog(&new).await,
+        Err(StoreError::Duplicate { .. })
+    ));
+    let draft = h
+        .store
+        .create_changelog(&changelog(alice.id, "draft"))
+        .await?;
+    assert_eq!(draft.status, ChangelogStatus::Draft);
+    let listed = |status| {
+        let query = ChangelogQuery {
+            owner_id: Some(alice.id),
+            status: Some(status),
+            ..ChangelogQuery::default()
+        };
+        let store = Arc::clone(&h.store);
+        async move {
+            store
+                .list_changelogs(&query)
+                .await
+                .map(|page| page.items.into_iter().map(|c| c.title).collect::<Vec<_>>())
+        }
+    };
+    assert_eq!(listed(ChangelogStatus::Published).await?, ["chosen"]);
+    assert_eq!(listed(ChangelogStatus::Draft).await?, ["draft"]);
+    let update = ChangelogUpdate {
+        status: Some(ChangelogStatus::Published),
+        ..ChangelogUpdate::default()
+    };
+    let published = h
+        .store
+        .update_changelog(draft.id, draft.revision, &update, None)
+        .await?;
+    assert_eq!(published.status, ChangelogStatus::Published);
+    assert_eq!(listed(ChangelogStatus::Published).await?.len(), 2);
+    Ok(())
 }

@@ -102,6 +102,23 @@ pub enum JobOutcome {
     Failed(String),
 }
 
+/// Something a job reported while it ran: progress, streamed text. Numbered from 1 in the
+/// order it was written, across attempts, so that a follower resumes after the last it saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// Its place in the job's events, from 1.
+    pub seq: i64,
+    /// What it is (`progress`, `delta`, ...).
+    pub kind: String,
+    /// Its payload.
+    pub data: serde_json::Value,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The most events one [`JobStore::job_events`] call returns.
+pub const MAX_EVENTS_PER_READ: u32 = 1000;
+
 /// The job queue.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -130,6 +147,23 @@ pub trait JobStore: Send + Sync {
 
     /// Ends a job `worker` holds; `NotFound` if it no longer does.
     async fn finish_job(&self, id: Uuid, worker: &str, outcome: &JobOutcome) -> StoreResult<Job>;
+
+    /// Gives a job `worker` holds back to the queue (its worker is stopping): queued again at
+    /// once, the attempt not counted. `NotFound` if `worker` no longer holds it.
+    async fn release_job(&self, id: Uuid, worker: &str) -> StoreResult<Job>;
+
+    /// Appends events (kind, data) to a job `worker` holds; returns the last one's number.
+    /// `NotFound` if `worker` no longer holds the job, and nothing is written.
+    async fn append_job_events(
+        &self,
+        id: Uuid,
+        worker: &str,
+        events: &[(String, serde_json::Value)],
+    ) -> StoreResult<i64>;
+
+    /// A job's events numbered above `after`, in order, at most `limit` (capped at
+    /// [`MAX_EVENTS_PER_READ`]).
+    async fn job_events(&self, id: Uuid, after: i64, limit: u32) -> StoreResult<Vec<JobEvent>>;
 
     /// Cancels a job that has not finished (a finished job is returned unchanged); its worker
     /// then loses the lease.

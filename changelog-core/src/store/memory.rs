@@ -12,7 +12,7 @@ use super::api_key::{
     ApiKey, ApiKeyStore, IssuedApiKey, KeyGenerator, NewApiKey, PREFIX_ATTEMPTS, hash_key,
     key_prefix, prefix_exhausted,
 };
-use super::job::{Job, JobOutcome, JobStatus, JobStore, lease_end};
+use super::job::{Job, JobEvent, JobOutcome, JobStatus, JobStore, MAX_EVENTS_PER_READ, lease_end};
 use super::{
     ChangelogQuery, ChangelogRecord, ChangelogStore, ChangelogUpdate, ChangelogVersion, Cursor,
     NewChangelog, NewUser, Page, StoreError, StoreResult, TagMatch, User, UserStore,
@@ -36,6 +36,7 @@ struct State {
     /// Keys with the hash of their secret.
     api_keys: BTreeMap<Uuid, (ApiKey, String)>,
     jobs: BTreeMap<Uuid, Job>,
+    job_events: BTreeMap<Uuid, Vec<JobEvent>>,
     records: records::Records,
 }
 
@@ -220,9 +221,12 @@ impl ChangelogStore for MemoryStore {
         if !state.users.contains_key(&new.owner_id) {
             return Err(not_found("user", new.owner_id));
         }
+        if new.id.is_some_and(|id| state.changelogs.contains_key(&id)) {
+            return Err(StoreError::Duplicate { field: "id".into() });
+        }
         let at = now();
         let record = ChangelogRecord {
-            id: Uuid::new_v4(),
+            id: new.id.unwrap_or_else(Uuid::new_v4),
             owner_id: new.owner_id,
             repository: new.repository.clone(),
             title: new.title.clone(),
@@ -236,6 +240,7 @@ impl ChangelogStore for MemoryStore {
             output_tokens: new.output_tokens,
             cost_usd: new.cost_usd,
             is_public: new.is_public,
+            status: new.status,
             tags,
             revision: 1,
             created_at: at,
@@ -276,6 +281,9 @@ impl ChangelogStore for MemoryStore {
         }
         if let Some(is_public) = update.is_public {
             record.is_public = is_public;
+        }
+        if let Some(status) = update.status {
+            record.status = status;
         }
         if let Some(tags) = tags {
             record.tags = tags;
@@ -352,6 +360,7 @@ impl ChangelogStore for MemoryStore {
             .filter(|c| query.version.is_none() || c.version == query.version)
             .filter(|c| query.repository.is_none() || c.repository == query.repository)
             .filter(|c| query.is_public.is_none_or(|p| c.is_public == p))
+            .filter(|c| query.status.is_none_or(|s| c.status == s))
             .filter(|c| query.created_since.is_none_or(|t| c.created_at >= t))
             .filter(|c| query.created_until.is_none_or(|t| c.created_at < t))
             .filter(|c| {
@@ -603,6 +612,54 @@ impl JobStore for MemoryStore {
         job.lease_expires_at = None;
         job.updated_at = now();
         Ok(job.clone())
+    }
+
+    async fn release_job(&self, id: Uuid, worker: &str) -> StoreResult<Job> {
+        let mut state = self.state();
+        let job = state.held_job(id, worker)?;
+        job.status = JobStatus::Queued;
+        job.attempts = (job.attempts - 1).max(0);
+        job.lease_owner = None;
+        job.lease_expires_at = None;
+        job.updated_at = now();
+        Ok(job.clone())
+    }
+
+    async fn append_job_events(
+        &self,
+        id: Uuid,
+        worker: &str,
+        events: &[(String, serde_json::Value)],
+    ) -> StoreResult<i64> {
+        let mut state = self.state();
+        state.held_job(id, worker)?;
+        let at = now();
+        let list = state.job_events.entry(id).or_default();
+        for (kind, data) in events {
+            let seq = list.last().map_or(1, |e| e.seq + 1);
+            list.push(JobEvent {
+                seq,
+                kind: kind.clone(),
+                data: data.clone(),
+                created_at: at,
+            });
+        }
+        Ok(list.last().map_or(0, |e| e.seq))
+    }
+
+    async fn job_events(&self, id: Uuid, after: i64, limit: u32) -> StoreResult<Vec<JobEvent>> {
+        let state = self.state();
+        if !state.jobs.contains_key(&id) {
+            return Err(not_found("job", id));
+        }
+        let take = limit.clamp(1, MAX_EVENTS_PER_READ) as usize;
+        Ok(state.job_events.get(&id).map_or_else(Vec::new, |list| {
+            list.iter()
+                .filter(|e| e.seq > after)
+                .take(take)
+                .cloned()
+                .collect()
+        }))
     }
 
     async fn cancel_job(&self, id: Uuid) -> StoreResult<Job> {
