@@ -23,6 +23,8 @@ impl PolicyArguments {
     pub(crate) fn policy(self) -> RepoPolicy {
         let mut policy = RepoPolicy::default();
         policy.any_local_path = self.allow_local;
+        // The caller's own repositories may be read with revision expressions (`HEAD~3`).
+        policy.revision_expressions = self.allow_local;
         policy.local_roots = self.allowed_roots.unwrap_or_default();
         policy.allowed_hosts = self.allowed_hosts;
         policy

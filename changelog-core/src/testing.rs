@@ -27,7 +27,16 @@ impl TestRepo {
     /// An empty repository (unborn `HEAD` on `main`).
     #[must_use]
     pub fn new() -> Self {
-        let dir = TempDir::new().expect("temporary directory");
+        Self::init(TempDir::new().expect("temporary directory"))
+    }
+
+    /// An empty repository in a new directory inside `parent` (a server's repository root).
+    #[must_use]
+    pub fn new_in(parent: &Path) -> Self {
+        Self::init(TempDir::new_in(parent).expect("temporary directory"))
+    }
+
+    fn init(dir: TempDir) -> Self {
         let repo = Repository::init(dir.path()).expect("git init");
         repo.set_head("refs/heads/main").expect("HEAD to main");
         Self {

@@ -30,7 +30,7 @@ mod obtain;
 mod walk;
 
 pub use address::{non_public, parse_ipv4_loose};
-pub use obtain::{Checkout, RepoPolicy, Scheme, obtain};
+pub use obtain::{Checkout, RepoPolicy, Scheme, check_location, check_range, obtain};
 
 use self::loose::LooseObjects;
 use super::{CommitSource, History, unambiguous_prefixes};

@@ -74,7 +74,8 @@ pub struct RepoPolicy {
     /// When set, the only hosts a clone may reach (names compared ignoring case; `*.example.com`
     /// matches its subdomains). When `None`, any public host.
     pub allowed_hosts: Option<Vec<String>>,
-    /// Directories under which local repositories may be read (default: none).
+    /// Directories under which local repositories may be read (default: none). A relative
+    /// path is read from the first.
     pub local_roots: Vec<PathBuf>,
     /// Any local path may be read (the command line's own `--repo`).
     pub any_local_path: bool,
@@ -83,6 +84,10 @@ pub struct RepoPolicy {
     pub discover: bool,
     /// Clones may reach loopback, private and link-local addresses (tests, on-premise servers).
     pub private_addresses: bool,
+    /// Ranges may use revision expressions (`main~3`, `v1^`, `:/message`, `@{1}`), which
+    /// libgit2 evaluates by reading commits unchecked. Without it, a range names tags, branches
+    /// and commit ids only (`v1.0.0..v1.1.0`, `v1.1.0`, `..HEAD`). Only for the command line.
+    pub revision_expressions: bool,
     /// Wall-clock limit of a clone, resolution included (default 120 s).
     pub clone_timeout: Duration,
     /// A clone slower than this many bytes per second ...
@@ -102,6 +107,7 @@ impl Default for RepoPolicy {
             any_local_path: false,
             discover: false,
             private_addresses: false,
+            revision_expressions: false,
             clone_timeout: Duration::from_secs(120),
             low_speed_bytes: 1024,
             low_speed_time: Duration::from_secs(30),
@@ -118,6 +124,7 @@ impl RepoPolicy {
         Self {
             any_local_path: true,
             discover: true,
+            revision_expressions: true,
             ..Self::default()
         }
     }
@@ -211,6 +218,49 @@ pub async fn obtain(location: impl AsRef<OsStr>, policy: &RepoPolicy) -> Result<
     match classify(text, policy).map_err(refuse)? {
         Target::Local(path) => open_local(&path, policy, &shown),
         Target::Remote { url, scheme } => clone_url(url, scheme, policy, &shown).await,
+    }
+}
+
+/// Checks a range against `policy`: without [`RepoPolicy::revision_expressions`], each end is
+/// a tag, branch or commit id (letters, digits, `.`, `_`, `-`, `/`, `+`), or missing.
+pub fn check_range(spec: &str, policy: &RepoPolicy) -> std::result::Result<(), String> {
+    if policy.revision_expressions {
+        return Ok(());
+    }
+    let plain = |end: &str| {
+        end.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+'))
+            && !end.starts_with(['-', '.', '/'])
+    };
+    let (from, to) = spec.trim().split_once("..").unwrap_or(("", spec.trim()));
+    if plain(from) && plain(to.strip_prefix('.').unwrap_or(to)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{spec}`: name tags, branches or commit ids (`v1.0.0..v1.1.0`); revision \
+             expressions such as `main~3` or `:/text` are not read here"
+        ))
+    }
+}
+
+/// Checks a location against `policy` without cloning or reading any history: what a server
+/// does before it queues a job, so that a refused location is refused at once. A remote's
+/// addresses are checked when [`obtain`] resolves them.
+pub fn check_location(location: &str, policy: &RepoPolicy) -> Result<()> {
+    let shown = redact::url(location);
+    let refuse = |reason: String| Error::RepositoryRefused {
+        location: shown.clone(),
+        reason,
+    };
+    match classify(location, policy).map_err(refuse)? {
+        Target::Local(path) => open_local(&path, policy, &shown).map(drop),
+        Target::Remote { url, .. } => match url.host_str() {
+            None => Err(refuse("the URL has no host".to_owned())),
+            Some(host) if !policy.allows_host(host) => Err(refuse(format!(
+                "the host `{host}` is not on the allowed hosts"
+            ))),
+            Some(_) => Ok(()),
+        },
     }
 }
 
@@ -315,6 +365,15 @@ fn open_local(path: &Path, policy: &RepoPolicy, shown: &str) -> Result<Checkout>
     if !policy.allows_local() {
         return Err(refuse(local_refusal()));
     }
+    // Under roots only, a relative path is read from the first root.
+    let joined;
+    let path = match policy.local_roots.first() {
+        Some(root) if !policy.any_local_path && path.is_relative() => {
+            joined = root.join(path);
+            joined.as_path()
+        }
+        _ => path,
+    };
     let canonical = match std::fs::canonicalize(path) {
         Ok(canonical) => canonical,
         Err(_) if policy.any_local_path => {
@@ -492,6 +551,34 @@ async fn clone_url(url: Url, scheme: Scheme, policy: &RepoPolicy, shown: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_ranges_name_refs_only() {
+        let strict = RepoPolicy::default();
+        for ok in [
+            "v1.0.0..v1.1.0",
+            "v1.1.0",
+            "..HEAD",
+            "release/2.x..main",
+            "abc123..HEAD",
+            "1.0.0+build",
+        ] {
+            assert!(check_range(ok, &strict).is_ok(), "{ok}");
+        }
+        for refused in [
+            "main~3",
+            "v1^",
+            ":/fix",
+            "HEAD@{1}",
+            "v1..main~2",
+            "-n",
+            "x..{y}",
+            "a b",
+        ] {
+            assert!(check_range(refused, &strict).is_err(), "{refused}");
+        }
+        assert!(check_range("main~3..HEAD^", &RepoPolicy::command_line()).is_ok());
+    }
 
     #[test]
     fn scp_like_and_paths() {
