@@ -48,23 +48,46 @@ pub fn check_strength(password: &str, username: &str, email: &str) -> Result<(),
     Ok(())
 }
 
+/// Runs an argon2 computation on the blocking pool, a few at a time: each takes 19 MiB and a
+/// core for tens of milliseconds, so a burst of sign-ins waits its turn instead of taking the
+/// machine's memory.
+async fn limited<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
 /// The argon2id PHC string of `password`, computed on the blocking pool.
 pub async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    limited(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?
+    .await?
     .map_err(|e| ApiError::internal(&PasswordError(e.to_string())))
 }
 
 /// Whether `password` matches `hash`, checked on the blocking pool. Without a hash (an unknown
 /// user) a dummy hash is checked, so the answer takes as long either way.
+/// A password longer than [`MAX_PASSWORD_BYTES`] matches nothing and costs nothing.
 pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Ok(false);
+    }
+    limited(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
         let Ok(parsed) = PasswordHash::new(&hash) else {
@@ -76,7 +99,6 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
         known && matches
     })
     .await
-    .map_err(|e| ApiError::internal(&e))
 }
 
 fn dummy_hash() -> &'static str {

@@ -137,11 +137,12 @@ pub async fn create(
     ))
 }
 
-/// The caller's keys, oldest first.
+/// The caller's keys, oldest first (for a signed-in session: a key does not see the others).
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<ApiKeyResponse>>, ApiError> {
+    caller.require_session()?;
     let keys = state.store().api_keys(caller.user_id).await?;
     Ok(Json(keys.into_iter().map(ApiKeyResponse::from).collect()))
 }

@@ -69,6 +69,14 @@ async fn keys_are_shown_once_and_work_in_either_header(s: &Server) {
         .await
         .unwrap();
     error(minted, StatusCode::FORBIDDEN).await;
+    // Nor list them.
+    let listed_by_key = s
+        .api(Method::GET, "/auth/api-keys")
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    error(listed_by_key, StatusCode::FORBIDDEN).await;
 
     invalid(
         s.as_user(&alice, Method::POST, "/auth/api-keys")
