@@ -177,6 +177,20 @@ pub enum ProviderArg {
     Anthropic,
 }
 
+impl ProviderArg {
+    /// The provider it names; `None` for `none`.
+    #[must_use]
+    pub fn kind(self) -> Option<changelog_core::llm::stack::ProviderKind> {
+        use changelog_core::llm::stack::ProviderKind;
+        match self {
+            Self::None => None,
+            Self::Simulated => Some(ProviderKind::Simulated),
+            Self::Openai => Some(ProviderKind::OpenAi),
+            Self::Anthropic => Some(ProviderKind::Anthropic),
+        }
+    }
+}
+
 fn since(input: &str) -> Result<DateTime<FixedOffset>, String> {
     parse_date(input, false).map_err(|e| e.to_string())
 }

@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod jobs;
 pub mod routes;
 pub mod state;
 
@@ -29,6 +30,7 @@ mod providers;
 #[cfg(feature = "cli")]
 pub use cli::{Cli, Command, GenerateArgs, LlmArgs, run};
 pub use error::ApiError;
+pub use jobs::Workers;
 pub use state::{AppState, ConfigError, ServerConfig};
 
 use std::sync::OnceLock;
@@ -44,7 +46,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::routes::{api_keys, auth as auth_routes, changelogs, health};
+use crate::routes::{api_keys, auth as auth_routes, changelogs, health, jobs as job_routes};
 
 /// The prefix of every API route.
 pub const API_PREFIX: &str = "/api/v1";
@@ -87,6 +89,7 @@ pub fn api_routes() -> Router<AppState> {
                 .patch(changelogs::patch)
                 .delete(changelogs::delete),
         )
+        .route("/changelogs/estimate", post(changelogs::estimate))
         .route("/changelogs/{id}/versions", get(changelogs::versions))
         .route(
             "/changelogs/{id}/versions/{rev}/restore",
@@ -103,6 +106,12 @@ pub fn api_routes() -> Router<AppState> {
             axum::routing::patch(changelogs::edit_annotation).delete(changelogs::delete_annotation),
         )
         .route("/tags", get(changelogs::tags))
+        .route(
+            "/jobs/{id}",
+            get(job_routes::get).delete(job_routes::cancel),
+        )
+        .route("/jobs/{id}/events", get(job_routes::events))
+        .route("/ws/jobs/{id}", get(job_routes::websocket))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
 }

@@ -1,18 +1,13 @@
 //! The provider stack a command line asks for, built by the core's
 //! [`StackConfig`](changelog_core::llm::stack::StackConfig) (shared with the Python bindings).
 
-use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
+use changelog_core::llm::stack::{CacheChoice, StackConfig};
 
-use crate::cli::{LlmArgs, ProviderArg};
+use crate::cli::LlmArgs;
 
 /// The stack's settings; `None` for `--provider none`.
 pub(crate) fn config(args: &LlmArgs) -> Option<StackConfig> {
-    let provider = match args.provider {
-        ProviderArg::None => return None,
-        ProviderArg::Simulated => ProviderKind::Simulated,
-        ProviderArg::Openai => ProviderKind::OpenAi,
-        ProviderArg::Anthropic => ProviderKind::Anthropic,
-    };
+    let provider = args.provider.kind()?;
     Some(StackConfig {
         model: args.model.clone(),
         fallback_models: args.fallback_models.clone(),

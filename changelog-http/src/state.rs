@@ -9,7 +9,11 @@ use changelog_core::store::{AuditOutcome, NewAuditEvent, Storage};
 use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
+use changelog_core::llm::stack::StackConfig;
+use changelog_core::source::git::RepoPolicy;
+
 use crate::auth::jwt::JwtKeys;
+use crate::jobs::JobHub;
 
 /// The server's settings that the router reads.
 #[derive(Clone)]
@@ -26,6 +30,14 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// How long a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// What generation requests may read: local repositories under its roots, clones of its
+    /// hosts (default: HTTPS clones of public hosts, no local path).
+    pub repo_policy: RepoPolicy,
+    /// Who writes generated entries; `None` for the deterministic changelog only.
+    pub provider: Option<StackConfig>,
+    /// How long a worker holds a job without renewing its lease; a job whose worker died is
+    /// taken over by another once this runs out.
+    pub job_lease: Duration,
 }
 
 impl ServerConfig {
@@ -40,6 +52,9 @@ impl ServerConfig {
             cors_origins: Vec::new(),
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            repo_policy: RepoPolicy::default(),
+            provider: None,
+            job_lease: Duration::from_secs(30),
         }
     }
 }
@@ -53,6 +68,15 @@ impl fmt::Debug for ServerConfig {
             .field("cors_origins", &self.cors_origins)
             .field("body_limit", &self.body_limit)
             .field("request_timeout", &self.request_timeout)
+            .field("repo_policy", &self.repo_policy)
+            .field(
+                "provider",
+                &self
+                    .provider
+                    .as_ref()
+                    .map(|p| (p.provider.name(), p.model())),
+            )
+            .field("job_lease", &self.job_lease)
             .finish()
     }
 }
@@ -68,6 +92,7 @@ struct Inner {
     jwt: JwtKeys,
     config: ServerConfig,
     metrics: Option<PrometheusHandle>,
+    jobs: Arc<JobHub>,
 }
 
 impl fmt::Debug for AppState {
@@ -94,6 +119,7 @@ impl AppState {
                 jwt,
                 config,
                 metrics: None,
+                jobs: Arc::new(JobHub::default()),
             }),
         })
     }
@@ -106,6 +132,7 @@ impl AppState {
             jwt: shared.jwt.clone(),
             config: shared.config.clone(),
             metrics: None,
+            jobs: Arc::clone(&shared.jobs),
         });
         Self {
             inner: Arc::new(Inner {
@@ -129,6 +156,12 @@ impl AppState {
 
     pub(crate) fn jwt(&self) -> &JwtKeys {
         &self.inner.jwt
+    }
+
+    /// The wake-ups and stop switches of this instance's jobs.
+    #[must_use]
+    pub fn jobs(&self) -> &Arc<JobHub> {
+        &self.inner.jobs
     }
 
     pub(crate) fn metrics(&self) -> Option<&PrometheusHandle> {

@@ -6,19 +6,72 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use changelog_core::llm::stack::StackConfig;
+use changelog_core::source::git::RepoPolicy;
 use changelog_core::store::NewUser;
 use changelog_store::{Store, TokenKeys};
 use clap::{Args, Subcommand};
 
 use crate::cli::{CliError, ProviderArg};
+use crate::jobs::Workers;
 use crate::state::{AppState, ServerConfig};
 
 /// The database a server uses when none is configured: a SQLite file in the working
 /// directory.
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://changelog.db?mode=rwc";
 
+// Secrets never appear in debug output.
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field(
+                "database_url",
+                &changelog_core::redact::url(&self.database_url),
+            )
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("bind", &self.bind)
+            .field("database", &self.database)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("cors_origins", &self.cors_origins)
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout", &self.request_timeout)
+            .field("repos_root", &self.repos_root)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("job_lease", &self.job_lease)
+            .field("workers", &self.workers)
+            .field("provider", &self.provider)
+            .finish()
+    }
+}
+
+impl ServeProviderArgs {
+    /// The provider stack generation jobs use; `None` for `--provider none`.
+    fn stack(&self) -> Option<StackConfig> {
+        let provider = self.provider.kind()?;
+        Some(StackConfig {
+            model: self.model.clone(),
+            fallback_models: self.fallback_models.clone(),
+            base_url: self.base_url.clone(),
+            ..StackConfig::new(provider)
+        })
+    }
+}
+
 /// Where the database is.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct DatabaseArgs {
     /// The database: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
     #[arg(
@@ -41,7 +94,7 @@ pub struct DatabaseArgs {
 }
 
 /// Arguments of `changelog serve`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(
     after_help = "Every option can also be set with the environment variable shown. \
 With no configuration the server listens on 127.0.0.1:8080, creates ./changelog.db, runs the \
@@ -82,9 +135,25 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", env = "CHANGELOG_REQUEST_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
-    /// The directory local repositories may be read from by generation requests.
+    /// The directory local repositories may be read from by generation requests (a relative
+    /// `repo_url` is read from it; `..` and symbolic links cannot leave it). Without it, only
+    /// clones of HTTPS URLs.
     #[arg(long, value_name = "DIR", env = "CHANGELOG_REPOS_ROOT")]
     pub repos_root: Option<PathBuf>,
+    /// The only hosts generation requests may clone from (comma-separated; `*.example.com`
+    /// matches its subdomains). Without it, any public host.
+    #[arg(
+        long = "allowed-host",
+        value_name = "HOST",
+        env = "CHANGELOG_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Seconds a worker holds a job without renewing its lease; another instance takes the
+    /// job over once it runs out.
+    #[arg(long, value_name = "SECONDS", env = "CHANGELOG_JOB_LEASE", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_lease: u64,
     /// Generation workers per instance (for generation jobs).
     #[arg(long, value_name = "N", env = "CHANGELOG_WORKERS", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -306,10 +375,18 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), CliError> {
             root.display()
         )));
     }
+    let mut repo_policy = RepoPolicy::default();
+    repo_policy.local_roots = args.repos_root.iter().cloned().collect();
+    if !args.allowed_hosts.is_empty() {
+        repo_policy.allowed_hosts = Some(args.allowed_hosts.clone());
+    }
     let config = ServerConfig {
         cors_origins: args.cors_origins.clone(),
         body_limit: args.body_limit,
         request_timeout: Duration::from_secs(args.request_timeout),
+        repo_policy,
+        provider: args.provider.stack(),
+        job_lease: Duration::from_secs(args.job_lease),
         ..ServerConfig::new(jwt.into_bytes())
     };
     let runtime = runtime()?;
@@ -322,12 +399,21 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Failed(format!("cannot listen on {}: {e}", args.bind)))?;
         let local = listener.local_addr().map_err(CliError::Runtime)?;
-        tracing::info!(address = %local, "listening");
+        tracing::info!(address = %local, workers = args.workers, "listening");
+        let workers = Workers::start(&state, usize::from(args.workers));
+        let hub = std::sync::Arc::clone(state.jobs());
+        let stopping = async move {
+            shutdown_signal().await;
+            // Followers of jobs end their streams (they resume on another instance), and
+            // running jobs go back to the queue, before the requests in flight are awaited.
+            hub.close();
+            workers.shutdown().await;
+        };
         axum::serve(
             listener,
             crate::router(state).into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stopping)
         .await
         .map_err(CliError::Runtime)?;
         tracing::info!("stopped");
@@ -412,4 +498,34 @@ pub(crate) fn user(command: &UserCommand) -> Result<(), CliError> {
         );
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "changelog",
+            "serve",
+            "--jwt-secret",
+            "jwt-secret-jwt-secret-jwt-secret-1234",
+            "--encryption-key",
+            &"ab".repeat(32),
+            "--database-url",
+            "postgres://app:db-password@db.internal/changelog?sslpassword=hunter2",
+        ])
+        .expect("arguments");
+        let Command::Serve(args) = &cli.command else {
+            panic!("serve");
+        };
+        let shown = format!("{cli:?} {args:?}");
+        for secret in ["jwt-secret-jwt", &"ab".repeat(32), "db-password", "hunter2"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains("db.internal"), "{shown}");
+    }
 }

@@ -9,13 +9,14 @@ use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use changelog_core::RangeQuery;
+use changelog_core::Style;
 use changelog_core::pipeline::Quiet;
 use changelog_core::request::{self, Request};
-use changelog_core::source::git::RepoPolicy;
+use changelog_core::source::git::{RepoPolicy, check_location, check_range};
 use changelog_core::source::parse_date;
 use changelog_core::store::{
     Annotation, AuditOutcome, ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource,
-    ChangelogUpdate, ChangelogVersion, Direction, TagMatch,
+    ChangelogStatus, ChangelogUpdate, ChangelogVersion, Direction, TagMatch,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,8 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, ClientInfo};
 use crate::error::{ApiError, Json, Query};
+use crate::jobs::GenerationSpec;
+use crate::routes::jobs::JobResponse;
 use crate::routes::parse_id;
 use crate::state::AppState;
 
@@ -56,6 +59,8 @@ pub struct ChangelogResponse {
     pub tags: Vec<String>,
     /// Whether anyone may read it.
     pub is_public: bool,
+    /// `draft` or `published`.
+    pub status: ChangelogStatus,
     /// Current revision (also the `ETag`).
     pub revision: i64,
     /// Input tokens spent.
@@ -83,6 +88,7 @@ impl From<ChangelogRecord> for ChangelogResponse {
             model: r.model,
             tags: r.tags,
             is_public: r.is_public,
+            status: r.status,
             revision: r.revision,
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
@@ -124,6 +130,8 @@ pub struct ListParams {
     pub repository: Option<String>,
     /// Words that must all occur in the title or content.
     pub q: Option<String>,
+    /// `draft` or `published`.
+    pub status: Option<ChangelogStatus>,
     /// `created` (default), `updated`, `title` or `version`.
     pub sort: Option<ChangelogSort>,
     /// `desc` (default) or `asc`.
@@ -168,6 +176,7 @@ pub async fn list(
         created_until: until.map(|u| u + chrono::Duration::microseconds(1)),
         repository: params.repository,
         is_public: None,
+        status: params.status,
         text: params.q,
         sort: params.sort.unwrap_or_default(),
         direction: params.order.unwrap_or_default(),
@@ -212,12 +221,20 @@ pub struct CreateChangelog {
     /// Sampling temperature (for `git`).
     #[serde(default)]
     pub temperature: Option<f32>,
-    /// The style (for `git`).
+    /// The style (for `git`): `conventional` (default), `keep-a-changelog`, or, with a model,
+    /// `release-notes`, `technical`, `social`.
     #[serde(default)]
     pub style: Option<String>,
+    /// Who writes the entries (for `git`): `none` for the deterministic changelog, or the
+    /// server's provider (its default).
+    #[serde(default)]
+    pub provider: Option<String>,
     /// Whether anyone may read it.
     #[serde(default)]
     pub is_public: bool,
+    /// `draft` (default) or `published`.
+    #[serde(default)]
+    pub status: ChangelogStatus,
 }
 
 fn check_title(title: &str) -> Result<(), ApiError> {
@@ -279,7 +296,160 @@ fn with_etag(status: StatusCode, record: ChangelogRecord) -> Response {
     response
 }
 
-/// Creates a changelog: `manual` is stored at once (201).
+/// The generation a `git` request asks for, checked: the fields, the style and provider, and
+/// the repository against the server's policy (nothing is read yet).
+fn generation_spec(state: &AppState, body: CreateChangelog) -> Result<GenerationSpec, ApiError> {
+    if body.content.is_some() {
+        return Err(ApiError::invalid(
+            "content",
+            "only read with source \"manual\"; source \"git\" reads the history at repo_url",
+        ));
+    }
+    let repo_url = body
+        .repo_url
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid("repo_url", "required for source \"git\""))?;
+    short_text("repo_url", Some(&repo_url), MAX_REPOSITORY_LEN)?;
+    short_text(
+        "commit_range",
+        body.commit_range.as_deref(),
+        MAX_COMMIT_RANGE_LEN,
+    )?;
+    short_text("version", body.version.as_deref(), MAX_VERSION_LEN)?;
+    short_text("model", body.model.as_deref(), MAX_MODEL_LEN)?;
+    if let Some(title) = &body.title {
+        check_title(title)?;
+    }
+    check_tags(&body.tags)?;
+    let style = match body.style.as_deref() {
+        None => Style::default(),
+        Some(name) => name
+            .parse::<Style>()
+            .map_err(|e| ApiError::invalid("style", e.to_string()))?,
+    };
+    let configured = state.config().provider.as_ref();
+    let use_model = match body.provider.as_deref() {
+        None => configured.is_some(),
+        Some("none") => false,
+        Some(name) if configured.is_some_and(|p| p.provider.name() == name) => true,
+        Some(name) => {
+            return Err(ApiError::invalid(
+                "provider",
+                format!(
+                    "`{name}` is not offered by this server: expected `none`{}",
+                    configured.map_or(String::new(), |p| format!(" or `{}`", p.provider.name()))
+                ),
+            ));
+        }
+    };
+    let spec = GenerationSpec {
+        repo_url,
+        commit_range: body.commit_range,
+        version: body.version,
+        title: body.title,
+        tags: body.tags,
+        model: body.model,
+        temperature: body.temperature,
+        style,
+        use_model,
+        is_public: body.is_public,
+        status: body.status,
+    };
+    spec.request(configured).check()?;
+    if let Some(range) = &spec.commit_range {
+        check_range(range, &state.config().repo_policy)
+            .map_err(|reason| ApiError::invalid("commit_range", reason))?;
+    }
+    check_location(&spec.repo_url, &state.config().repo_policy)
+        .map_err(|e| ApiError::invalid("repo_url", e.to_string()))?;
+    Ok(spec)
+}
+
+/// Queues a generation job (202 with the job; follow it at its `events_url`).
+async fn queue(
+    state: &AppState,
+    caller: &Caller,
+    client: &ClientInfo,
+    body: CreateChangelog,
+) -> Result<Response, ApiError> {
+    let spec = generation_spec(state, body)?;
+    let request = serde_json::to_value(&spec).map_err(|e| ApiError::internal(&e))?;
+    let job = state
+        .store()
+        .enqueue_job(Some(caller.user_id), &request)
+        .await?;
+    state.jobs().queued();
+    metrics::counter!("changelog_jobs_total", "state" => "queued").increment(1);
+    state
+        .audit(
+            "job.create",
+            Some(caller.user_id),
+            Some(job.id.to_string()),
+            AuditOutcome::Success,
+            client,
+        )
+        .await;
+    let location = format!("{}/jobs/{}", crate::API_PREFIX, job.id);
+    let mut response = (StatusCode::ACCEPTED, Json(JobResponse::from(job))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// What `POST /changelogs/estimate` answers: what generating with a model would cost.
+#[derive(Debug, Serialize)]
+pub struct EstimateResponse {
+    /// The model the tokens are counted for.
+    pub model: String,
+    /// Requests the generation would send.
+    pub requests: usize,
+    /// Prompt tokens of all requests.
+    pub input_tokens: u64,
+    /// The most answer tokens all requests may use.
+    pub max_output_tokens: u64,
+    /// Upper bound of the price, in US dollars.
+    pub cost_usd: f64,
+    /// Chunks the range is split into.
+    pub chunks: usize,
+    /// Rounds of merging.
+    pub merge_rounds: usize,
+}
+
+/// Counts the tokens and the cost of generating with a model, reading the history but sending
+/// nothing to a provider.
+pub async fn estimate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateChangelog>,
+) -> Result<Json<EstimateResponse>, ApiError> {
+    let _ = caller;
+    if body.source != ChangelogSource::Git {
+        return Err(ApiError::invalid(
+            "source",
+            "an estimate reads a history: use source \"git\"",
+        ));
+    }
+    let spec = generation_spec(&state, body)?;
+    let mut request = spec.request(state.config().provider.as_ref());
+    if request.provider.is_none() {
+        // The cost of a model's answer: the configured provider's model, or the request's.
+        request.provider = state.config().provider.clone();
+    }
+    let estimate = request::estimate(&request, &state.config().repo_policy).await?;
+    Ok(Json(EstimateResponse {
+        model: estimate.model,
+        requests: estimate.requests,
+        input_tokens: estimate.input_tokens,
+        max_output_tokens: estimate.max_output_tokens,
+        cost_usd: estimate.cost_usd,
+        chunks: estimate.chunks,
+        merge_rounds: estimate.merge_rounds,
+    }))
+}
+
+/// Creates a changelog: `manual` is stored at once (201); `git` queues a generation job
+/// (202).
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -288,10 +458,15 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.require_write()?;
     if body.source == ChangelogSource::Git {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "generating from a repository (`source: \"git\"`) is not available on this server \
-             yet; create the changelog with `source: \"manual\"` and its content",
+        return queue(&state, &caller, &client, body).await;
+    }
+    // `style`, `model` and `temperature` of the request model are accepted and not used (its
+    // clients send them); `provider` is this server's own field, and only means something for
+    // `git`.
+    if body.provider.is_some() {
+        return Err(ApiError::invalid(
+            "provider",
+            "only read with source \"git\": a manual changelog is stored as given",
         ));
     }
     let content = body
@@ -329,6 +504,7 @@ pub async fn create(
         .await?
         .into_new_changelog(caller.user_id, body.is_public);
     new.model = request.model;
+    new.status = body.status;
     let record = state.store().create_changelog(&new).await?;
     state
         .audit(
@@ -435,6 +611,9 @@ pub struct ReplaceChangelog {
     /// Whether anyone may read it.
     #[serde(default)]
     pub is_public: bool,
+    /// `draft` or `published` (default: unchanged).
+    #[serde(default)]
+    pub status: Option<ChangelogStatus>,
     /// The revision this edit is based on (or `If-Match`).
     #[serde(default)]
     pub revision: Option<i64>,
@@ -459,6 +638,9 @@ pub struct PatchChangelog {
     /// Whether anyone may read it.
     #[serde(default)]
     pub is_public: Option<bool>,
+    /// `draft` or `published`.
+    #[serde(default)]
+    pub status: Option<ChangelogStatus>,
     /// The revision this edit is based on (or `If-Match`).
     #[serde(default)]
     pub revision: Option<i64>,
@@ -525,6 +707,7 @@ pub async fn replace(
         content: Some(body.content),
         document: None,
         is_public: Some(body.is_public),
+        status: body.status,
         tags: Some(body.tags),
     };
     apply(&state, &caller, &client, &id, revision, update).await
@@ -546,6 +729,7 @@ pub async fn patch(
         content: body.content,
         document: None,
         is_public: body.is_public,
+        status: body.status,
         tags: body.tags,
     };
     apply(&state, &caller, &client, &id, revision, update).await

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod changelogs;
 pub mod health;
+pub mod jobs;
 
 use uuid::Uuid;
 

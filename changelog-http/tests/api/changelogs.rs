@@ -163,11 +163,11 @@ async fn the_fastapi_request_model_is_accepted_and_checked(s: &Server) {
         "tags",
     )
     .await;
-    // Generation is not served yet, and says so in the error format.
+    // A repository outside the server's root is refused before anything is queued.
     let git = post(json!({"source": "git", "repo_url": "/srv/repos/widgets"}))
         .await
         .unwrap();
-    error(git, StatusCode::NOT_IMPLEMENTED).await;
+    invalid(git, "repo_url").await;
     // Over the body limit of the test server (64 KiB).
     let huge = post(json!({"source": "manual", "content": "x".repeat(100 * 1024)}))
         .await

@@ -3,8 +3,10 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
+use changelog_core::source::git::RepoPolicy;
 use changelog_core::store::Storage;
-use changelog_http::{AppState, ServerConfig};
+use changelog_http::{AppState, ServerConfig, Workers};
 use changelog_store::TokenKeys;
 use changelog_store::postgres::PgStore;
 use changelog_store::sqlite::SqliteStore;
@@ -24,6 +26,11 @@ pub(crate) const JWT_SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123"
 pub(crate) struct Server {
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
+    /// The repository root generation requests may read from.
+    pub(crate) repos: Arc<tempfile::TempDir>,
+    store: Arc<dyn Storage>,
+    hub: Arc<changelog_http::jobs::JobHub>,
+    workers: std::sync::Mutex<Option<Workers>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     backend: Backend,
@@ -32,6 +39,8 @@ pub(crate) struct Server {
 
 #[expect(clippy::large_enum_variant, reason = "one per test server")]
 enum Backend {
+    /// Another instance's database: left to it.
+    Shared,
     Sqlite,
     Postgres {
         url: String,
@@ -44,11 +53,20 @@ fn keys() -> TokenKeys {
     TokenKeys::new("test", &[9; 32])
 }
 
-/// The configuration of the test servers.
-pub(crate) fn config() -> ServerConfig {
+/// The configuration of the test servers: repositories under `repos`, the simulated model
+/// (no cache), 5-second job leases.
+pub(crate) fn config(repos: &std::path::Path) -> ServerConfig {
+    let mut repo_policy = RepoPolicy::default();
+    repo_policy.local_roots = vec![repos.to_owned()];
     ServerConfig {
         cors_origins: vec!["https://app.example.com".into()],
         body_limit: 64 * 1024,
+        repo_policy,
+        provider: Some(StackConfig {
+            cache: CacheChoice::Off,
+            ..StackConfig::new(ProviderKind::Simulated)
+        }),
+        job_lease: std::time::Duration::from_secs(5),
         ..ServerConfig::new(JWT_SECRET.to_vec())
     }
 }
@@ -59,9 +77,66 @@ impl Server {
         backend: Backend,
         dir: Option<tempfile::TempDir>,
     ) -> Self {
-        let state = AppState::new(Arc::clone(&store), config())
+        let repos = Arc::new(tempfile::tempdir().expect("repository root"));
+        let config = config(repos.path());
+        Self::start_with(store, backend, dir, repos, config).await
+    }
+
+    /// Another instance on the same database, with `config` (its workers started).
+    pub(crate) async fn another(&self, config: ServerConfig) -> Self {
+        Self::start_with(
+            Arc::clone(&self.store),
+            Backend::Shared,
+            None,
+            Arc::clone(&self.repos),
+            config,
+        )
+        .await
+    }
+
+    /// This instance's configuration, for [`Server::another`] and [`Server::restart`].
+    pub(crate) fn config(&self) -> ServerConfig {
+        config(self.repos.path())
+    }
+
+    /// Replaces this instance's router and workers by ones with `config` (same database).
+    pub(crate) async fn restart(&mut self, config: ServerConfig) {
+        let mut next = self.another(config).await;
+        self.halt().await;
+        std::mem::swap(&mut self.base, &mut next.base);
+        std::mem::swap(&mut self.hub, &mut next.hub);
+        self.workers = std::sync::Mutex::new(next.take_workers());
+        self.stop = next.stop.take();
+        self.task = next.task.take();
+    }
+
+    /// Stops this instance's workers at once, as if its process died: their jobs keep their
+    /// leases until they run out.
+    pub(crate) fn kill_workers(&self) {
+        if let Some(workers) = self.take_workers() {
+            workers.abort();
+        }
+    }
+
+    fn take_workers(&self) -> Option<Workers> {
+        self.workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    async fn start_with(
+        store: Arc<dyn Storage>,
+        backend: Backend,
+        dir: Option<tempfile::TempDir>,
+        repos: Arc<tempfile::TempDir>,
+        config: ServerConfig,
+    ) -> Self {
+        let state = AppState::new(Arc::clone(&store), config)
             .expect("state")
             .with_metrics(changelog_http::metrics_recorder());
+        let workers = Workers::start(&state, 2);
+        let hub = Arc::clone(state.jobs());
         let app = changelog_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -85,6 +160,10 @@ impl Server {
                 .no_proxy()
                 .build()
                 .expect("client"),
+            repos,
+            store,
+            hub,
+            workers: std::sync::Mutex::new(Some(workers)),
             stop: Some(stop),
             task: Some(task),
             backend,
@@ -145,14 +224,24 @@ impl Server {
         )
     }
 
-    /// Stops the server (requests in flight finish) and drops a PostgreSQL schema.
-    pub(crate) async fn stop(mut self) {
+    async fn halt(&mut self) {
+        self.hub.close();
+        let workers = self.take_workers();
+        if let Some(workers) = workers {
+            workers.shutdown().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    /// Stops the server (running jobs go back to the queue, requests in flight finish) and
+    /// drops a PostgreSQL schema.
+    pub(crate) async fn stop(mut self) {
+        self.halt().await;
         if let Backend::Postgres { url, schema, store } = &self.backend {
             store.pool().close().await;
             if let Ok(mut admin) = sqlx::PgConnection::connect(url).await {
@@ -161,6 +250,11 @@ impl Server {
                     .await;
             }
         }
+    }
+
+    /// The store under this server.
+    pub(crate) fn store(&self) -> &dyn Storage {
+        &*self.store
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

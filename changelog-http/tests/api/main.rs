@@ -8,5 +8,6 @@ mod harness;
 mod accounts;
 mod api_keys;
 mod changelogs;
+mod jobs;
 mod operations;
 mod serve;
