@@ -12,6 +12,7 @@ use uuid::Uuid;
 use changelog_core::llm::stack::StackConfig;
 use changelog_core::source::git::RepoPolicy;
 
+use crate::auth::SessionCache;
 use crate::auth::jwt::JwtKeys;
 use crate::jobs::JobHub;
 
@@ -93,6 +94,7 @@ struct Inner {
     config: ServerConfig,
     metrics: Option<PrometheusHandle>,
     jobs: Arc<JobHub>,
+    sessions: Arc<SessionCache>,
 }
 
 impl fmt::Debug for AppState {
@@ -120,6 +122,7 @@ impl AppState {
                 config,
                 metrics: None,
                 jobs: Arc::new(JobHub::default()),
+                sessions: Arc::new(SessionCache::default()),
             }),
         })
     }
@@ -133,6 +136,7 @@ impl AppState {
             config: shared.config.clone(),
             metrics: None,
             jobs: Arc::clone(&shared.jobs),
+            sessions: Arc::clone(&shared.sessions),
         });
         Self {
             inner: Arc::new(Inner {
@@ -162,6 +166,12 @@ impl AppState {
     #[must_use]
     pub fn jobs(&self) -> &Arc<JobHub> {
         &self.inner.jobs
+    }
+
+    /// The sign-ins seen live lately.
+    #[must_use]
+    pub fn sessions(&self) -> &SessionCache {
+        &self.inner.sessions
     }
 
     pub(crate) fn metrics(&self) -> Option<&PrometheusHandle> {

@@ -181,6 +181,17 @@ impl RefreshTokenStore for BackendStore {
     async fn revoke_user_refresh_tokens(&self, user_id: Uuid) -> StoreResult<u64> {
         revoke_tokens(&self.pool, "user_id", user_id).await
     }
+
+    async fn session_live(&self, family_id: Uuid) -> StoreResult<bool> {
+        let live: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NULL LIMIT 1",
+        )
+        .bind(family_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot read a sign-in"))?;
+        Ok(live.is_some())
+    }
 }
 
 // --- repositories -----------------------------------------------------------------------

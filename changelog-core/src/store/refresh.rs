@@ -98,4 +98,8 @@ pub trait RefreshTokenStore: Send + Sync {
 
     /// Revokes every token of a user (sign-out everywhere); returns how many were still live.
     async fn revoke_user_refresh_tokens(&self, user_id: Uuid) -> StoreResult<u64>;
+
+    /// Whether a sign-in (a family) is still live: not signed out, not revoked for reuse. The
+    /// access tokens of a dead sign-in are refused.
+    async fn session_live(&self, family_id: Uuid) -> StoreResult<bool>;
 }

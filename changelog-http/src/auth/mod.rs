@@ -108,6 +108,11 @@ impl FromRequestParts<AppState> for Caller {
         match (bearer, api_key) {
             (Some(token), _) if !token.starts_with(KEY_PREFIX) => {
                 let claims = state.jwt().verify_access(token)?;
+                if !state.sessions().live(state.store(), claims.sid).await? {
+                    return Err(ApiError::unauthorized(
+                        "this sign-in has ended (signed out or revoked): sign in again",
+                    ));
+                }
                 Ok(Self {
                     user_id: claims.sub,
                     scopes: Scopes {
@@ -141,6 +146,61 @@ impl FromRequestParts<AppState> for Caller {
                 "not signed in: send `Authorization: Bearer <token>` or `X-API-Key`",
             )),
         }
+    }
+}
+
+/// The sign-ins seen live lately, so that an access token costs a store read once every
+/// [`SESSION_RECHECK`] per sign-in rather than on every request. A sign-out on this instance
+/// takes effect at once; on another instance sharing the database, within [`SESSION_RECHECK`].
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    seen: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
+}
+
+/// How long a sign-in found live is trusted before it is read again.
+pub const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The most sign-ins remembered; past it the cache starts over.
+const MAX_CACHED_SESSIONS: usize = 100_000;
+
+impl SessionCache {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<uuid::Uuid, std::time::Instant>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the sign-in `sid` is live.
+    pub async fn live(
+        &self,
+        store: &dyn changelog_core::store::Storage,
+        sid: uuid::Uuid,
+    ) -> Result<bool, ApiError> {
+        let fresh = self
+            .lock()
+            .get(&sid)
+            .is_some_and(|seen| seen.elapsed() < SESSION_RECHECK);
+        if fresh {
+            return Ok(true);
+        }
+        let live = store.session_live(sid).await?;
+        let mut seen = self.lock();
+        if live {
+            if seen.len() >= MAX_CACHED_SESSIONS {
+                seen.clear();
+            }
+            seen.insert(sid, std::time::Instant::now());
+        } else {
+            seen.remove(&sid);
+        }
+        Ok(live)
+    }
+
+    /// Forgets every sign-in: one ended here (a sign-out, a revoked family).
+    pub fn forget_all(&self) {
+        self.lock().clear();
     }
 }
 

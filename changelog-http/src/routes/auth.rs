@@ -299,6 +299,7 @@ pub async fn refresh(
             next.secret,
         ),
         Rotation::Reused { user_id, family_id } => {
+            state.sessions().forget_all();
             state
                 .audit(
                     "auth.refresh_reuse",
@@ -342,6 +343,7 @@ pub async fn logout(
     } else {
         state.store().revoke_refresh_family(session).await?;
     }
+    state.sessions().forget_all();
     state
         .audit(
             "auth.logout",

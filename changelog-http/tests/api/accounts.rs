@@ -189,9 +189,20 @@ fn sign(claims: &Claims, secret: &[u8]) -> String {
 async fn bad_tokens_are_401(s: &Server) {
     let dave = s.user("dave").await;
     let now = chrono::Utc::now().timestamp();
+    // The sign-in of Dave's own token: forged tokens below name a live sign-in, so that only
+    // what is forged decides.
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+    validation.set_audience(&[AUDIENCE]);
+    let issued = jsonwebtoken::decode::<Claims>(
+        &dave.access,
+        &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET),
+        &validation,
+    )
+    .expect("the server's own token")
+    .claims;
     let valid = Claims {
         sub: dave.id,
-        sid: uuid::Uuid::new_v4(),
+        sid: issued.sid,
         aud: AUDIENCE.into(),
         typ: "access".into(),
         iat: now,
@@ -205,6 +216,21 @@ async fn bad_tokens_are_401(s: &Server) {
         .await
         .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
+    // Signed with the right key but naming no sign-in: refused.
+    let unknown_session = sign(
+        &Claims {
+            sid: uuid::Uuid::new_v4(),
+            ..valid.clone()
+        },
+        JWT_SECRET,
+    );
+    let refused = s
+        .api(Method::GET, "/auth/me")
+        .bearer_auth(unknown_session)
+        .send()
+        .await
+        .unwrap();
+    error(refused, StatusCode::UNAUTHORIZED).await;
 
     let expired = sign(
         &Claims {
@@ -290,6 +316,14 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_sign_in(s: &Server) {
     )
     .await;
     error(refresh(next).await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    // So are the access tokens of the revoked sign-in.
+    let revoked = s
+        .api(Method::GET, "/auth/me")
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    error(revoked, StatusCode::UNAUTHORIZED).await;
     error(
         refresh("clr_unknown".into()).await.unwrap(),
         StatusCode::UNAUTHORIZED,
@@ -326,4 +360,45 @@ async fn logout_ends_the_sign_in(s: &Server) {
         StatusCode::UNAUTHORIZED,
     )
     .await;
+    // The access token of the ended sign-in is refused at once, though not yet expired.
+    let me = s
+        .as_user(&frank, Method::GET, "/auth/me")
+        .send()
+        .await
+        .unwrap();
+    let body = error(me, StatusCode::UNAUTHORIZED).await;
+    assert!(body["detail"].as_str().unwrap().contains("ended"), "{body}");
+
+    // Signing out everywhere ends the other sign-ins too; a new one works.
+    let login = || {
+        s.api(Method::POST, "/auth/login")
+            .json(&json!({"username": "frank", "password": "correct horse battery"}))
+            .send()
+    };
+    let first: Value = login().await.unwrap().json().await.unwrap();
+    let second: Value = login().await.unwrap().json().await.unwrap();
+    let access = |tokens: &Value| tokens["access_token"].as_str().unwrap().to_owned();
+    let me_with = |token: String| s.api(Method::GET, "/auth/me").bearer_auth(token).send();
+    assert_eq!(
+        me_with(access(&second)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let everywhere = s
+        .api(Method::POST, "/auth/logout")
+        .bearer_auth(access(&first))
+        .json(&json!({"everywhere": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), StatusCode::NO_CONTENT);
+    error(
+        me_with(access(&second)).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let third: Value = login().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        me_with(access(&third)).await.unwrap().status(),
+        StatusCode::OK
+    );
 }

@@ -84,6 +84,11 @@ async fn refresh_tokens_rotate_and_a_reused_token_revokes_its_family(h: &Harness
     // Another sign-in of the same user is a family of its own.
     let other = h.store.issue_refresh_token(alice.id, DAY).await?;
     assert_ne!(other.token.family_id, first.token.family_id);
+    assert!(
+        h.store.session_live(first.token.family_id).await?,
+        "rotated, still live"
+    );
+    assert!(!h.store.session_live(uuid::Uuid::new_v4()).await?);
 
     // The first token again: stolen. Its family goes, the live successor with it.
     assert_eq!(
@@ -97,6 +102,11 @@ async fn refresh_tokens_rotate_and_a_reused_token_revokes_its_family(h: &Harness
         h.store.rotate_refresh_token(&third.secret, DAY).await?,
         Rotation::Rejected
     );
+    assert!(
+        !h.store.session_live(first.token.family_id).await?,
+        "reuse ends it"
+    );
+    assert!(h.store.session_live(other.token.family_id).await?);
     assert_eq!(
         h.store.rotate_refresh_token(&first.secret, DAY).await?,
         Rotation::Rejected,
@@ -105,6 +115,7 @@ async fn refresh_tokens_rotate_and_a_reused_token_revokes_its_family(h: &Harness
     // The other sign-in is untouched, until the user signs out everywhere.
     let other_next = rotated(h.store.rotate_refresh_token(&other.secret, DAY).await?)?;
     assert_eq!(h.store.revoke_user_refresh_tokens(alice.id).await?, 1);
+    assert!(!h.store.session_live(other.token.family_id).await?);
     assert_eq!(
         h.store
             .rotate_refresh_token(&other_next.secret, DAY)

@@ -132,6 +132,15 @@ impl RefreshTokenStore for MemoryStore {
     async fn revoke_user_refresh_tokens(&self, user_id: Uuid) -> StoreResult<u64> {
         Ok(self.state().revoke_tokens(|t| t.user_id == user_id))
     }
+
+    async fn session_live(&self, family_id: Uuid) -> StoreResult<bool> {
+        Ok(self
+            .state()
+            .records
+            .refresh_tokens
+            .values()
+            .any(|(t, _)| t.family_id == family_id && t.revoked_at.is_none()))
+    }
 }
 
 #[async_trait]
