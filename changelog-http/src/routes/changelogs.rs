@@ -437,15 +437,21 @@ pub async fn estimate(
         request.provider = state.config().provider.clone();
     }
     let estimate = request::estimate(&request, &state.config().repo_policy).await?;
-    Ok(Json(EstimateResponse {
-        model: estimate.model,
-        requests: estimate.requests,
-        input_tokens: estimate.input_tokens,
-        max_output_tokens: estimate.max_output_tokens,
-        cost_usd: estimate.cost_usd,
-        chunks: estimate.chunks,
-        merge_rounds: estimate.merge_rounds,
-    }))
+    Ok(Json(estimate.into()))
+}
+
+impl From<changelog_core::pipeline::Estimate> for EstimateResponse {
+    fn from(e: changelog_core::pipeline::Estimate) -> Self {
+        Self {
+            model: e.model,
+            requests: e.requests,
+            input_tokens: e.input_tokens,
+            max_output_tokens: e.max_output_tokens,
+            cost_usd: e.cost_usd,
+            chunks: e.chunks,
+            merge_rounds: e.merge_rounds,
+        }
+    }
 }
 
 /// Creates a changelog: `manual` is stored at once (201); `git` queues a generation job

@@ -143,7 +143,7 @@ async fn wait_for(server: &Server, user: &User, id: &str, status: &str) -> Value
 async fn a_git_request_is_a_job_whose_events_end_with_the_stored_changelog(server: &Server) {
     let (repo, name) = repository(server);
     let user = server.user("ada").await;
-    let job = queue(
+    let queued = queue(
         server,
         &user,
         json!({
@@ -156,11 +156,11 @@ async fn a_git_request_is_a_job_whose_events_end_with_the_stored_changelog(serve
     )
     .await;
     assert!(
-        matches!(job["status"].as_str(), Some("queued" | "running")),
-        "{job}"
+        matches!(queued["status"].as_str(), Some("queued" | "running")),
+        "{queued}"
     );
-    let id = job["id"].as_str().unwrap();
-    assert_eq!(job["events_url"], format!("/api/v1/jobs/{id}/events"));
+    let id = queued["id"].as_str().unwrap();
+    assert_eq!(queued["events_url"], format!("/api/v1/jobs/{id}/events"));
 
     let events = events(server, &user, id, None).await;
     let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
@@ -200,7 +200,7 @@ async fn a_git_request_is_a_job_whose_events_end_with_the_stored_changelog(serve
     );
     assert!(changelog["input_tokens"].as_i64().unwrap() > 0);
 
-    let done = job_state(server, &user, id).await;
+    let done = job(server, &user, id).await;
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["progress"], 100);
     assert_eq!(done["changelog_id"], changelog["id"]);
@@ -248,10 +248,6 @@ async fn a_git_request_is_a_job_whose_events_end_with_the_stored_changelog(serve
         assert!(metrics.contains(series), "{series} in {metrics}");
     }
     drop(repo);
-}
-
-async fn job_state(server: &Server, user: &User, id: &str) -> Value {
-    job(server, user, id).await
 }
 
 async fn events_resume_after_the_last_event_seen(server: &Server) {
@@ -441,15 +437,7 @@ async fn generation_requests_are_checked_before_they_are_queued(server: &Server)
         invalid(response, field).await;
     }
     // Nothing was queued.
-    let listed = server
-        .as_user(&user, Method::GET, "/changelogs")
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    assert_eq!(listed["items"], json!([]));
+    assert!(listed(server, &user).await.is_empty());
     // The deterministic changelog needs no model.
     let job = queue(
         server,
@@ -584,78 +572,97 @@ fn with_model(base: ServerConfig, mock: &MockServer, lease: Duration) -> ServerC
     }
 }
 
-async fn a_cancelled_job_stops_and_stores_nothing(server: &Server) {
-    // Only the instances made here run jobs.
-    server.kill_workers();
-    let mock = slow_model(Duration::from_secs(30)).await;
-    let slow = server
-        .another(with_model(server.config(), &mock, Duration::from_secs(5)))
-        .await;
-    let (_repo, name) = repository(&slow);
-    let user = slow.user("ada").await;
-    let job = queue(
-        &slow,
-        &user,
-        json!({"source": "git", "repo_url": name, "commit_range": "v0.1.0..v0.2.0"}),
-    )
-    .await;
-    let id = job["id"].as_str().unwrap();
-    wait_for(&slow, &user, id, "running").await;
-    let cancelled = slow
-        .as_user(&user, Method::DELETE, &format!("/jobs/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status(), StatusCode::OK);
-    assert_eq!(
-        cancelled.json::<Value>().await.unwrap()["status"],
-        "cancelled"
-    );
-    let events = events(&slow, &user, id, None).await;
-    assert_eq!(events.last().unwrap().event, "cancelled");
-    // Cancelling again answers the job as it is.
-    let again = slow
-        .as_user(&user, Method::DELETE, &format!("/jobs/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.json::<Value>().await.unwrap()["status"], "cancelled");
-    let listed: Value = slow
-        .as_user(&user, Method::GET, "/changelogs")
+/// The caller's changelogs (first page).
+async fn listed(server: &Server, user: &User) -> Vec<Value> {
+    let page: Value = server
+        .as_user(user, Method::GET, "/changelogs")
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(listed["items"], json!([]));
-    slow.stop().await;
+    page["items"].as_array().cloned().unwrap_or_default()
 }
 
-async fn a_job_whose_worker_died_is_finished_by_another_instance(server: &Server) {
-    // Only the instances made here run jobs.
+/// A job running on a new instance (the suite's own workers stopped) whose model answers after
+/// `delay`; its lease is `lease`.
+struct Running {
+    instance: Server,
+    mock: MockServer,
+    user: User,
+    id: String,
+    _repo: TestRepo,
+}
+
+async fn running_job(server: &Server, delay: Duration, lease: Duration) -> Running {
     server.kill_workers();
-    let mock = slow_model(Duration::from_secs(2)).await;
-    let lease = Duration::from_secs(1);
-    let first = server
+    let mock = slow_model(delay).await;
+    let instance = server
         .another(with_model(server.config(), &mock, lease))
         .await;
-    let (_repo, name) = repository(&first);
-    let user = first.user("ada").await;
+    let (repo, name) = repository(&instance);
+    let user = instance.user("ada").await;
     let job = queue(
-        &first,
+        &instance,
         &user,
         json!({"source": "git", "repo_url": name, "commit_range": "v0.1.0..v0.2.0"}),
     )
     .await;
-    let id = job["id"].as_str().unwrap();
-    wait_for(&first, &user, id, "running").await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    wait_for(&instance, &user, &id, "running").await;
+    Running {
+        instance,
+        mock,
+        user,
+        id,
+        _repo: repo,
+    }
+}
+
+async fn a_cancelled_job_stops_and_stores_nothing(server: &Server) {
+    let Running {
+        instance,
+        user,
+        id,
+        _repo,
+        ..
+    } = running_job(server, Duration::from_secs(30), Duration::from_secs(5)).await;
+    let cancel = || {
+        instance
+            .as_user(&user, Method::DELETE, &format!("/jobs/{id}"))
+            .send()
+    };
+    let cancelled = cancel().await.unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    assert_eq!(
+        cancelled.json::<Value>().await.unwrap()["status"],
+        "cancelled"
+    );
+    let events = events(&instance, &user, &id, None).await;
+    assert_eq!(events.last().unwrap().event, "cancelled");
+    // Cancelling again answers the job as it is.
+    let again = cancel().await.unwrap();
+    assert_eq!(again.json::<Value>().await.unwrap()["status"], "cancelled");
+    assert!(listed(&instance, &user).await.is_empty());
+    instance.stop().await;
+}
+
+async fn a_job_whose_worker_died_is_finished_by_another_instance(server: &Server) {
+    let lease = Duration::from_secs(1);
+    let Running {
+        instance: first,
+        mock,
+        user,
+        id,
+        _repo,
+    } = running_job(server, Duration::from_secs(2), lease).await;
     // The worker dies mid-run: its lease stays until it runs out.
     first.kill_workers();
     let second = first
         .another(with_model(server.config(), &mock, lease))
         .await;
-    let events = events(&second, &user, id, None).await;
+    let events = events(&second, &user, &id, None).await;
     let last = events.last().unwrap();
     assert_eq!(last.event, "completed", "{events:?}");
     let attempts: Vec<i64> = events
@@ -664,55 +671,32 @@ async fn a_job_whose_worker_died_is_finished_by_another_instance(server: &Server
         .map(|e| e.data["attempt"].as_i64().unwrap())
         .collect();
     assert_eq!(attempts, [1, 2], "taken over once");
-    let done = job_state(&second, &user, id).await;
+    let done = job(&second, &user, &id).await;
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["attempts"], 2);
-    let listed: Value = second
-        .as_user(&user, Method::GET, "/changelogs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        listed["items"].as_array().unwrap().len(),
-        1,
-        "one changelog"
-    );
-    assert_eq!(
-        listed["items"][0]["input_tokens"], 321,
-        "the provider's count: {listed} {events:?}"
-    );
+    let stored = listed(&second, &user).await;
+    assert_eq!(stored.len(), 1, "one changelog");
+    assert_eq!(stored[0]["input_tokens"], 321, "the provider's count");
     second.stop().await;
     first.stop().await;
 }
 
 async fn a_stopping_server_gives_its_running_job_back(server: &Server) {
-    // Only the instances made here run jobs.
-    server.kill_workers();
-    let mock = slow_model(Duration::from_secs(2)).await;
     let lease = Duration::from_secs(30);
-    let mut first = server
-        .another(with_model(server.config(), &mock, lease))
-        .await;
-    let (_repo, name) = repository(&first);
-    let user = first.user("ada").await;
-    let job = queue(
-        &first,
-        &user,
-        json!({"source": "git", "repo_url": name, "commit_range": "v0.1.0..v0.2.0"}),
-    )
-    .await;
-    let id = job["id"].as_str().unwrap();
-    wait_for(&first, &user, id, "running").await;
+    let Running {
+        instance: mut first,
+        mock,
+        user,
+        id,
+        _repo,
+    } = running_job(server, Duration::from_secs(2), lease).await;
     // A restart: the old workers give the job back at once (no waiting for the 30 s lease)
     // and the new ones finish it.
     let started = std::time::Instant::now();
     first
         .restart(with_model(server.config(), &mock, lease))
         .await;
-    let done = wait_for(&first, &user, id, "succeeded").await;
+    let done = wait_for(&first, &user, &id, "succeeded").await;
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
