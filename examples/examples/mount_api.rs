@@ -30,6 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let secret = std::env::var("APP_JWT_SECRET")
         .unwrap_or_else(|_| format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()));
     let state = AppState::new(store, ServerConfig::new(secret.into_bytes()))?;
+    // Generation jobs (`POST /api/v1/changelogs` with `"source": "git"`) run on workers the
+    // application starts beside the router, and stops (giving running jobs back) on shutdown.
+    let workers = changelog_http::Workers::start(&state, 2);
 
     let app = Router::new()
         .route("/", get(|| async { "my application" }))
@@ -46,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
+        workers.shutdown().await;
         return Ok(());
     }
 
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     eprintln!("GET /api/v1/health -> {body}");
     server.abort();
+    workers.shutdown().await;
     anyhow::ensure!(body.contains("\"ok\""), "unexpected answer: {answer}");
     Ok(())
 }
