@@ -442,7 +442,7 @@ pub async fn estimate(
         requests: estimate.requests,
         input_tokens: estimate.input_tokens,
         max_output_tokens: estimate.max_output_tokens,
-        cost_usd: estimate.cost_usd,
+        cost_usd: estimate.cost_usd.unwrap_or(0.0),
         chunks: estimate.chunks,
         merge_rounds: estimate.merge_rounds,
     }))
