@@ -532,7 +532,7 @@ impl From<&UsageReport> for PyUsage {
             output_tokens: usage.output_tokens,
             requests: usage.requests,
             cached_requests: usage.cached_requests,
-            cost_usd: usage.cost_usd,
+            cost_usd: usage.cost_usd.unwrap_or(0.0),
             truncated_answers: usage.truncated_answers,
             chunks: usage.chunks,
             merge_rounds: usage.merge_rounds,
@@ -627,7 +627,7 @@ impl PyEstimate {
     /// Upper bound of the price in US dollars (every answer counted at its largest).
     #[getter]
     fn cost_usd(&self) -> f64 {
-        self.estimate.cost_usd
+        self.estimate.cost_usd.unwrap_or(0.0)
     }
 
     /// Chunks of commits (1 when the range fits one request, 0 for an empty range).

@@ -37,6 +37,14 @@ pub struct ModelInfo {
     pub input_usd_per_million: f64,
     /// US dollars per million output tokens.
     pub output_usd_per_million: f64,
+    /// Whether the prices above are the model's own: `false` for a model the table does not
+    /// know (a local model, or a family known only by its prefix), whose price is unknown.
+    #[serde(default = "priced_default")]
+    pub priced: bool,
+}
+
+fn priced_default() -> bool {
+    true
 }
 
 /// Known model families, matched by name prefix (the longest prefix wins). Prices in USD per
@@ -253,6 +261,10 @@ const MODELS: &[(&str, Encoding, u32, u32, u32, f64, f64)] = &[
     ),
 ];
 
+/// Table entries that match a family by prefix only (`claude-*` models the table does not
+/// name): their window and tokenizer are a fair guess, their price is not.
+const FAMILY_ONLY: &[&str] = &["claude"];
+
 impl ModelInfo {
     /// The entry of the model table for a model name; unknown models (local ones served by
     /// Ollama or vLLM, say) get `cl100k_base`, an 8,192-token window and no price.
@@ -273,19 +285,31 @@ impl ModelInfo {
                     max_output_tokens: 4_096,
                     input_usd_per_million: 0.0,
                     output_usd_per_million: 0.0,
+                    priced: false,
                 },
-                |&(_, encoding, count_percent, context, output, input_usd, output_usd)| Self {
-                    encoding,
-                    count_percent,
-                    context_window: context,
-                    max_output_tokens: output,
-                    input_usd_per_million: input_usd,
-                    output_usd_per_million: output_usd,
+                |&(prefix, encoding, count_percent, context, output, input_usd, output_usd)| {
+                    Self {
+                        encoding,
+                        count_percent,
+                        context_window: context,
+                        max_output_tokens: output,
+                        input_usd_per_million: input_usd,
+                        output_usd_per_million: output_usd,
+                        // The bare family prefix sizes the window; it does not know the price.
+                        priced: !FAMILY_ONLY.contains(&prefix),
+                    }
                 },
             )
     }
 
-    /// The price of a usage in US dollars.
+    /// The price of a usage in US dollars, or `None` when the model's price is unknown.
+    #[must_use]
+    pub fn cost(&self, usage: Usage) -> Option<f64> {
+        self.priced.then(|| self.cost_usd(usage))
+    }
+
+    /// The price of a usage in US dollars at the table's prices (0 for an unknown model; see
+    /// [`cost`](Self::cost)).
     #[must_use]
     pub fn cost_usd(&self, usage: Usage) -> f64 {
         #[expect(
@@ -413,6 +437,25 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_models_have_an_unknown_price() {
+        let usage = Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 0,
+        };
+        assert!(ModelInfo::for_model("gpt-4o-mini").cost(usage).unwrap() > 0.0);
+        assert_eq!(ModelInfo::for_model("simulated").cost(usage), Some(0.0));
+        for unknown in ["claude-9-mystery", "llama3.1:8b", "gpt-7-preview"] {
+            assert_eq!(ModelInfo::for_model(unknown).cost(usage), None, "{unknown}");
+        }
+        // A known Claude model keeps its price.
+        assert!(
+            ModelInfo::for_model("claude-sonnet-4-5")
+                .cost(usage)
+                .is_some()
+        );
+    }
 
     #[test]
     fn encodings_follow_the_model_family() {

@@ -116,8 +116,9 @@ pub struct UsageReport {
     pub requests: usize,
     /// Requests answered from the cache (nothing sent).
     pub cached_requests: usize,
-    /// Price of the tokens above, in US dollars, from the model table.
-    pub cost_usd: f64,
+    /// Price of the tokens above, in US dollars, from the model table; `None` (`null`) when
+    /// the model's price is unknown.
+    pub cost_usd: Option<f64>,
     /// Answers cut short by the output token limit.
     pub truncated_answers: usize,
     /// Chunks the range was split into (1 when it fit one request).

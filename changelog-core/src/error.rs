@@ -147,6 +147,20 @@ pub enum Error {
         limit: u64,
     },
 
+    /// The model's answer kept no entry although the range has user-facing commits: an empty
+    /// answer, or one whose every bullet was dropped. Such an answer is not cached.
+    #[error(
+        "model `{model}` gave no usable entry for {commits} user-facing commits: {came_back}; ask again, try another model, or pass --on-empty deterministic for the changelog written without a model"
+    )]
+    EmptyAnswer {
+        /// The model that answered.
+        model: String,
+        /// The user-facing commits the answer should have covered.
+        commits: usize,
+        /// What came back (an empty answer, or bullets and why they were dropped).
+        came_back: String,
+    },
+
     /// A language model request failed.
     #[error(transparent)]
     Llm(#[from] crate::llm::LlmError),
@@ -255,7 +269,7 @@ impl Error {
             | Self::CloneTooLarge { .. } => ErrorKind::Source,
             Self::UnbornHead { .. } | Self::NotACommit { .. } => ErrorKind::Source,
             Self::Budget { .. } => ErrorKind::Budget,
-            Self::Llm(_) => ErrorKind::Provider,
+            Self::Llm(_) | Self::EmptyAnswer { .. } => ErrorKind::Provider,
             Self::Serialize(_) | Self::Task(_) => ErrorKind::Internal,
         }
     }

@@ -27,10 +27,11 @@ use crate::changelog::Verification;
 use crate::changelog::{Changelog, Section};
 use crate::commit::History;
 use crate::error::{Error, Result};
-use crate::llm::{ChatRequest, FinishReason, LlmProvider, Message, StreamEvent, Usage};
+use crate::llm::{ChatRequest, Completion, FinishReason, LlmProvider, Message, StreamEvent, Usage};
 use crate::parse::ParsedCommit;
 use crate::prompt::{
-    COMMITS_HEADER, Detail, PARTIALS_HEADER, Prompter, ReleaseContext, Task, commit_line,
+    COMMITS_HEADER, DATA_RULE, Detail, PARTIALS_HEADER, Prompter, ReleaseContext, Task,
+    commit_line, defuse, fences,
 };
 use crate::verify::{CommitIndex, measure_coverage, verify};
 
@@ -85,8 +86,9 @@ pub struct Estimate {
     pub input_tokens: u64,
     /// The most answer tokens all requests together may use.
     pub max_output_tokens: u64,
-    /// Upper bound of the price in US dollars.
-    pub cost_usd: f64,
+    /// Upper bound of the price in US dollars; `None` (`null`) when the model's price is
+    /// unknown.
+    pub cost_usd: Option<f64>,
     /// Chunks of commits (1 when the range fits one request).
     pub chunks: usize,
     /// Rounds of merging.
@@ -99,7 +101,10 @@ pub struct Estimate {
 
 /// Told what happens while a generation runs (for progress bars and streamed output).
 pub trait Observer: Send + Sync {
-    /// Text of the answer as it arrives (single-request plans only, when streaming).
+    /// Text of the answer as it arrives (single-request plans only, when streaming): the
+    /// model's raw, unverified words, to show while waiting. What to print or store is the
+    /// verified changelog that [`LlmPipeline::generate`] returns. After a stream that broke,
+    /// the answer is asked for again as a whole and not streamed.
     fn on_delta(&self, _text: &str) {}
     /// A request finished; `total` may grow as merge rounds are planned.
     fn on_progress(&self, _done: usize, _total: usize) {}
@@ -196,7 +201,7 @@ impl<'p> LlmPipeline<'p> {
             }
         }
         let max_output_tokens = requests as u64 * u64::from(self.budget.max_output_tokens);
-        let cost_usd = self.info.cost_usd(Usage {
+        let cost_usd = self.info.cost(Usage {
             input_tokens: input,
             output_tokens: max_output_tokens,
         });
@@ -230,7 +235,7 @@ impl<'p> LlmPipeline<'p> {
                 .ask(messages, &mut run, observer, observer.wants_stream())
                 .await?;
             observer.on_progress(1, 1);
-            verify(&text, &index)
+            verify(&text, &index, self.options.build.style)
         } else {
             let answers = self
                 .ask_all(plan.requests, &mut run, observer, 0, total)
@@ -238,7 +243,7 @@ impl<'p> LlmPipeline<'p> {
             let mut verification = Verification::default();
             let mut partials = Vec::with_capacity(answers.len());
             for text in answers {
-                let (sections, v) = verify(&text, &index);
+                let (sections, v) = verify(&text, &index, self.options.build.style);
                 verification.dropped_entries += v.dropped_entries;
                 verification.dropped.extend(v.dropped);
                 partials.push(sections);
@@ -270,19 +275,33 @@ impl<'p> LlmPipeline<'p> {
             .await?;
         }
 
-        let style = self.options.build.style;
         let model = run
             .model
             .clone()
             .unwrap_or_else(|| self.options.model.clone());
+        if sections.is_empty() && !verification.uncited_commits.is_empty() {
+            // Nothing usable came back: an error, and no answer of this run is kept for next
+            // time.
+            for request in &run.asked {
+                self.provider.forget(request).await;
+            }
+            return Err(Error::EmptyAnswer {
+                model,
+                commits: verification.uncited_commits.len(),
+                came_back: describe_unusable(&run, &verification),
+            });
+        }
+        let style = self.options.build.style;
+        let duplicates = fold_duplicates(&mut sections);
         let mut changelog = prepared.into_changelog(style, &self.options.build, sections);
+        changelog.stats.duplicates += duplicates;
         changelog.model = Some(model);
         changelog.usage = Some(UsageReport {
             input_tokens: run.usage.input_tokens,
             output_tokens: run.usage.output_tokens,
             requests: run.requests,
             cached_requests: run.cached,
-            cost_usd: self.info.cost_usd(run.usage),
+            cost_usd: self.info.cost(run.usage),
             truncated_answers: run.truncated,
             chunks: total,
             merge_rounds: run.merge_rounds,
@@ -312,15 +331,11 @@ impl<'p> LlmPipeline<'p> {
         lines: &[&str],
     ) -> Result<Vec<Message>> {
         let system = self.prompter.instructions(task, release, lines.len())?;
-        let mut user = String::with_capacity(
-            COMMITS_HEADER.len() + 1 + lines.iter().map(|l| l.len()).sum::<usize>(),
-        );
-        user.push_str(COMMITS_HEADER);
-        user.push('\n');
-        for line in lines {
-            user.push_str(line);
-        }
-        Ok(vec![Message::system(system), Message::user(user)])
+        let data: String = lines.concat();
+        Ok(vec![
+            Message::system(with_data_rule(system)),
+            Message::user(fenced(COMMITS_HEADER, &data)),
+        ])
     }
 
     fn merge_messages(&self, release: &ReleaseContext, docs: &[String]) -> Vec<Message> {
@@ -328,11 +343,14 @@ impl<'p> LlmPipeline<'p> {
             .prompter
             .instructions(Task::Merge, release, 0)
             .unwrap_or_default();
-        let mut user = String::from(PARTIALS_HEADER);
+        let mut data = String::new();
         for (i, doc) in docs.iter().enumerate() {
-            let _ = write!(user, "\n\n## Part {}\n{doc}", i + 1);
+            let _ = write!(data, "\n## Part {}\n{}\n", i + 1, defuse(doc));
         }
-        vec![Message::system(system), Message::user(user)]
+        vec![
+            Message::system(with_data_rule(system)),
+            Message::user(fenced(PARTIALS_HEADER, &data)),
+        ]
     }
 
     /// Plans the summarise requests (see the module docs); none for an empty range.
@@ -507,7 +525,7 @@ impl<'p> LlmPipeline<'p> {
             let answers = self.ask_all(requests, run, observer, done, total).await?;
             done = total;
             for (slot, text) in slots.into_iter().zip(answers) {
-                let (sections, v) = verify(&text, index);
+                let (sections, v) = verify(&text, index, self.options.build.style);
                 verification.dropped_entries += v.dropped_entries;
                 verification.dropped.extend(v.dropped);
                 merged[slot] = Some(sections);
@@ -538,6 +556,7 @@ impl<'p> LlmPipeline<'p> {
             .collect();
         let limit = self.budget.max_input_tokens;
         let mut lines: Vec<String> = Vec::new();
+        let mut asked: Vec<&str> = Vec::new();
         for commit in uncited {
             lines.push(commit_line(commit, Detail::Trimmed));
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
@@ -545,6 +564,7 @@ impl<'p> LlmPipeline<'p> {
                 lines.pop();
                 break;
             }
+            asked.push(commit.commit.id.as_str());
         }
         if lines.is_empty() {
             return Ok(());
@@ -552,9 +572,30 @@ impl<'p> LlmPipeline<'p> {
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let messages = self.summarise_messages(Task::Repair, release, &refs)?;
         let text = self.ask(messages, run, observer, false).await?;
-        let (extra, v) = verify(&text, index);
+        let (mut extra, v) = verify(&text, index, self.options.build.style);
         verification.dropped_entries += v.dropped_entries;
         verification.dropped.extend(v.dropped);
+        // Only the commits asked about: a bullet citing another one repeats the changelog.
+        for section in &mut extra {
+            section.entries.retain(|entry| {
+                let outside = entry
+                    .commits
+                    .iter()
+                    .find(|id| !asked.contains(&id.as_str()));
+                if let Some(id) = outside {
+                    verification.dropped_entries += 1;
+                    verification.dropped.push(crate::changelog::DroppedEntry {
+                        text: entry.text.clone(),
+                        reason: format!(
+                            "`{}` was not among the commits the repair asked about",
+                            &id[..id.len().min(12)]
+                        ),
+                    });
+                }
+                outside.is_none()
+            });
+        }
+        extra.retain(|section| !section.entries.is_empty());
         for section in extra {
             match sections.iter_mut().find(|s| s.title == section.title) {
                 Some(existing) => existing.entries.extend(section.entries),
@@ -583,17 +624,32 @@ impl<'p> LlmPipeline<'p> {
         streaming: bool,
     ) -> Result<String> {
         let request = self.request(messages);
+        run.asked.push(request.clone());
         if !streaming {
-            let completion = self.provider.complete(&request).await?;
-            run.record(
-                completion.usage,
-                completion.cached,
-                &completion.model,
-                &completion.finish_reason,
-            );
-            return Ok(completion.text);
+            let attempts = self.complete_whole(request).await?;
+            return Ok(run.record_attempts(attempts));
         }
-        let mut events = self.provider.stream(&request).await?;
+        // Opening the stream is retried and falls back in the provider's layers.
+        let events = self.provider.stream(&request).await?;
+        match self.read_stream(events, run, observer).await {
+            Ok(text) => Ok(text),
+            // A stream that broke midway is asked again as a whole answer, which the
+            // provider's layers retry and pass to fallback models as they do any request.
+            // What was streamed was only shown; the answer is the new one.
+            Err(error) if !error.is_request_fault() => {
+                let attempts = self.complete_whole(request).await?;
+                Ok(run.record_attempts(attempts))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        mut events: crate::llm::CompletionStream,
+        run: &mut Run,
+        observer: &dyn Observer,
+    ) -> std::result::Result<String, crate::llm::LlmError> {
         let mut text = String::new();
         while let Some(event) = events.next().await {
             match event? {
@@ -607,14 +663,40 @@ impl<'p> LlmPipeline<'p> {
                     finish_reason,
                 } => {
                     run.record(usage, false, &model, &finish_reason);
+                    run.answer_chars += text.trim().len();
                     return Ok(text);
                 }
             }
         }
         Err(crate::llm::LlmError::StreamInterrupted {
             provider: self.provider.name().to_owned(),
+        })
+    }
+
+    /// Asks for a whole answer; an answer cut at the output limit (`length`) is asked for
+    /// once more with twice the room, when the model and its window allow it. Every attempt
+    /// is returned, the answer last.
+    async fn complete_whole(
+        &self,
+        mut request: ChatRequest,
+    ) -> std::result::Result<Vec<Completion>, crate::llm::LlmError> {
+        let first = self.provider.complete(&request).await?;
+        if first.finish_reason != FinishReason::Length {
+            return Ok(vec![first]);
         }
-        .into())
+        let window = self.info.context_window as usize;
+        let room = window.saturating_sub(self.count(&request.messages));
+        let larger = request
+            .max_output_tokens
+            .saturating_mul(2)
+            .min(self.info.max_output_tokens)
+            .min(u32::try_from(room).unwrap_or(u32::MAX));
+        if larger <= request.max_output_tokens {
+            return Ok(vec![first]);
+        }
+        request.max_output_tokens = larger;
+        let second = self.provider.complete(&request).await?;
+        Ok(vec![first, second])
     }
 
     /// Sends requests, at most `concurrency` at a time; answers in request order.
@@ -627,21 +709,18 @@ impl<'p> LlmPipeline<'p> {
         total: usize,
     ) -> Result<Vec<String>> {
         let mut answers: Vec<Option<String>> = vec![None; requests.len()];
-        let mut pending = stream::iter(requests.into_iter().enumerate().map(|(i, messages)| {
-            let request = self.request(messages);
-            async move { (i, self.provider.complete(&request).await) }
-        }))
+        let requests: Vec<ChatRequest> = requests.into_iter().map(|m| self.request(m)).collect();
+        run.asked.extend(requests.iter().cloned());
+        let mut pending = stream::iter(
+            requests
+                .into_iter()
+                .enumerate()
+                .map(|(i, request)| async move { (i, self.complete_whole(request).await) }),
+        )
         .buffer_unordered(self.options.concurrency.max(1));
         let mut done = done_before;
         while let Some((i, result)) = pending.next().await {
-            let completion = result?;
-            run.record(
-                completion.usage,
-                completion.cached,
-                &completion.model,
-                &completion.finish_reason,
-            );
-            answers[i] = Some(completion.text);
+            answers[i] = Some(run.record_attempts(result?));
             done += 1;
             observer.on_progress(done, total);
         }
@@ -658,9 +737,40 @@ struct Run {
     model: Option<String>,
     truncated: usize,
     merge_rounds: usize,
+    /// Every request sent (or answered from the cache).
+    asked: Vec<ChatRequest>,
+    /// Characters of answer text received, blanks aside.
+    answer_chars: usize,
 }
 
 impl Run {
+    /// Records the attempts of one request (the answer last) and returns the answer's text.
+    fn record_attempts(&mut self, attempts: Vec<Completion>) -> String {
+        let last = attempts.len().saturating_sub(1);
+        let mut text = String::new();
+        for (i, completion) in attempts.into_iter().enumerate() {
+            if i == last {
+                self.record(
+                    completion.usage,
+                    completion.cached,
+                    &completion.model,
+                    &completion.finish_reason,
+                );
+                self.answer_chars += completion.text.trim().len();
+                text = completion.text;
+            } else {
+                // An answer asked for again: its tokens were spent, it is not the answer.
+                self.record(
+                    completion.usage,
+                    completion.cached,
+                    &completion.model,
+                    &FinishReason::Stop,
+                );
+            }
+        }
+        text
+    }
+
     fn record(&mut self, usage: Usage, cached: bool, model: &str, finish: &FinishReason) {
         if cached {
             self.cached += 1;
@@ -674,6 +784,67 @@ impl Run {
         if *finish == FinishReason::Length {
             self.truncated += 1;
         }
+    }
+}
+
+/// Removes entries whose commits an earlier entry already cites (the model told the same
+/// change twice); returns how many.
+fn fold_duplicates(sections: &mut Vec<Section>) -> usize {
+    let mut cited: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut folded = 0;
+    for section in sections.iter_mut() {
+        section.entries.retain(|entry| {
+            if entry.commits.iter().all(|id| cited.contains(id)) {
+                folded += 1;
+                return false;
+            }
+            cited.extend(entry.commits.iter().cloned());
+            true
+        });
+    }
+    sections.retain(|section| !section.entries.is_empty());
+    folded
+}
+
+/// The instructions with the engine's rule about fenced data after them.
+fn with_data_rule(mut instructions: String) -> String {
+    if !instructions.is_empty() {
+        instructions.push_str("\n\n");
+    }
+    instructions.push_str(DATA_RULE);
+    instructions
+}
+
+/// A user message: its header, then the data between fence lines.
+fn fenced(header: &str, data: &str) -> String {
+    let (open, close) = fences(data);
+    let mut user = String::with_capacity(header.len() + data.len() + 2 * open.len() + 8);
+    user.push_str(header);
+    user.push('\n');
+    user.push_str(&open);
+    user.push('\n');
+    user.push_str(data);
+    if !data.ends_with('\n') {
+        user.push('\n');
+    }
+    user.push_str(&close);
+    user.push('\n');
+    user
+}
+
+/// What came back when an answer kept no entry, for the error that says so.
+fn describe_unusable(run: &Run, verification: &Verification) -> String {
+    if run.answer_chars == 0 {
+        return "the answer was empty".to_owned();
+    }
+    match verification.dropped.first() {
+        Some(first) => format!(
+            "{} candidate entries were dropped (the first, \"{}\": {})",
+            verification.dropped_entries,
+            first.text.chars().take(80).collect::<String>(),
+            first.reason
+        ),
+        None => "the answer had no bullet at all".to_owned(),
     }
 }
 

@@ -74,6 +74,20 @@ pub struct Request {
     pub repair: bool,
     /// A template replacing the style's instructions.
     pub template: Option<String>,
+    /// What to do when the model's answer keeps no entry although the range has user-facing
+    /// commits.
+    pub on_empty: OnEmpty,
+}
+
+/// What a generation does when the model's answer keeps no entry (it was empty, or every
+/// bullet was dropped) although the range has user-facing commits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnEmpty {
+    /// Fail with [`Error::EmptyAnswer`], which names the model and what came back.
+    #[default]
+    Error,
+    /// Write the deterministic changelog instead (its `model` is `None`).
+    Deterministic,
 }
 
 impl Request {
@@ -231,7 +245,8 @@ impl Generated {
             commit_range: self.commit_range,
             input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
             output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
-            cost_usd: usage.cost_usd,
+            // The record counts a price it does not know as nothing spent.
+            cost_usd: usage.cost_usd.unwrap_or(0.0),
             is_public,
             status: crate::store::ChangelogStatus::Draft,
             tags: self.tags,
@@ -290,7 +305,13 @@ pub async fn generate(
             };
             let provider = stack.build()?;
             let pipeline = LlmPipeline::new(provider.as_ref(), request.llm_options())?;
-            pipeline.generate(history, observer).await?
+            let spare = (request.on_empty == OnEmpty::Deterministic).then(|| history.clone());
+            match (pipeline.generate(history, observer).await, spare) {
+                (Err(Error::EmptyAnswer { .. }), Some(history)) => {
+                    build(history, &request.build_options())
+                }
+                (result, _) => result?,
+            }
         }
     };
     Ok(Generated {

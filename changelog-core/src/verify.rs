@@ -8,10 +8,16 @@
 //! id that matches no commit is invented, and one that matches several is ambiguous. Kept
 //! entries are built from the cited commits (breaking flag, references, authors, kind), so
 //! they are structured exactly as the deterministic path's.
+//!
+//! The model's headings are advice, not structure: a heading is kept when the style knows it
+//! (case aside) and it agrees with the entry (only breaking entries under a breaking heading,
+//! when the style has one); otherwise the entry goes where the engine puts its commits.
+//! Whether an entry breaks compatibility is read from its commits alone, never from a heading
+//! or a `**BREAKING:**` marker the model wrote.
 
 use std::collections::{BTreeSet, HashSet};
 
-use crate::changelog::{Author, Entry, Section};
+use crate::changelog::{Author, Entry, Section, Style};
 pub use crate::changelog::{DroppedEntry, Verification};
 use crate::parse::{Kind, ParsedCommit};
 
@@ -212,16 +218,19 @@ fn split_citations(text: &str) -> (String, Vec<String>) {
     (text, citations)
 }
 
-/// Keeps the candidates that cite only commits of the range; builds their entries.
+/// Keeps the candidates that cite only commits of the range; builds their entries and puts
+/// them in the style's sections (see the [module](self)).
 #[must_use]
-pub fn verify(answer: &str, index: &CommitIndex<'_>) -> (Vec<Section>, Verification) {
+pub fn verify(answer: &str, index: &CommitIndex<'_>, style: Style) -> (Vec<Section>, Verification) {
     let mut sections: Vec<Section> = Vec::new();
     let mut verification = Verification::default();
     for candidate in candidates(answer) {
         match check(&candidate, index) {
             Ok(positions) => {
                 let entry = entry_for(&candidate, &positions, index);
-                let title = candidate.section.unwrap_or_else(|| "Changes".to_owned());
+                let commits: Vec<&ParsedCommit> =
+                    positions.iter().map(|&p| index.commit(p)).collect();
+                let title = section_for(candidate.section.as_deref(), &entry, &commits, style);
                 match sections.iter_mut().find(|s| s.title == title) {
                     Some(section) => section.entries.push(entry),
                     None => sections.push(Section {
@@ -263,11 +272,10 @@ fn check(candidate: &Candidate, index: &CommitIndex<'_>) -> Result<Vec<usize>, S
 
 fn entry_for(candidate: &Candidate, positions: &[usize], index: &CommitIndex<'_>) -> Entry {
     let mut text = candidate.text.as_str();
-    let mut marked_breaking = false;
+    // The model's marker is dropped; whether the change breaks is the commits' to say.
     for marker in ["**BREAKING:**", "**BREAKING**", "BREAKING:"] {
         if let Some(rest) = text.strip_prefix(marker) {
             text = rest.trim_start();
-            marked_breaking = true;
         }
     }
     let mut scope = None;
@@ -280,10 +288,6 @@ fn entry_for(candidate: &Candidate, positions: &[usize], index: &CommitIndex<'_>
         text = after.trim_start();
     }
     let commits: Vec<&ParsedCommit> = positions.iter().map(|&p| index.commit(p)).collect();
-    let section_breaking = candidate
-        .section
-        .as_deref()
-        .is_some_and(|s| s.to_ascii_lowercase().contains("breaking"));
     let mut refs: Vec<String> = Vec::new();
     let mut authors: Vec<Author> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -304,15 +308,84 @@ fn entry_for(candidate: &Candidate, positions: &[usize], index: &CommitIndex<'_>
             }
         }
     }
+    // The renderer adds the references; the model's own copies would repeat them.
+    let mut text = text.to_owned();
+    for r in &refs {
+        for kept in [format!("({r})"), format!("[{r}]")] {
+            if text.contains(&kept) {
+                text = text.replace(&kept, "");
+            }
+        }
+    }
+    let text = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" .", ".")
+        .replace(" ,", ",");
     Entry {
-        text: text.to_owned(),
+        text,
         commits: commits.iter().map(|c| c.commit.id.clone()).collect(),
-        breaking: marked_breaking || section_breaking || commits.iter().any(|c| c.breaking),
+        breaking: commits.iter().any(|c| c.breaking),
         scope: scope.or_else(|| commits.iter().find_map(|c| c.scope.clone())),
         refs,
         authors,
         kind: commits.first().map_or(Kind::Other, |c| c.kind),
         breaking_notes: notes,
+    }
+}
+
+/// The headings the model is asked to use in a style, besides the engine's own sections.
+const RELEASE_NOTES_SECTIONS: &[&str] =
+    &["Breaking Changes", "Highlights", "New", "Improved", "Fixed"];
+
+/// Whether a heading announces breaking changes.
+fn is_breaking_heading(title: &str) -> bool {
+    title.to_lowercase().contains("breaking")
+}
+
+/// The section of a verified entry: the model's heading when the style knows it and it agrees
+/// with the entry, the engine's section for the cited commits otherwise.
+fn section_for(
+    heading: Option<&str>,
+    entry: &Entry,
+    commits: &[&ParsedCommit],
+    style: Style,
+) -> String {
+    let known: Vec<&str> = match style {
+        Style::ReleaseNotes => RELEASE_NOTES_SECTIONS.to_vec(),
+        Style::Technical => {
+            let mut known = vec!["Breaking Changes"];
+            known.extend(entry.scope.as_deref());
+            known.extend(commits.iter().filter_map(|c| c.scope.as_deref()));
+            known
+        }
+        _ => style.sections().to_vec(),
+    };
+    let has_breaking_section = known.iter().any(|t| is_breaking_heading(t));
+    if let Some(heading) = heading.map(str::trim)
+        && let Some(title) = known.iter().find(|t| t.eq_ignore_ascii_case(heading))
+        && (!has_breaking_section || is_breaking_heading(title) == entry.breaking)
+    {
+        return (*title).to_owned();
+    }
+    if entry.breaking && has_breaking_section {
+        return "Breaking Changes".to_owned();
+    }
+    match style {
+        Style::ReleaseNotes => match entry.kind {
+            Kind::Feature => "New",
+            Kind::Fix | Kind::Security => "Fixed",
+            _ => "Improved",
+        }
+        .to_owned(),
+        Style::Technical if entry.scope.is_some() => entry.scope.clone().unwrap_or_default(),
+        _ => {
+            // A change keep-a-changelog would hide, cited all the same, goes under "Changed"
+            // (the conventional grouping hides nothing).
+            let position = style.section_of(entry.kind, entry.breaking).unwrap_or(1);
+            style.sections()[position].to_owned()
+        }
     }
 }
 
@@ -429,7 +502,7 @@ mod tests {
         let commits = range();
         let index = CommitIndex::new(&commits);
         let answer = "### Features\n- paging [aaaa111]\n- invented [deadbeef]\n- ambiguous [aaaa]\n- partly invented [aaaa222, 0123456]\n- nothing cited\n### ⚠ Breaking Changes\n- new config [bbbb333]";
-        let (sections, mut verification) = verify(answer, &index);
+        let (sections, mut verification) = verify(answer, &index, Style::Conventional);
         assert_eq!(verification.dropped_entries, 4);
         let reasons: Vec<&str> = verification
             .dropped
@@ -463,6 +536,21 @@ mod tests {
             ]
         );
         assert!((verification.coverage - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn references_the_model_kept_are_not_repeated() {
+        let commits = range();
+        let index = CommitIndex::new(&commits);
+        let (sections, _) = verify(
+            "### Features\n- Paging (#4) [aaaa111]\n- Paging again, see [#4]. [aaaa111]",
+            &index,
+            Style::Conventional,
+        );
+        let entries = &sections[0].entries;
+        assert_eq!(entries[0].text, "Paging");
+        assert_eq!(entries[0].refs, ["#4"]);
+        assert_eq!(entries[1].text, "Paging again, see.");
     }
 
     #[test]

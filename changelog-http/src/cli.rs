@@ -124,10 +124,17 @@ pub struct LlmArgs {
     /// Print the plan (requests, input tokens, maximum output tokens, cost) and send nothing.
     #[arg(long)]
     pub estimate: bool,
-    /// Print the answer as it arrives (single-request plans); the verified changelog goes to
-    /// --output when given.
+    /// Show the model's answer on standard error as it arrives (single-request plans); the
+    /// verified changelog is printed (or written to --output) in the requested format.
     #[arg(long)]
     pub stream: bool,
+    /// With --stream: the longest wait, in seconds, for the next event that carries data
+    /// (keep-alive comments do not count).
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stream_idle_timeout: u64,
+    /// With --stream: the longest a whole streamed answer may take, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stream_deadline: u64,
     /// Neither read nor write the answer cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -138,6 +145,20 @@ pub struct LlmArgs {
     /// changelog_core::prompt).
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// When the answer keeps no entry (empty, or every bullet dropped) although the range has
+    /// user-facing commits: fail (exit 1, nothing cached) or write the deterministic
+    /// changelog instead.
+    #[arg(long, value_enum, default_value_t = OnEmptyArg::Error)]
+    pub on_empty: OnEmptyArg,
+}
+
+/// `--on-empty` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnEmptyArg {
+    /// Fail with a message naming the model and what came back.
+    Error,
+    /// Write the changelog the engine writes without a model.
+    Deterministic,
 }
 
 /// `--format` values.

@@ -9,7 +9,7 @@ use changelog_core::request::{self, Request};
 use changelog_core::source::git::RepoPolicy;
 use changelog_core::{Changelog, Format, RangeQuery, Style};
 
-use crate::cli::{CliError, FormatArg, GenerateArgs, ProviderArg, StyleArg};
+use crate::cli::{CliError, FormatArg, GenerateArgs, OnEmptyArg, ProviderArg, StyleArg};
 
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     let llm = &args.llm;
@@ -44,6 +44,10 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         concurrency: Some(usize::from(llm.concurrency)),
         repair: llm.repair,
         template,
+        on_empty: match llm.on_empty {
+            OnEmptyArg::Error => request::OnEmpty::Error,
+            OnEmptyArg::Deterministic => request::OnEmpty::Deterministic,
+        },
         ..Request::default()
     };
     let format = match args.format {
@@ -68,6 +72,36 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     let generated = runtime.block_on(request::generate(&request, &policy, &observer))?;
     observer.finish();
     let changelog = generated.changelog;
+    if let (Some(answered), Some(stack)) = (&changelog.model, &request.provider) {
+        let asked = request.model();
+        if !answered.starts_with(&asked)
+            && let Some(fallback) = stack
+                .fallback_models
+                .iter()
+                .find(|m| answered.starts_with(m.as_str()))
+        {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "note: fallback model `{fallback}` answered (`{asked}` failed)"
+            );
+        }
+    }
+    if changelog.model.is_none() && request.provider.is_some() {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "note: the model's answer kept no entry; wrote the changelog without a model (--on-empty deterministic)"
+        );
+    }
+    if let Some(usage) = &changelog.usage
+        && usage.truncated_answers > 0
+    {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "warning: {} answers of {} were cut at the output limit (finish_reason: length), so entries may be missing; they were not cached: raise --max-output-tokens or lower --max-input-tokens",
+            usage.truncated_answers,
+            changelog.model.as_deref().unwrap_or("the model"),
+        );
+    }
     if let Some(verification) = &changelog.verification
         && verification.dropped_entries > 0
     {
@@ -78,10 +112,8 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             verification.coverage * 100.0
         );
     }
-    if llm.stream && observer.streamed() && args.output.is_none() {
-        // The answer is already on the terminal; the verified document goes to --output only.
-        return Ok(());
-    }
+    // The streamed tokens were the model's raw answer, shown live on standard error; what is
+    // printed or written is the verified document, in the requested format.
     write_output(args, &changelog, format)
 }
 
@@ -96,6 +128,13 @@ fn core_style(style: StyleArg) -> Style {
 }
 
 fn print_estimate(estimate: &Estimate, format: Format) -> Result<(), CliError> {
+    if estimate.cost_usd.is_none() {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "note: no price is known for model `{}`: cost_usd is null, not 0",
+            estimate.model
+        );
+    }
     let text = match format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(estimate)
@@ -104,14 +143,17 @@ fn print_estimate(estimate: &Estimate, format: Format) -> Result<(), CliError> {
             text
         }
         Format::Markdown => format!(
-            "model: {}\nrequests: {} ({} chunks, {} merge rounds)\ninput_tokens: {}\nmax_output_tokens: {}\ncost_usd: {:.4} (at most)\nbudget per request: {} input tokens, {} output tokens\n",
+            "model: {}\nrequests: {} ({} chunks, {} merge rounds)\ninput_tokens: {}\nmax_output_tokens: {}\ncost_usd: {}\nbudget per request: {} input tokens, {} output tokens\n",
             estimate.model,
             estimate.requests,
             estimate.chunks,
             estimate.merge_rounds,
             estimate.input_tokens,
             estimate.max_output_tokens,
-            estimate.cost_usd,
+            estimate.cost_usd.map_or_else(
+                || "unknown price (the model is not in the price table)".to_owned(),
+                |cost| format!("{cost:.4} (at most)")
+            ),
             estimate.budget.max_input_tokens,
             estimate.budget.max_output_tokens,
         ),
@@ -263,7 +305,8 @@ fn write_atomically(
     })
 }
 
-/// Streams answers to standard output and draws map-reduce progress on standard error.
+/// Streams the model's raw answer live to standard error (the verified document alone goes to
+/// standard output or `--output`) and draws map-reduce progress on standard error.
 struct Terminal {
     stream: bool,
     state: Mutex<TerminalState>,
@@ -283,17 +326,14 @@ impl Terminal {
         }
     }
 
-    fn streamed(&self) -> bool {
-        self.state.lock().is_ok_and(|s| s.streamed)
-    }
-
     fn finish(&self) {
         if let Ok(state) = self.state.lock() {
             if state.drew_progress {
                 let _ = writeln!(io::stderr().lock());
             }
             if state.streamed {
-                let _ = io::stdout().lock().flush();
+                // The raw answer ends apart from what follows it.
+                let _ = writeln!(io::stderr().lock());
             }
         }
     }
@@ -304,7 +344,7 @@ impl Observer for Terminal {
         if let Ok(mut state) = self.state.lock() {
             state.streamed = true;
         }
-        let mut out = io::stdout().lock();
+        let mut out = io::stderr().lock();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }

@@ -1,6 +1,9 @@
 //! The provider stack a command line asks for, built by the core's
 //! [`StackConfig`](changelog_core::llm::stack::StackConfig) (shared with the Python bindings).
 
+use std::time::Duration;
+
+use changelog_core::llm::StreamTimeouts;
 use changelog_core::llm::stack::{CacheChoice, StackConfig};
 
 use crate::cli::LlmArgs;
@@ -16,6 +19,10 @@ pub(crate) fn config(args: &LlmArgs) -> Option<StackConfig> {
             CacheChoice::Off
         } else {
             CacheChoice::Default
+        },
+        stream: StreamTimeouts {
+            idle: Duration::from_secs(args.stream_idle_timeout),
+            total: Duration::from_secs(args.stream_deadline),
         },
         ..StackConfig::new(provider)
     })

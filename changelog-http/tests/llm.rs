@@ -10,7 +10,7 @@ use changelog_core::llm::simulated::SimulatedProvider;
 use changelog_core::llm::{ChatRequest, Message, Role};
 use changelog_core::testing::TestRepo;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Runs the binary with a private cache directory and no keys from the environment.
@@ -182,6 +182,22 @@ async fn estimate_sends_nothing() {
     assert_eq!(estimate["requests"], 1);
     assert!(estimate["input_tokens"].as_u64().unwrap() > 50);
     assert!(estimate["cost_usd"].as_f64().unwrap() > 0.0);
+
+    // A model without a known price: null, and a note, never 0.
+    for model in ["claude-9-mystery", "llama3.1:8b"] {
+        let mut unpriced = args(&repo, &server, &["--estimate"]);
+        let at = unpriced.iter().position(|a| a == "--model").unwrap();
+        unpriced[at + 1] = model.to_owned();
+        let out = changelog(unpriced, cache.path()).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        let estimate: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(estimate["cost_usd"], Value::Null, "{model}");
+        assert!(
+            stderr(&out).contains("no price is known"),
+            "{}",
+            stderr(&out)
+        );
+    }
     server.verify().await;
 }
 
@@ -376,7 +392,7 @@ async fn streaming_prints_the_answer_and_writes_the_verified_document() {
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let streamed = String::from_utf8(out.stdout).unwrap();
+    let streamed = stderr(&out);
     assert!(streamed.starts_with("## Changes"), "{streamed}");
     assert!(streamed.contains("list widgets ["), "{streamed}");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
@@ -445,4 +461,303 @@ async fn a_missing_api_key_is_named_without_sending_anything() {
         "{}",
         stderr(&out)
     );
+}
+
+/// An OpenAI chat completions stream (`text/event-stream`) carrying `answer` in a few chunks.
+fn openai_sse(answer: &str, finish_reason: &str) -> String {
+    let mut body = String::new();
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+        })
+    };
+    body.push_str(&format!(
+        "data: {}\n\n",
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null)
+    ));
+    for line in answer.split_inclusive('\n') {
+        body.push_str(&format!(
+            "data: {}\n\n",
+            chunk(json!({"content": line}), Value::Null)
+        ));
+    }
+    body.push_str(&format!(
+        "data: {}\n\n",
+        chunk(json!({}), json!(finish_reason))
+    ));
+    body.push_str(&format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000,
+               "model": "gpt-4o-mini", "choices": [],
+               "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}})
+    ));
+    body.push_str("data: [DONE]\n\n");
+    body
+}
+
+fn sse_response(body: String) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "text/event-stream")
+        .set_body_string(body)
+}
+
+/// A chat completions answer (not streamed) with this text.
+fn openai_json(content: Value, finish_reason: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": "gpt-4o-mini",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": finish_reason
+        }],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streaming_to_stdout_prints_only_the_verified_document_in_its_format() {
+    let (repo, ids) = two_releases();
+    let server = MockServer::start().await;
+    let answer = format!(
+        "### Features\n\n- List widgets [{}]\n- A feature nobody wrote [0badf00]\n- No citation at all\n",
+        &ids[0][..7]
+    );
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(sse_response(openai_sse(&answer, "stop")))
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let out = changelog(
+        args(&repo, &server, &["--stream", "--no-cache"]),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let doc: Value = serde_json::from_str(&stdout).expect("the verified JSON");
+    // The dropped bullets are only reported as dropped, never kept.
+    let sections = doc["sections"].to_string();
+    assert!(sections.contains("List widgets"), "{sections}");
+    assert!(
+        !sections.contains("0badf00") && !sections.contains("nobody wrote"),
+        "{sections}"
+    );
+    assert!(!stdout.contains("### Features"), "{stdout}");
+    assert_eq!(doc["verification"]["dropped_entries"], 2);
+    // The tokens were shown live, apart from the document.
+    assert!(stderr(&out).contains("List widgets"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_with_no_usable_entry_fails_and_is_not_cached() {
+    let (repo, _) = two_releases();
+    let cache = tempfile::tempdir().unwrap();
+    for (content, came_back) in [
+        (Value::Null, "the answer was empty"),
+        (
+            json!("### Features\n\n- A feature nobody wrote [0badf00]\n- No citation\n"),
+            "dropped",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(openai_json(content, "stop"))
+            .expect(2)
+            .mount(&server)
+            .await;
+        for _ in 0..2 {
+            let out = changelog(args(&repo, &server, &[]), cache.path()).await;
+            assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+            assert!(out.stdout.is_empty());
+            let message = stderr(&out);
+            assert!(message.contains("gpt-4o-mini"), "{message}");
+            assert!(message.contains(came_back), "{message}");
+            assert!(message.contains("--on-empty deterministic"), "{message}");
+        }
+    }
+
+    // On request, the changelog written without a model instead.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(openai_json(Value::Null, "stop"))
+        .mount(&server)
+        .await;
+    let out = changelog(
+        args(&repo, &server, &["--on-empty", "deterministic"]),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["model"], Value::Null);
+    assert_eq!(doc["stats"]["entries"], 3, "{doc}");
+    assert!(stderr(&out).contains("without a model"), "{}", stderr(&out));
+}
+
+/// A chat completions answer from `model`.
+fn openai_json_from(model: &str, content: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-2",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": "stop"
+        }],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_that_breaks_midway_is_asked_again_and_falls_back() {
+    let (repo, ids) = two_releases();
+    let answer = format!("### Features\n\n- List widgets [{}]\n", &ids[0][..7]);
+    // The first half of a stream, then the connection closes: no finish, no [DONE].
+    let full = openai_sse(&answer, "stop");
+    let cut = full[..full.find("List").unwrap() + 20].to_owned();
+    let cut = cut[..cut.rfind("\n\n").unwrap() + 2].to_owned();
+    let cache = tempfile::tempdir().unwrap();
+
+    // The same model, asked again.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(sse_response(cut.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"stream": false})))
+        .respond_with(openai_json_from("gpt-4o-mini", &answer))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = changelog(
+        args(&repo, &server, &["--stream", "--no-cache"]),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["stats"]["entries"], 1, "{doc}");
+
+    // The model fails again as a whole answer: the fallback model answers.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(
+            json!({"model": "gpt-4o-mini", "stream": true}),
+        ))
+        .respond_with(sse_response(cut))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"model": "gpt-4o-mini", "stream": false})))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"error": {"message": "The model does not exist", "type": "invalid_request_error", "code": "model_not_found"}}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"model": "backup-model"})))
+        .respond_with(openai_json_from("backup-model", &answer))
+        .mount(&server)
+        .await;
+    let out = changelog(
+        args(
+            &repo,
+            &server,
+            &["--stream", "--no-cache", "--fallback-model", "backup-model"],
+        ),
+        cache.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["model"], "backup-model", "{doc}");
+    assert_eq!(doc["stats"]["entries"], 1, "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_answer_warns_is_asked_again_with_more_room_and_is_not_cached() {
+    let (repo, ids) = two_releases();
+    let answer = format!("### Features\n\n- List widgets [{}]\n- Fix", &ids[0][..7]);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(openai_json(json!(answer), "length"))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = changelog(args(&repo, &server, &[]), cache.path()).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("finish_reason: length"),
+            "{}",
+            stderr(&out)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["usage"]["truncated_answers"], 1, "{doc}");
+    }
+    let limits: Vec<u64> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.body_json::<Value>().unwrap()["max_tokens"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(limits, [4_096, 8_192, 4_096, 8_192]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fallback_answer_is_cached_under_its_own_model_and_named() {
+    let (repo, ids) = two_releases();
+    let answer = format!("### Features\n\n- List widgets [{}]\n", &ids[0][..7]);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"model": "gpt-4o-mini"})))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"error": {"message": "The model does not exist", "type": "invalid_request_error", "code": "model_not_found"}}),
+        ))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"model": "backup-model"})))
+        .respond_with(openai_json_from("backup-model", &answer))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = changelog(
+            args(&repo, &server, &["--fallback-model", "backup-model"]),
+            cache.path(),
+        )
+        .await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("fallback model `backup-model` answered"),
+            "{}",
+            stderr(&out)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["model"], "backup-model");
+    }
 }

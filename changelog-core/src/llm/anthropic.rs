@@ -10,7 +10,7 @@ use super::http::{self, HttpClient, KeySource, REDACTED, SseHandler};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, Completion, CompletionStream, FinishReason, LlmError, LlmProvider, ResponseLimits,
-    Role, StreamEvent, Usage,
+    Role, StreamEvent, StreamTimeouts, Usage,
 };
 
 /// The API version sent in `anthropic-version`.
@@ -29,6 +29,8 @@ pub struct AnthropicConfig {
     pub timeout: Duration,
     /// How much the server may send.
     pub limits: ResponseLimits,
+    /// How long a streamed answer may wait for its next event and take in all.
+    pub stream: StreamTimeouts,
 }
 
 impl Default for AnthropicConfig {
@@ -39,6 +41,7 @@ impl Default for AnthropicConfig {
             api_key_env: "ANTHROPIC_API_KEY".to_owned(),
             timeout: Duration::from_secs(120),
             limits: ResponseLimits::default(),
+            stream: StreamTimeouts::default(),
         }
     }
 }
@@ -60,6 +63,7 @@ impl fmt::Debug for AnthropicConfig {
             .field("api_key_env", &self.api_key_env)
             .field("timeout", &self.timeout)
             .field("limits", &self.limits)
+            .field("stream", &self.stream)
             .finish()
     }
 }
@@ -101,7 +105,8 @@ impl AnthropicProvider {
             &headers,
             config.limits,
             || keys.missing(),
-        )?;
+        )?
+        .with_stream_timeouts(config.stream);
         let url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
         Ok(Self {
             http,
@@ -327,11 +332,11 @@ impl SseHandler for EventHandler {
                     message: None,
                 });
                 let kind = error.kind.unwrap_or_default();
-                Err(LlmError::Status {
+                Err(LlmError::ErrorInAnswer {
                     provider: NAME.to_owned(),
                     status: http::status_of_error_type(&kind),
+                    kind: format!("`error` event in the stream, type {kind}"),
                     message: error.message.unwrap_or(kind),
-                    retry_after: None,
                 })
             }
             // `ping`, `content_block_stop`, and event types added after this was written.

@@ -33,6 +33,9 @@ pub trait CompletionCache: Send + Sync {
 
     /// Stores `completion` under `key`, replacing what was there.
     async fn put(&self, key: &str, completion: &Completion);
+
+    /// Removes what is stored under `key`. The default does nothing.
+    async fn remove(&self, _key: &str) {}
 }
 
 /// An in-memory cache that forgets the least recently used answer past its capacity.
@@ -119,6 +122,13 @@ impl CompletionCache for MemoryCache {
         lru.entries
             .insert(key.to_owned(), (completion.clone(), tick));
         lru.by_use.insert(tick, key.to_owned());
+    }
+
+    async fn remove(&self, key: &str) {
+        let mut lru = self.lock();
+        if let Some((_, used)) = lru.entries.remove(key) {
+            lru.by_use.remove(&used);
+        }
     }
 }
 
@@ -244,6 +254,11 @@ impl CompletionCache for DiskCache {
         // A cache that cannot be written only costs a request next time.
         let _ignored =
             tokio::task::spawn_blocking(move || Self::write(&dir, &path, &completion)).await;
+    }
+
+    async fn remove(&self, key: &str) {
+        let path = self.path_of(key);
+        let _ignored = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
     }
 }
 
@@ -419,6 +434,11 @@ impl LlmProvider for Cached {
             self.cache.put(&key, &completion).await;
         }
         Ok(completion)
+    }
+
+    async fn forget(&self, request: &ChatRequest) {
+        self.cache.remove(&self.key(request)).await;
+        self.inner.forget(request).await;
     }
 
     async fn stream(&self, request: &ChatRequest) -> Result<CompletionStream, LlmError> {

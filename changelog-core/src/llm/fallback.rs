@@ -117,6 +117,16 @@ impl LlmProvider for Fallback {
         })
         .await
     }
+
+    async fn forget(&self, request: &ChatRequest) {
+        for (provider, model) in &self.chain {
+            let request = ChatRequest {
+                model: model.clone(),
+                ..request.clone()
+            };
+            provider.forget(&request).await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -17,7 +17,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::sse::{SseDecoder, SseEvent};
-use super::{CompletionStream, FinishReason, LlmError, ResponseLimits, StreamEvent};
+use super::{
+    CompletionStream, FinishReason, LlmError, ResponseLimits, StreamEvent, StreamTimeouts,
+};
 
 /// What replaces the API key wherever it would show.
 pub(crate) const REDACTED: &str = "[REDACTED]";
@@ -125,6 +127,17 @@ impl Redactor {
                 provider,
                 message: self.redact(&message),
             },
+            LlmError::ErrorInAnswer {
+                provider,
+                kind,
+                status,
+                message,
+            } => LlmError::ErrorInAnswer {
+                provider,
+                kind: self.redact(&kind),
+                status,
+                message: self.redact(&message),
+            },
             LlmError::Redirect {
                 provider,
                 status,
@@ -150,6 +163,7 @@ pub(crate) struct HttpClient {
     redactor: Redactor,
     headers: HeaderMap,
     limits: ResponseLimits,
+    stream: StreamTimeouts,
 }
 
 impl fmt::Debug for HttpClient {
@@ -159,6 +173,7 @@ impl fmt::Debug for HttpClient {
             .field("timeout", &self.timeout)
             .field("secret", &self.redactor.secret.as_ref().map(|_| REDACTED))
             .field("limits", &self.limits)
+            .field("stream", &self.stream)
             .finish_non_exhaustive()
     }
 }
@@ -198,7 +213,14 @@ impl HttpClient {
             redactor: Redactor::new(secret),
             headers: map,
             limits,
+            stream: StreamTimeouts::default(),
         })
+    }
+
+    /// The same client with these stream timeouts.
+    pub(crate) fn with_stream_timeouts(mut self, stream: StreamTimeouts) -> Self {
+        self.stream = stream;
+        self
     }
 
     /// The provider's name.
@@ -209,6 +231,11 @@ impl HttpClient {
     /// Replaces the key wherever it occurs.
     pub(crate) fn redact(&self, text: &str) -> String {
         self.redactor.redact(text)
+    }
+
+    /// The same error with the key removed from every text it carries.
+    pub(crate) fn redact_error(&self, error: LlmError) -> LlmError {
+        self.redactor.redact_error(error)
     }
 
     pub(crate) fn timeout_error(&self) -> LlmError {
@@ -232,8 +259,8 @@ impl HttpClient {
         }
         LlmError::Connection {
             provider: self.provider.clone(),
-            url: self.redact(url),
-            message: self.redact(&error_chain(error)),
+            url: self.redact(&shown_url_text(url)),
+            message: self.redact(&shown_urls_in(&error_chain(error), url)),
         }
     }
 
@@ -359,7 +386,52 @@ impl HttpClient {
         body: &impl Serialize,
         handler: H,
     ) -> Result<CompletionStream, LlmError> {
+        let started = Instant::now();
         let response = self.send(url, body).await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.contains("json") {
+            // A whole body where a stream was asked for: usually an error; say what it says.
+            let bytes = tokio::time::timeout(self.timeout, self.read_body(response, url))
+                .await
+                .map_err(|_| self.timeout_error())??;
+            let text = String::from_utf8_lossy(&bytes);
+            let (kind, message) = match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(value) if value.get("error").is_some() => {
+                    let kind = value
+                        .pointer("/error/code")
+                        .and_then(serde_json::Value::as_str)
+                        .or_else(|| {
+                            value
+                                .pointer("/error/type")
+                                .and_then(serde_json::Value::as_str)
+                        })
+                        .unwrap_or_default()
+                        .to_owned();
+                    (kind, error_message(&text).unwrap_or_default())
+                }
+                _ => {
+                    return Err(self.invalid(format_args!(
+                        "an event stream was asked for, but the answer is `{content_type}`: {}",
+                        error_message(&text).unwrap_or_default()
+                    )));
+                }
+            };
+            return Err(self.redact_error(LlmError::ErrorInAnswer {
+                provider: self.provider.clone(),
+                status: status_of_error_type(&kind),
+                kind: if kind.is_empty() {
+                    "a JSON error body instead of an event stream".to_owned()
+                } else {
+                    format!("a JSON error body instead of an event stream, type {kind}")
+                },
+                message,
+            }));
+        }
         let limit = self.limits.max_stream_bytes;
         if let Some(announced) = response.content_length()
             && announced > limit
@@ -376,9 +448,12 @@ impl HttpClient {
             pending: VecDeque::new(),
             finished: false,
             received: 0,
+            last_data: Instant::now(),
             ctx: StreamContext {
                 provider: self.provider.clone(),
-                timeout: self.timeout,
+                idle: self.stream.idle,
+                total: self.stream.total,
+                deadline: started + self.stream.total,
                 redactor: self.redactor.clone(),
                 limits: self.limits,
             },
@@ -398,6 +473,26 @@ fn shown_url(mut url: reqwest::Url) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
+}
+
+/// A URL given as text, as errors show it (see [`shown_url`]); text that is no URL as is.
+fn shown_url_text(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| url.to_owned(), shown_url)
+}
+
+/// A message with the user name and password of `url` taken out, wherever they occur.
+fn shown_urls_in(message: &str, url: &str) -> String {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return message.to_owned();
+    };
+    let mut text = message.to_owned();
+    if let Some(password) = parsed.password().filter(|p| !p.is_empty()) {
+        text = text.replace(password, REDACTED);
+    }
+    if !parsed.username().is_empty() {
+        text = text.replace(&format!("{}@", parsed.username()), "");
+    }
+    text
 }
 
 /// What a cache key knows of where requests go: the API's kind and the base URL without user
@@ -528,7 +623,11 @@ pub(crate) trait SseHandler: Send + 'static {
 
 struct StreamContext {
     provider: String,
-    timeout: Duration,
+    /// The longest wait for an event that carries data.
+    idle: Duration,
+    /// The overall limit, and when it passes.
+    total: Duration,
+    deadline: Instant,
     redactor: Redactor,
     limits: ResponseLimits,
 }
@@ -541,6 +640,8 @@ struct SseState<B, H> {
     finished: bool,
     /// Body bytes read so far.
     received: u64,
+    /// When the last event that carries data arrived (comments do not count).
+    last_data: Instant,
     ctx: StreamContext,
 }
 
@@ -567,20 +668,28 @@ where
         let interrupted = LlmError::StreamInterrupted {
             provider: self.ctx.provider.clone(),
         };
-        let chunk = match tokio::time::timeout(self.ctx.timeout, self.body.next()).await {
-            Err(_) => Err(LlmError::Timeout {
+        let now = Instant::now();
+        let idle_left = self
+            .ctx
+            .idle
+            .saturating_sub(now.duration_since(self.last_data));
+        let total_left = self.ctx.deadline.saturating_duration_since(now);
+        let idle_error = LlmError::Timeout {
+            provider: self.ctx.provider.clone(),
+            seconds: self.ctx.idle.as_secs_f64().ceil() as u64,
+        };
+        let chunk = match tokio::time::timeout(idle_left.min(total_left), self.body.next()).await {
+            Err(_) if total_left <= idle_left => Err(LlmError::StreamDeadline {
                 provider: self.ctx.provider.clone(),
-                seconds: self.ctx.timeout.as_secs_f64().ceil() as u64,
+                seconds: self.ctx.total.as_secs_f64().ceil() as u64,
             }),
+            Err(_) => Err(idle_error),
             Ok(None) => {
                 let end = self.handler.on_end(interrupted);
                 self.finish(end);
                 return;
             }
-            Ok(Some(Err(e))) if e.is_timeout() => Err(LlmError::Timeout {
-                provider: self.ctx.provider.clone(),
-                seconds: self.ctx.timeout.as_secs_f64().ceil() as u64,
-            }),
+            Ok(Some(Err(e))) if e.is_timeout() => Err(idle_error),
             Ok(Some(Err(_))) => Err(interrupted),
             Ok(Some(Ok(chunk))) => Ok(chunk),
         };
@@ -609,6 +718,9 @@ where
                 return self.finish(Err(error));
             }
         };
+        if !events.is_empty() {
+            self.last_data = Instant::now();
+        }
         for event in events {
             match self.handler.on_event(event) {
                 Ok(None) => {}

@@ -186,6 +186,32 @@ impl Default for ResponseLimits {
     }
 }
 
+/// How long a streamed answer may take. Keep-alive comments do not count as progress, so a
+/// server that sends only those, or a token now and then, is stopped all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamTimeouts {
+    /// The longest wait for the next event that carries data.
+    pub idle: Duration,
+    /// The longest a whole stream may take, from the request to its end.
+    pub total: Duration,
+}
+
+impl StreamTimeouts {
+    /// Default wait for the next event: 120 s.
+    pub const DEFAULT_IDLE: Duration = Duration::from_secs(120);
+    /// Default deadline of a whole stream: 600 s.
+    pub const DEFAULT_TOTAL: Duration = Duration::from_secs(600);
+}
+
+impl Default for StreamTimeouts {
+    fn default() -> Self {
+        Self {
+            idle: Self::DEFAULT_IDLE,
+            total: Self::DEFAULT_TOTAL,
+        }
+    }
+}
+
 /// A streamed answer.
 pub type CompletionStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>;
 
@@ -208,6 +234,11 @@ pub trait LlmProvider: Send + Sync {
 
     /// Asks for a whole answer.
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError>;
+
+    /// Forgets a stored answer to `request`, when an answer turned out unusable (it kept no
+    /// entry). Layers pass it on; only a cache has something to forget. The default does
+    /// nothing.
+    async fn forget(&self, _request: &ChatRequest) {}
 
     /// Asks for an answer as a stream of deltas ending with [`StreamEvent::Done`]. The default
     /// sends the whole answer as one delta.
@@ -241,6 +272,20 @@ pub enum LlmError {
         /// How long the provider asked us to wait (`Retry-After`).
         retry_after: Option<Duration>,
     },
+    /// The answer carried an error instead of text: a 200 whose body is `{"error": ...}`, an
+    /// error chunk or `error` event inside a stream, or an error body where a stream was
+    /// expected. Retried (and passed to fallback) as the HTTP status its type stands for.
+    #[error("{provider} answered with an error{}: {message}", if kind.is_empty() { String::new() } else { format!(" ({kind})") })]
+    ErrorInAnswer {
+        /// Provider name.
+        provider: String,
+        /// Where it came and its type (`error event overloaded_error`).
+        kind: String,
+        /// The HTTP status its type stands for, for retrying.
+        status: u16,
+        /// The provider's explanation (credentials redacted).
+        message: String,
+    },
     /// No answer in time.
     #[error("{provider} did not answer within {seconds} s")]
     Timeout {
@@ -266,6 +311,16 @@ pub enum LlmError {
         provider: String,
         /// What is wrong with it.
         message: String,
+    },
+    /// A stream ran past its overall deadline ([`StreamTimeouts::total`]).
+    #[error(
+        "{provider} was still streaming after {seconds} s, the stream deadline; stopped (raise it with --stream-deadline)"
+    )]
+    StreamDeadline {
+        /// Provider name.
+        provider: String,
+        /// The deadline, in seconds.
+        seconds: u64,
     },
     /// A streamed answer ended before its end event.
     #[error("{provider} stopped streaming before the answer was complete")]
@@ -330,12 +385,15 @@ impl LlmError {
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Status { status, .. } => matches!(status, 408 | 409 | 429 | 500..=599),
+            Self::Status { status, .. } | Self::ErrorInAnswer { status, .. } => {
+                matches!(status, 408 | 409 | 429 | 500..=599)
+            }
             Self::Timeout { .. } | Self::Connection { .. } | Self::StreamInterrupted { .. } => true,
             Self::InvalidResponse { .. }
             | Self::MissingApiKey { .. }
             | Self::Redirect { .. }
             | Self::TooLarge { .. }
+            | Self::StreamDeadline { .. }
             | Self::UnsafeCacheDir { .. }
             | Self::Exhausted { .. } => false,
         }
@@ -348,6 +406,9 @@ impl LlmError {
         matches!(
             self,
             Self::Status {
+                status: 400 | 413 | 422,
+                ..
+            } | Self::ErrorInAnswer {
                 status: 400 | 413 | 422,
                 ..
             }

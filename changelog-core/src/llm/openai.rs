@@ -10,7 +10,7 @@ use super::http::{self, HttpClient, KeySource, REDACTED, SseHandler};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, Completion, CompletionStream, FinishReason, LlmError, LlmProvider, Message,
-    ResponseLimits, StreamEvent, Usage,
+    ResponseLimits, StreamEvent, StreamTimeouts, Usage,
 };
 
 /// How the API key is sent.
@@ -38,10 +38,12 @@ pub struct OpenAiConfig {
     pub api_key_env: String,
     /// How the key is sent.
     pub auth: AuthStyle,
-    /// The longest wait for an answer (for a stream: for its head, then between chunks).
+    /// The longest wait for an answer (for a stream: for its head; then see `stream`).
     pub timeout: Duration,
     /// How much the server may send.
     pub limits: ResponseLimits,
+    /// How long a streamed answer may wait for its next event and take in all.
+    pub stream: StreamTimeouts,
     /// A query string added to the URL, without `?` (Azure: `api-version=2024-10-21`).
     pub query: Option<String>,
 }
@@ -56,6 +58,7 @@ impl Default for OpenAiConfig {
             auth: AuthStyle::Bearer,
             timeout: Duration::from_secs(120),
             limits: ResponseLimits::default(),
+            stream: StreamTimeouts::default(),
             query: None,
         }
     }
@@ -112,6 +115,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
             .field("limits", &self.limits)
+            .field("stream", &self.stream)
             .field("query", &self.query)
             .finish()
     }
@@ -153,7 +157,8 @@ impl OpenAiProvider {
             &headers,
             config.limits,
             || keys.missing(),
-        )?;
+        )?
+        .with_stream_timeouts(config.stream);
         let mut url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
         if let Some(query) = config.query.as_deref().map(|q| q.trim_start_matches('?'))
             && !query.is_empty()
@@ -201,6 +206,11 @@ impl LlmProvider for OpenAiProvider {
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
         let body = Self::body(request, false);
         let answer: ResponseBody = self.http.post_json(&self.url, &body).await?;
+        if let Some(error) = answer.error {
+            return Err(self.http.redact_error(
+                error.into_error(self.http.provider(), "a 200 whose body is an error"),
+            ));
+        }
         let choice = answer
             .choices
             .into_iter()
@@ -267,6 +277,7 @@ struct StreamOptions {
 
 #[derive(Deserialize)]
 struct ResponseBody {
+    error: Option<ChunkError>,
     model: Option<String>,
     #[serde(default)]
     choices: Vec<Choice>,
@@ -330,6 +341,24 @@ struct ChunkError {
     code: Option<serde_json::Value>,
 }
 
+impl ChunkError {
+    /// The error an answer carried, keeping its message and its type.
+    fn into_error(self, provider: &str, place: &str) -> LlmError {
+        let code = self.code.as_ref().and_then(serde_json::Value::as_str);
+        let kind = code.or(self.kind.as_deref()).unwrap_or_default().to_owned();
+        LlmError::ErrorInAnswer {
+            provider: provider.to_owned(),
+            status: http::status_of_error_type(&kind),
+            message: self.message.unwrap_or_else(|| kind.clone()),
+            kind: if kind.is_empty() {
+                place.to_owned()
+            } else {
+                format!("{place}, type {kind}")
+            },
+        }
+    }
+}
+
 /// Reads `data:` chunks until `data: [DONE]`.
 struct ChunkHandler {
     provider: String,
@@ -362,14 +391,7 @@ impl SseHandler for ChunkHandler {
             message: format!("a stream chunk cannot be read: {e}"),
         })?;
         if let Some(error) = chunk.error {
-            let code = error.code.as_ref().and_then(serde_json::Value::as_str);
-            let kind = code.or(error.kind.as_deref()).unwrap_or_default();
-            return Err(LlmError::Status {
-                provider: self.provider.clone(),
-                status: http::status_of_error_type(kind),
-                message: error.message.unwrap_or_else(|| kind.to_owned()),
-                retry_after: None,
-            });
+            return Err(error.into_error(&self.provider, "an error chunk in the stream"));
         }
         if let Some(model) = chunk.model.filter(|m| !m.is_empty()) {
             self.model = model;

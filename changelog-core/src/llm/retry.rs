@@ -112,10 +112,48 @@ impl Retry {
             }
             let wait = self.policy.delay(attempts, &error, random_fraction());
             if Instant::now() + wait >= deadline {
-                return Err(error);
+                return Err(explain_no_wait(error, wait, self.policy.deadline));
             }
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// The error of a request not tried again because the wait it asked for (`Retry-After`) runs
+/// past the retry deadline: its message says so.
+fn explain_no_wait(error: LlmError, wait: Duration, deadline: Duration) -> LlmError {
+    match error {
+        LlmError::Status {
+            provider,
+            status,
+            message,
+            retry_after: Some(asked),
+        } => LlmError::Status {
+            message: format!(
+                "{message} (not retried: the server asked to wait {} s with Retry-After, past the retry deadline of {} s)",
+                asked.as_secs_f64().ceil(),
+                deadline.as_secs_f64().ceil()
+            ),
+            provider,
+            status,
+            retry_after: Some(asked),
+        },
+        LlmError::Status {
+            provider,
+            status,
+            message,
+            retry_after: None,
+        } => LlmError::Status {
+            message: format!(
+                "{message} (not retried: the next wait, {} s, runs past the retry deadline of {} s)",
+                wait.as_secs_f64().ceil(),
+                deadline.as_secs_f64().ceil()
+            ),
+            provider,
+            status,
+            retry_after: None,
+        },
+        other => other,
     }
 }
 
@@ -145,6 +183,10 @@ impl LlmProvider for Retry {
 
     async fn stream(&self, request: &ChatRequest) -> Result<CompletionStream, LlmError> {
         self.run(|| self.inner.stream(request)).await
+    }
+
+    async fn forget(&self, request: &ChatRequest) {
+        self.inner.forget(request).await;
     }
 }
 

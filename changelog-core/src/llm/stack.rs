@@ -2,10 +2,11 @@
 //! Python call's arguments):
 //!
 //! ```text
-//! Cached(Fallback[Retry(provider, model), Retry(provider, fallback model)...])
+//! Fallback[Cached(Retry(provider)) with model, Cached(Retry(provider)) with fallback model...]
 //! ```
 //!
-//! Fallback is left out when there is no fallback model, the cache when it is turned off.
+//! Fallback is left out when there is no fallback model, the cache when it is turned off. Each
+//! answer is cached under the model that gave it.
 //!
 //! ```
 //! use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
@@ -31,7 +32,7 @@ use super::http::REDACTED;
 use super::openai::{OpenAiConfig, OpenAiProvider};
 use super::retry::{Retry, RetryPolicy};
 use super::simulated::SimulatedProvider;
-use super::{LlmError, LlmProvider};
+use super::{LlmError, LlmProvider, StreamTimeouts};
 use crate::error::Error;
 
 /// Who writes the entries.
@@ -122,6 +123,8 @@ pub struct StackConfig {
     pub api_key: Option<String>,
     /// Where answers are cached.
     pub cache: CacheChoice,
+    /// How long a streamed answer may wait for its next event and take in all.
+    pub stream: StreamTimeouts,
 }
 
 impl StackConfig {
@@ -136,6 +139,7 @@ impl StackConfig {
             base_url: None,
             api_key: None,
             cache: CacheChoice::Default,
+            stream: StreamTimeouts::default(),
         }
     }
 
@@ -163,6 +167,7 @@ impl StackConfig {
                     config.base_url.clone_from(url);
                 }
                 config.api_key.clone_from(&self.api_key);
+                config.stream = self.stream;
                 Arc::new(OpenAiProvider::new(&config)?)
             }
             ProviderKind::Anthropic => {
@@ -171,29 +176,32 @@ impl StackConfig {
                     config.base_url.clone_from(url);
                 }
                 config.api_key.clone_from(&self.api_key);
+                config.stream = self.stream;
                 Arc::new(AnthropicProvider::new(&config)?)
             }
         };
         let retried: Arc<dyn LlmProvider> = Arc::new(Retry::new(base, RetryPolicy::default()));
-        let stack: Arc<dyn LlmProvider> = if self.fallback_models.is_empty() {
-            retried
-        } else {
-            let mut chain = vec![(Arc::clone(&retried), self.model())];
-            chain.extend(
-                self.fallback_models
-                    .iter()
-                    .map(|model| (Arc::clone(&retried), model.clone())),
-            );
-            Arc::new(Fallback::new(chain))
-        };
         let dir = match &self.cache {
             CacheChoice::Off => None,
             CacheChoice::Default => default_cache_dir(),
             CacheChoice::Dir(dir) => Some(dir.clone()),
         };
-        Ok(match dir {
-            Some(dir) => Arc::new(Cached::new(stack, Arc::new(DiskCache::open(dir)?))),
-            None => stack,
+        // The cache sits under the fallback, so that an answer is kept under the model that
+        // gave it: a fallback model's answer never stands in for the first model's later.
+        let link: Arc<dyn LlmProvider> = match dir {
+            Some(dir) => Arc::new(Cached::new(retried, Arc::new(DiskCache::open(dir)?))),
+            None => retried,
+        };
+        Ok(if self.fallback_models.is_empty() {
+            link
+        } else {
+            let mut chain = vec![(Arc::clone(&link), self.model())];
+            chain.extend(
+                self.fallback_models
+                    .iter()
+                    .map(|model| (Arc::clone(&link), model.clone())),
+            );
+            Arc::new(Fallback::new(chain))
         })
     }
 }
@@ -204,9 +212,13 @@ impl fmt::Debug for StackConfig {
             .field("provider", &self.provider)
             .field("model", &self.model)
             .field("fallback_models", &self.fallback_models)
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::redact::url),
+            )
             .field("api_key", &self.api_key.as_ref().map(|_| REDACTED))
             .field("cache", &self.cache)
+            .field("stream", &self.stream)
             .finish()
     }
 }

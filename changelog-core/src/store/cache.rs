@@ -74,4 +74,13 @@ impl CompletionCache for StoreCache {
         // A cache that cannot be written only costs a request next time.
         let _ignored = self.store.put_cache_entry(key, &value, expires_at).await;
     }
+
+    /// Replaces the entry with one already expired: a miss from then on, purged later.
+    async fn remove(&self, key: &str) {
+        let expired = super::now() - chrono::Duration::seconds(1);
+        let _ignored = self
+            .store
+            .put_cache_entry(key, &serde_json::Value::Null, Some(expired))
+            .await;
+    }
 }

@@ -2,6 +2,7 @@
 
 mod git_source;
 mod hostile_text;
+mod injection;
 mod obtain;
 mod pipeline;
 mod render;

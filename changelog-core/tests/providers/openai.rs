@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use changelog_core::llm::{
     AuthStyle, Completion, Fallback, FinishReason, LlmError, LlmProvider, OpenAiConfig,
-    OpenAiProvider, Retry, StreamEvent, Usage,
+    OpenAiProvider, Retry, StreamEvent, StreamTimeouts, Usage,
 };
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -283,6 +283,10 @@ async fn body_that_stalls_times_out() {
         base_url: format!("http://{address}/v1"),
         api_key: Some(KEY.into()),
         timeout: Duration::from_millis(400),
+        stream: StreamTimeouts {
+            idle: Duration::from_millis(400),
+            total: Duration::from_secs(30),
+        },
         ..OpenAiConfig::default()
     };
     let provider = OpenAiProvider::new(&config).expect("provider");
@@ -314,6 +318,140 @@ async fn body_that_stalls_times_out() {
         "{:?}",
         start.elapsed()
     );
+}
+
+/// A server that keeps the connection busy (keep-alive comments, a token now and then) does
+/// not keep a stream alive: comments are no progress for the idle timeout, and the deadline
+/// bounds the whole stream.
+#[tokio::test]
+async fn streams_that_trickle_meet_their_idle_timeout_and_deadline() {
+    let connection = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (address, _server) = raw_server(2, move |mut socket| {
+        let tokens = connection.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+        let _ = socket.write_all(head.as_bytes());
+        let _ = socket.write_all(stream_events()[..2].concat().as_bytes());
+        for _ in 0..30 {
+            std::thread::sleep(Duration::from_millis(100));
+            let event = if tokens {
+                format!("data: {}\n\n", chunk(&json!({"content": "."}), None))
+            } else {
+                ": keep-alive\n\n".to_owned()
+            };
+            if socket
+                .write_all(event.as_bytes())
+                .and_then(|()| socket.flush())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let config = OpenAiConfig {
+        base_url: format!("http://{address}/v1"),
+        api_key: Some(KEY.into()),
+        stream: StreamTimeouts {
+            idle: Duration::from_millis(500),
+            total: Duration::from_millis(1_500),
+        },
+        ..OpenAiConfig::default()
+    };
+    let provider = OpenAiProvider::new(&config).expect("provider");
+
+    // Comments only: the idle timeout.
+    let start = Instant::now();
+    let events = collect(provider.stream(&request("m")).await.expect("opens")).await;
+    assert_eq!(
+        events,
+        [
+            Ok(StreamEvent::Delta("Added ".into())),
+            Err(LlmError::Timeout {
+                provider: "openai".into(),
+                seconds: 1
+            })
+        ]
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(1_200),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // A token every 100 ms: the deadline.
+    let start = Instant::now();
+    let events = collect(provider.stream(&request("m")).await.expect("opens")).await;
+    assert_eq!(
+        events.last(),
+        Some(&Err(LlmError::StreamDeadline {
+            provider: "openai".into(),
+            seconds: 2
+        }))
+    );
+    assert!(events.len() > 5, "{events:?}");
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(1_400) && elapsed < Duration::from_millis(2_500),
+        "{elapsed:?}"
+    );
+}
+
+/// Errors that arrive where an answer was expected keep their message and type: a JSON error
+/// body sent to a stream request, a 200 whose body is an error.
+#[tokio::test]
+async fn errors_in_place_of_an_answer_keep_their_cause() {
+    let server = MockServer::start().await;
+    let body = json!({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": null, "code": null}});
+    Mock::given(method("POST"))
+        .and(path(PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let provider = openai(&server);
+    let streamed = match provider.stream(&request("m")).await {
+        Err(error) => error,
+        Ok(stream) => collect(stream)
+            .await
+            .into_iter()
+            .find_map(Result::err)
+            .expect("an error"),
+    };
+    let whole = provider
+        .complete(&request("m"))
+        .await
+        .expect_err("an error");
+    for error in [streamed, whole] {
+        let shown = assert_no_key(&error);
+        assert!(shown.contains("while processing your request"), "{shown}");
+        assert!(shown.contains("server_error"), "{shown}");
+        assert!(!shown.contains("stopped streaming"), "{shown}");
+        assert!(!shown.contains("no choices"), "{shown}");
+        assert!(error.is_retryable(), "{error:?}");
+    }
+}
+
+/// A password in the base URL shows in no error.
+#[tokio::test]
+async fn a_password_in_the_base_url_shows_in_no_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    drop(listener);
+    let config = OpenAiConfig {
+        base_url: format!("http://user:hunter2secret@{address}/v1"),
+        api_key: Some(KEY.into()),
+        ..OpenAiConfig::default()
+    };
+    let provider = OpenAiProvider::new(&config).expect("provider");
+    let error = provider.complete(&request("m")).await.expect_err("refused");
+    let shown = assert_no_key(&error);
+    let debug = format!("{error:?}");
+    assert!(matches!(error, LlmError::Connection { .. }), "{debug}");
+    assert!(
+        !shown.contains("hunter2secret") && !debug.contains("hunter2secret"),
+        "{debug}"
+    );
+    assert!(!shown.contains("user@"), "{shown}");
+    assert!(shown.contains(&address.to_string()), "{shown}");
 }
 
 #[tokio::test]
@@ -381,6 +519,32 @@ async fn rate_limit_error_carries_retry_after() {
         }
     );
     assert!(error.is_retryable());
+}
+
+/// A wait longer than the retry deadline allows is not waited for, and the error says why.
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_is_explained() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(PATH))
+        .respond_with(
+            error(429, "tokens", "rate_limit_exceeded", "Slow down.")
+                .insert_header("retry-after", "3600"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let retried = Retry::new(Arc::new(openai(&server)), fast_retry());
+    let start = Instant::now();
+    let error = retried.complete(&request("m")).await.expect_err("429");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let shown = error.to_string();
+    assert!(shown.contains("Slow down."), "{shown}");
+    assert!(
+        shown.contains("Retry-After") && shown.contains("3600"),
+        "{shown}"
+    );
+    assert!(shown.contains("retry deadline of 30 s"), "{shown}");
 }
 
 #[tokio::test]
@@ -665,7 +829,7 @@ async fn api_key_never_shows_in_errors_or_debug_output() {
     assert!(assert_no_key(error).contains("key [REDACTED] revoked"));
     assert_eq!(
         error.to_string(),
-        "openai answered HTTP 401: key [REDACTED] revoked"
+        "openai answered with an error (an error chunk in the stream, type invalid_api_key): key [REDACTED] revoked"
     );
 
     let config = openai_config(&server);

@@ -408,8 +408,8 @@ pub struct EstimateResponse {
     pub input_tokens: u64,
     /// The most answer tokens all requests may use.
     pub max_output_tokens: u64,
-    /// Upper bound of the price, in US dollars.
-    pub cost_usd: f64,
+    /// Upper bound of the price, in US dollars; `null` when the model's price is unknown.
+    pub cost_usd: Option<f64>,
     /// Chunks the range is split into.
     pub chunks: usize,
     /// Rounds of merging.
