@@ -4,12 +4,13 @@ use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use changelog_core::build::GroupBy;
 use changelog_core::pipeline::{Estimate, Observer};
 use changelog_core::request::{self, Request};
 use changelog_core::source::git::RepoPolicy;
 use changelog_core::{Changelog, Format, RangeQuery, Style};
 
-use crate::cli::{CliError, FormatArg, GenerateArgs, ProviderArg, StyleArg};
+use crate::cli::{CliError, FormatArg, GenerateArgs, GroupByArg, ProviderArg, StyleArg};
 
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     let llm = &args.llm;
@@ -44,6 +45,12 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         concurrency: Some(usize::from(llm.concurrency)),
         repair: llm.repair,
         template,
+        group_by: match args.group_by {
+            GroupByArg::Pr => GroupBy::PullRequest,
+            GroupByArg::Commit => GroupBy::Commit,
+        },
+        show_hidden: args.show_hidden,
+        tag_prefix: args.tag_prefix.clone(),
         ..Request::default()
     };
     let format = match args.format {
