@@ -2,8 +2,10 @@
 """Times `changelog generate --format json` against `git log` over a synthetic history.
 
 Builds a repository of N commits (20,000 by default) with `git fast-import`: Conventional and
-plain messages, bodies, footers, co-authors, and a pull-request merge every tenth commit. Then it
-times, in the same run and alternating between the two, over the whole history:
+plain messages, bodies, footers, co-authors, and a pull-request merge every tenth commit (shape
+`linear`), or every commit of main a merge of a pull request of 1 to 20 commits, about one
+commit in three a merge, as large GitHub projects have (shape `merge-heavy`). Then it times, in
+the same run and alternating between the two, over the whole history:
 
   - changelog generate --repo R --format json      (the engine: read, parse, group, render)
   - git log --format=%H%x00%an%x00%at%x00%B        (the floor: git only reads and prints)
@@ -12,7 +14,8 @@ and reports the median wall times, their ratio, and each command's peak resident
 (from wait4's rusage). Both commands write to /dev/null.
 
 Usage:
-  python3 benches/generate_vs_git_log.py [--commits N] [--runs K] [--bin PATH] [--check]
+  python3 benches/generate_vs_git_log.py [--shape linear|merge-heavy] [--commits N] [--runs K]
+                                         [--bin PATH] [--check] [--group-by pr|commit]
 
 Without --bin the release binary is built first (cargo build --release -p changelog-http).
 With --check the exit status is 1 when the ratio exceeds 2.0 or memory exceeds 200 MB.
@@ -71,8 +74,19 @@ def data(text: str) -> bytes:
     return b"data %d\n%s\n" % (len(raw), raw)
 
 
-def fast_import_stream(commits: int, seed: int = 7) -> bytes:
-    """A fast-import stream: main gets a merge of a 3-commit branch every tenth commit."""
+def pull_request_size(rng: random.Random) -> int:
+    """1 to 20 commits, most pull requests small: 2.2 on average, so a merge is one in 3.2."""
+    roll = rng.random()
+    if roll < 0.72:
+        return 1
+    if roll < 0.92:
+        return rng.randint(2, 3)
+    return rng.randint(4, 20)
+
+
+def fast_import_stream(commits: int, seed: int = 7, shape: str = "linear") -> bytes:
+    """A fast-import stream: main gets a merge of a 3-commit branch every tenth commit
+    (`linear`), or is made only of merges of pull requests of 1 to 20 commits (`merge-heavy`)."""
     rng = random.Random(seed)
     out = bytearray()
     when = 1_600_000_000
@@ -103,7 +117,32 @@ def fast_import_stream(commits: int, seed: int = 7) -> bytes:
     made = 0
     pr = 0
     while made < commits:
-        if made % 10 == 9 and main_tip is not None and commits - made >= 4:
+        if shape == "merge-heavy" and (main_tip is None or commits - made < 2):
+            path = f"crates/{rng.choice(WORDS)}/src/{rng.choice(WORDS)}.rs"
+            main_tip = commit("refs/heads/main", main_tip, None, message(rng, made),
+                              [(path, f"// {made}\n")])
+            made += 1
+        elif shape == "merge-heavy":
+            pr += 1
+            size = min(pull_request_size(rng), commits - made - 1)
+            tip = main_tip
+            changed = []
+            first = None
+            for _ in range(size):
+                path = f"src/pr{pr}/{rng.choice(WORDS)}.rs"
+                content = f"// {made}\n"
+                msg = message(rng, made)
+                first = first or msg.split("\n", 1)[0]
+                tip = commit("refs/heads/topic", tip, None, msg, [(path, content)])
+                changed.append((path, content))
+                made += 1
+            # Half the merges by GitHub's button, half by a merge queue (`Title (#N)`).
+            title = f"Merge pull request #{pr} from octo/topic-{pr}\n\n{first}\n"
+            if pr % 2 == 0:
+                title = f"{first} (#{pr})\n"
+            main_tip = commit("refs/heads/main", main_tip, tip, title, changed)
+            made += 1
+        elif made % 10 == 9 and main_tip is not None and commits - made >= 4:
             # A pull request: three commits on a branch, then the merge on main.
             pr += 1
             tip = main_tip
@@ -126,10 +165,10 @@ def fast_import_stream(commits: int, seed: int = 7) -> bytes:
     return bytes(out)
 
 
-def make_repo(path: Path, commits: int) -> None:
+def make_repo(path: Path, commits: int, shape: str = "linear") -> None:
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"],
-                   input=fast_import_stream(commits), check=True)
+                   input=fast_import_stream(commits, shape=shape), check=True)
     count = subprocess.run(["git", "-C", str(path), "rev-list", "--count", "HEAD"],
                            check=True, capture_output=True, text=True).stdout.strip()
     print(f"synthetic repository: {count} commits at {path}", file=sys.stderr)
@@ -157,6 +196,8 @@ def main() -> int:
     parser.add_argument("--bin", type=Path, help="the changelog binary (default: build release)")
     parser.add_argument("--keep", type=Path, help="build the repository here and keep it")
     parser.add_argument("--check", action="store_true", help="fail above 2.0x or 200 MB")
+    parser.add_argument("--shape", choices=["linear", "merge-heavy"], default="linear")
+    parser.add_argument("--group-by", choices=["pr", "commit"], default="pr")
     args = parser.parse_args()
 
     binary = args.bin
@@ -170,10 +211,11 @@ def main() -> int:
     repo = args.keep or workdir / "repo"
     try:
         if not (repo / ".git").exists():
-            make_repo(repo, args.commits)
+            make_repo(repo, args.commits, args.shape)
         commands = {
             "changelog generate --format json": [str(binary), "generate", "--repo", str(repo),
-                                                 "--format", "json"],
+                                                 "--format", "json",
+                                                 "--group-by", args.group_by],
             "git log --format=%H%x00%an%x00%at%x00%B": ["git", "-C", str(repo), "log",
                                                         "--format=%H%x00%an%x00%at%x00%B"],
         }

@@ -1,13 +1,28 @@
 //! Grouping: how the commits of a history become a structured [`Changelog`].
 //!
 //! Commits are parsed, noise is dropped, a commit and its revert that are both in the range
-//! cancel out, and the rest are grouped into the sections of a [`Style`].
+//! cancel out, the commits of one pull request become one entry ([`GroupBy`]), and the entries
+//! are grouped into the sections of a [`Style`].
+//!
+//! # One entry per pull request
+//!
+//! The commits that came through one pull request (its first reference in
+//! [`ParsedCommit::pull_requests`]) make one entry. Its text is the pull request's title (parsed
+//! as a summary: a Conventional Commit, `area: text`, or plain words) or, with no title, the
+//! most significant commit's description; its kind and scope come from the title, else from
+//! that commit (breaking before feature, fix, performance, ...). It cites every commit and
+//! keeps every breaking note. Commits with no pull request are one entry each. Entries of a
+//! section with the same scope and text fold into one.
 
 use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::changelog::{Changelog, Entry, Section, Stats, Style};
 use crate::commit::{History, Range, RemoteRepository};
-use crate::parse::{Noise, ParsedCommit, parse_commit};
+use crate::error::{Error, Result};
+use crate::parse::{Kind, Noise, ParsedCommit, parse_commit, parse_title};
 
 /// What the caller decides about a changelog beyond the commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +33,41 @@ pub struct BuildOptions {
     pub title: Option<String>,
     /// Version; the tag at the end of the range when `None`.
     pub version: Option<String>,
+    /// One entry per pull request (the default) or per commit.
+    pub group_by: GroupBy,
+    /// Show the entries the style hides (internal changes in keep-a-changelog) in a last
+    /// `Internal` section, rather than only in [`Changelog::hidden`].
+    pub show_hidden: bool,
+    /// Prefix of the release tags (`tokio-` of `tokio-1.52.0`), left out of the version.
+    pub tag_prefix: Option<String>,
+}
+
+/// What one entry of a changelog stands for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupBy {
+    /// One entry per pull request; commits with none are one entry each.
+    #[default]
+    #[serde(rename = "pr")]
+    PullRequest,
+    /// One entry per commit.
+    Commit,
+}
+
+impl FromStr for GroupBy {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "pr" | "pull-request" => Ok(Self::PullRequest),
+            "commit" => Ok(Self::Commit),
+            _ => Err(Error::UnknownName {
+                what: "grouping",
+                name: name.to_owned(),
+                expected: "pr, commit",
+            }),
+        }
+    }
 }
 
 /// The commits of a history that a changelog is made of, and what was left out.
@@ -101,15 +151,22 @@ impl Prepared {
                 .title
                 .clone()
                 .unwrap_or_else(|| "Changelog".to_owned()),
-            version: options
-                .version
-                .clone()
-                .or_else(|| range.as_ref().and_then(|r| r.to.tag.clone())),
+            version: options.version.clone().or_else(|| {
+                let tag = range.as_ref().and_then(|r| r.to.tag.as_deref())?;
+                let version = options
+                    .tag_prefix
+                    .as_deref()
+                    .and_then(|prefix| tag.strip_prefix(prefix))
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or(tag);
+                Some(version.to_owned())
+            }),
             date: range.as_ref().map(|r| r.to.time.date_naive()),
             range,
             repository: self.repository,
             style,
             sections,
+            hidden: Vec::new(),
             stats,
             model: None,
             usage: None,
@@ -121,8 +178,10 @@ impl Prepared {
 /// Turns a history into a structured changelog, deterministically.
 ///
 /// Commits are parsed, noise is dropped, a commit and its revert that are both in the range
-/// cancel out (a revert of a merge cancels the commits it merged), and the rest are grouped by the style. Entries with the same section, scope and
-/// text (a cherry-pick, say) are merged into one that cites every commit.
+/// cancel out (a revert of a merge cancels the commits it merged), the commits of a pull request
+/// become one entry (see the module docs), and the entries are grouped by the style. Entries
+/// with the same section, scope and text (a cherry-pick, say) are merged into one that cites
+/// every commit.
 #[must_use]
 pub fn build(history: History, options: &BuildOptions) -> Changelog {
     let mut prepared = prepare(history);
@@ -130,30 +189,26 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
     let mut sections: Vec<Vec<Entry>> = vec![Vec::new(); style.sections().len()];
     // (section, scope, text) -> position in its section, for merging duplicates.
     let mut seen: HashMap<(usize, Option<String>, String), usize> = HashMap::new();
-    for p in std::mem::take(&mut prepared.commits) {
-        let Some(section) = style.section_of(p.kind, p.breaking) else {
-            prepared.stats.hidden += 1;
+    let mut hidden: Vec<Entry> = Vec::new();
+    for group in group(std::mem::take(&mut prepared.commits), options.group_by) {
+        prepared.stats.grouped += group.len() - 1;
+        let size = group.len();
+        let entry = entry_of(group, options.group_by == GroupBy::PullRequest);
+        let Some(section) = style.section_of(entry.kind, entry.breaking) else {
+            prepared.stats.hidden += size;
+            hidden.push(entry);
             continue;
         };
-        let key = (section, p.scope.clone(), p.description.to_lowercase());
+        let key = (section, entry.scope.clone(), entry.text.to_lowercase());
         if let Some(&position) = seen.get(&key) {
-            merge_into(&mut sections[section][position], p);
-            prepared.stats.duplicates += 1;
+            merge_into(&mut sections[section][position], entry);
+            prepared.stats.duplicates += size;
             continue;
         }
         seen.insert(key, sections[section].len());
-        sections[section].push(Entry {
-            text: p.description,
-            commits: vec![p.commit.id],
-            breaking: p.breaking,
-            scope: p.scope,
-            refs: p.refs,
-            authors: p.authors,
-            kind: p.kind,
-            breaking_notes: p.breaking_notes,
-        });
+        sections[section].push(entry);
     }
-    let sections: Vec<Section> = sections
+    let mut sections: Vec<Section> = sections
         .into_iter()
         .enumerate()
         .filter(|(_, entries)| !entries.is_empty())
@@ -162,23 +217,142 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
             entries,
         })
         .collect();
-    prepared.into_changelog(style, options, sections)
+    if options.show_hidden && !hidden.is_empty() {
+        sections.push(Section {
+            title: "Internal".to_owned(),
+            entries: std::mem::take(&mut hidden),
+        });
+    }
+    let mut changelog = prepared.into_changelog(style, options, sections);
+    changelog.hidden = hidden;
+    changelog
 }
 
-fn merge_into(entry: &mut Entry, p: ParsedCommit) {
-    entry.commits.push(p.commit.id);
-    entry.breaking |= p.breaking;
-    for r in p.refs {
+/// The commits of each entry, in the order of each group's oldest commit.
+fn group(commits: Vec<ParsedCommit>, group_by: GroupBy) -> Vec<Vec<ParsedCommit>> {
+    let mut groups: Vec<Vec<ParsedCommit>> = Vec::with_capacity(commits.len());
+    let mut by_pull_request: HashMap<String, usize> = HashMap::new();
+    for p in commits {
+        let key = match group_by {
+            GroupBy::PullRequest => p.pull_requests.first(),
+            GroupBy::Commit => None,
+        };
+        match key {
+            Some(key) => match by_pull_request.get(key) {
+                Some(&g) => groups[g].push(p),
+                None => {
+                    by_pull_request.insert(key.clone(), groups.len());
+                    groups.push(vec![p]);
+                }
+            },
+            None => groups.push(vec![p]),
+        }
+    }
+    groups
+}
+
+/// How much a commit of a pull request says about the whole: breaking changes first, then
+/// features, security, fixes, performance, ... chores last.
+#[must_use]
+pub fn significance(kind: Kind, breaking: bool) -> u8 {
+    let rank = match kind {
+        Kind::Feature => 16,
+        Kind::Security => 15,
+        Kind::Fix => 14,
+        Kind::Performance => 13,
+        Kind::Improvement => 12,
+        Kind::Deprecation => 11,
+        Kind::Removal => 10,
+        Kind::Change => 9,
+        Kind::Revert => 8,
+        Kind::Refactor => 7,
+        Kind::Other => 6,
+        Kind::Documentation => 5,
+        Kind::Build => 4,
+        Kind::Test => 3,
+        Kind::Ci => 2,
+        Kind::Style => 1,
+        Kind::Chore => 0,
+    };
+    if breaking { rank + 32 } else { rank }
+}
+
+/// One entry for a group of commits (see the module docs).
+fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool) -> Entry {
+    let title = group
+        .iter()
+        .find_map(|p| p.pull_request_title.as_deref())
+        .filter(|_| pull_request_title)
+        .map(parse_title);
+    let ids: Vec<String> = group.iter().map(|p| p.commit.id.clone()).collect();
+    let mut lead = 0;
+    for (i, p) in group.iter().enumerate() {
+        if significance(p.kind, p.breaking) > significance(group[lead].kind, group[lead].breaking) {
+            lead = i;
+        }
+    }
+    let mut entry = None;
+    let mut rest = Vec::new();
+    for (i, p) in group.into_iter().enumerate() {
+        if i == lead {
+            entry = Some(entry_of_commit(p));
+        } else {
+            rest.push(p);
+        }
+    }
+    let mut entry = entry.expect("a group has a commit");
+    for p in rest {
+        merge_into(&mut entry, entry_of_commit(p));
+    }
+    // Cite the commits in history order, whichever led.
+    entry.commits = ids;
+    if let Some(title) = title {
+        let kind = if title.commit_type.is_some() || title.kind != Kind::Other {
+            title.kind
+        } else {
+            entry.kind
+        };
+        entry.text = title.description;
+        entry.kind = kind;
+        entry.scope = title.scope.or(entry.scope);
+        entry.breaking |= title.breaking;
+    }
+    entry
+}
+
+fn entry_of_commit(p: ParsedCommit) -> Entry {
+    Entry {
+        text: p.description,
+        commits: vec![p.commit.id],
+        breaking: p.breaking,
+        scope: p.scope,
+        refs: p.refs,
+        pull_requests: p.pull_requests,
+        authors: p.authors,
+        kind: p.kind,
+        breaking_notes: p.breaking_notes,
+    }
+}
+
+fn merge_into(entry: &mut Entry, other: Entry) {
+    entry.commits.extend(other.commits);
+    entry.breaking |= other.breaking;
+    for r in other.refs {
         if !entry.refs.contains(&r) {
             entry.refs.push(r);
         }
     }
-    for a in p.authors {
+    for r in other.pull_requests {
+        if !entry.pull_requests.contains(&r) {
+            entry.pull_requests.push(r);
+        }
+    }
+    for a in other.authors {
         if !entry.authors.iter().any(|b| b.email == a.email) {
             entry.authors.push(a);
         }
     }
-    for note in p.breaking_notes {
+    for note in other.breaking_notes {
         if !entry.breaking_notes.contains(&note) {
             entry.breaking_notes.push(note);
         }

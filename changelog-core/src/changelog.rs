@@ -23,8 +23,11 @@ pub struct Entry {
     pub breaking: bool,
     /// The scope (`api`), if any.
     pub scope: Option<String>,
-    /// Issue and pull request references (`#12`).
+    /// Issue references (`Fixes #12`).
     pub refs: Vec<String>,
+    /// The pull or merge requests the change came through (`#34`, `!7`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pull_requests: Vec<String>,
     /// Who made the change.
     pub authors: Vec<Author>,
     /// What kind of change this is.
@@ -65,6 +68,9 @@ pub struct Stats {
     /// Commits folded into an entry with the same section, scope and text (cherry-picks).
     #[serde(default)]
     pub duplicates: usize,
+    /// Commits folded into the entry of their pull request (beyond its first).
+    #[serde(default)]
+    pub grouped: usize,
 }
 
 /// A changelog for one range: the structured document every renderer starts from.
@@ -85,6 +91,9 @@ pub struct Changelog {
     pub style: Style,
     /// Sections in the style's order; empty sections are left out.
     pub sections: Vec<Section>,
+    /// Entries the style does not show (internal changes in keep-a-changelog), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<Entry>,
     /// What went in and what was left out.
     pub stats: Stats,
     /// The model that wrote the entries (LLM path only).
@@ -164,8 +173,9 @@ pub enum Style {
     #[default]
     Conventional,
     /// <https://keepachangelog.com>: Added, Changed, Deprecated, Removed, Fixed, Security.
-    /// Changes that users do not notice (documentation, tests, build, CI, chores) are left out;
-    /// breaking changes stay in their section and are marked.
+    /// Changes that users do not notice (internal refactors and clean-ups, documentation,
+    /// tests, build, CI, chores) are left out unless breaking (the changelog's `hidden` list
+    /// keeps them); breaking changes stay in their section and are marked.
     KeepAChangelog,
     /// Plain-language release notes for the people who use the software (needs a model).
     ReleaseNotes,
@@ -255,7 +265,6 @@ impl Style {
                 Kind::Feature => Some(0),
                 Kind::Improvement
                 | Kind::Performance
-                | Kind::Refactor
                 | Kind::Revert
                 | Kind::Change
                 | Kind::Other => Some(1),

@@ -43,9 +43,15 @@ pub struct Commit {
     pub trailers: Vec<Trailer>,
     /// Parent ids, first parent first.
     pub parents: Vec<String>,
-    /// References (`#34`, `!12`) of the pull or merge request whose merge brought this commit in.
+    /// References (`#34`, `!12`) of the pull or merge requests whose merges brought this commit
+    /// in, the innermost (the one merged first) first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_refs: Vec<String>,
+    /// Title of the innermost pull request whose merge brought this commit in, when the merge
+    /// names it (`Subject (#12)` of a merge queue, the first body line of a GitHub, bors or
+    /// GitLab merge, `Merged PR 12: Subject` of Azure DevOps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_title: Option<String>,
 }
 
 impl Commit {
@@ -80,6 +86,7 @@ impl Commit {
             trailers,
             parents,
             merge_refs: Vec::new(),
+            merge_title: None,
         }
     }
 

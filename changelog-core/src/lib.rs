@@ -59,6 +59,8 @@ pub mod llm;
 pub mod parse;
 pub mod pipeline;
 pub mod prompt;
+/// Pull requests named by commit messages, in every common merge style.
+pub mod pull_request;
 pub mod redact;
 pub mod render;
 #[cfg(feature = "git")]

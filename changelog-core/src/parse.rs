@@ -5,33 +5,45 @@
 //!
 //! # The heuristic for plain messages
 //!
-//! A summary that is not `type(scope)!: description` is classified by its first word, lowercased
-//! and with a trailing `s`, `ed` or `ing` ignored (`Adds`, `added`, `adding` all read as `add`):
+//! A summary that is not `type(scope)!: description` is classified by its verb, lowercased and
+//! with a trailing `s`, `ed` or `ing` ignored (`Adds`, `added`, `adding` all read as `add`):
 //!
-//! | first word | kind |
+//! | verb | kind |
 //! |---|---|
-//! | add, implement, introduce, support, create, allow, enable, provide, new, initial | [`Kind::Feature`] |
-//! | improve, enhance, extend, expose | [`Kind::Improvement`] |
-//! | fix, resolve, correct, repair, prevent, patch, hotfix, bugfix | [`Kind::Fix`] |
-//! | optimize, optimise, speed | [`Kind::Performance`] |
-//! | refactor, restructure, simplify, clean, cleanup, rename, move, extract, reorganize, rework, rewrite | [`Kind::Refactor`] |
-//! | document, doc, docs, readme | [`Kind::Documentation`] |
-//! | test, tests | [`Kind::Test`] |
-//! | format, reformat, lint | [`Kind::Style`] |
+//! | add, implement, introduce, support, create, allow, enable, provide, new, initial, teach, accept, permit, let | [`Kind::Feature`] |
+//! | improve, enhance, extend, expose, better, polish, increase, relax | [`Kind::Improvement`] |
+//! | fix, resolve, correct, repair, prevent, patch, hotfix, bugfix, avoid, ensure, handle, guard, work around, do not, don't, never, restore, stop, address, mitigate, protect, reject, check, validate, respect, honour, preserve, catch, unbreak | [`Kind::Fix`] |
+//! | optimize, optimise, speed, reduce, cache, accelerate, perf, faster | [`Kind::Performance`] |
+//! | refactor, restructure, simplify, clean, cleanup, rename, move, extract, reorganize, rework, rewrite, split, inline, unify, consolidate, tidy, dedupe, factor, migrate, convert | [`Kind::Refactor`] |
+//! | document, doc, docs, readme, clarify, explain | [`Kind::Documentation`] |
+//! | test | [`Kind::Test`] |
+//! | format, reformat, lint, fmt, rustfmt, style | [`Kind::Style`] |
 //! | remove, delete, drop | [`Kind::Removal`] |
 //! | deprecate | [`Kind::Deprecation`] |
-//! | update, upgrade, change, bump, replace, switch, use, make, tweak, adjust | [`Kind::Change`] |
-//! | anything else | [`Kind::Other`] |
+//! | revert | [`Kind::Revert`] |
+//! | update, upgrade, change, bump, replace, switch, use, make, tweak, adjust, set, default, prefer, limit, downgrade | [`Kind::Change`] |
+//! | anything else | [`Kind::Other`] (a leading noun: `typo`, `docs` → documentation, `tests` → tests) |
 //!
-//! A summary in the `subsystem: description` form whose prefix is not a known type (`net: fix
-//! leak`) takes the prefix as its scope and classifies the description the same way. A fix or
-//! change that mentions `security`, `vulnerability` or a `CVE-` identifier is
-//! [`Kind::Security`].
+//! The object then decides where the verb cannot: a summary that names documentation (`docs`,
+//! `readme`, `typo`, `comment`, `example`, ...) is [`Kind::Documentation`] (`fix typo in docs`),
+//! one that names tests (`test`, `tests`, `flaky`, `benchmark`, ...) is [`Kind::Test`] (`enable
+//! tests for ...`, `add test for ...`), one that names CI (`ci`, `workflow`, `actions`) is
+//! [`Kind::Ci`]; `update dependencies` and `bump X from a to b` are [`Kind::Build`]; removing
+//! `unused`, `dead` or `obsolete` things is a [`Kind::Refactor`]. Removals, deprecations and
+//! reverts keep their kind.
+//!
+//! A summary in the `area: description` or `area/sub: description` form whose prefix is not a
+//! known type (`net: fix leak`) takes the prefix as its scope and classifies the description
+//! the same way; `area: revert "..."` is a revert. A `CVE-` or `GHSA-` identifier anywhere in
+//! the summary or the trailers makes the commit [`Kind::Security`] (a leading `CVE-...:` stays in
+//! the text, it is no scope), as does a fix or change that mentions `security` or a
+//! vulnerability.
 //!
 //! # Noise
 //!
 //! `fixup!`, `squash!` and `amend!` commits, release bumps (`chore(release): 1.2.0`,
-//! `Bump version to 1.2.0`, `v1.2.0`), merge commits and empty messages are kept out of the
+//! `Bump version to 1.2.0`, `v1.2.0`, `chore: prepare tokio v1.52.2 (#7000)`, `Release
+//! tokio-1.52.0`), merge commits and empty messages are kept out of the
 //! changelog; [`ParsedCommit::noise`] says why.
 
 use serde::{Deserialize, Serialize};
@@ -145,8 +157,17 @@ pub struct ParsedCommit {
     pub breaking: bool,
     /// Texts of the `BREAKING CHANGE:` / `BREAKING-CHANGE:` footers.
     pub breaking_notes: Vec<String>,
-    /// Issue and pull request references (`#12`, `!7`, `owner/repo#3`), in order of appearance.
+    /// Issue references (`Fixes #12`, `Refs: owner/repo#3`), in order of appearance; pull
+    /// requests are in [`ParsedCommit::pull_requests`].
     pub refs: Vec<String>,
+    /// The pull or merge requests that brought this commit in (`#12`, `!7`, `D123`): its own
+    /// squash reference or review trailer first, then those of the merges that merged it, the
+    /// innermost first.
+    #[serde(default)]
+    pub pull_requests: Vec<String>,
+    /// The title of the first of [`ParsedCommit::pull_requests`], when a merge named it.
+    #[serde(default)]
+    pub pull_request_title: Option<String>,
     /// The author, then the co-authors named by `Co-authored-by`, without duplicates.
     pub authors: Vec<Author>,
     /// Ids (full or abbreviated) of the commits this one reverts.
@@ -160,7 +181,6 @@ pub struct ParsedCommit {
 pub fn parse_commit(commit: Commit) -> ParsedCommit {
     let summary = commit.summary.trim();
     let noise = noise_of(&commit, summary);
-    let header = conventional_header(summary);
 
     let breaking_footers: Vec<&str> = commit
         .trailers
@@ -175,8 +195,77 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
         .map(str::to_owned)
         .collect();
 
-    let mut reverts = Vec::new();
-    let (mut kind, commit_type, scope, text, bang) = match header {
+    let title = parse_title(summary);
+    let reverts = reverted_ids(&commit, title.kind == Kind::Revert);
+
+    let mut refs = Vec::new();
+    for trailer in &commit.trailers {
+        if is_reference_key(&trailer.key) {
+            collect_references(&trailer.value, &mut refs);
+        }
+    }
+    let mut pull_requests: Vec<String> = title.pull_request.clone().into_iter().collect();
+    pull_requests.extend(crate::pull_request::review_trailer(&commit.body));
+    pull_requests.extend(commit.merge_refs.iter().cloned());
+    dedup_in_order(&mut pull_requests);
+    refs.retain(|r| !pull_requests.contains(r));
+    dedup_in_order(&mut refs);
+
+    let authors = authors_of(&commit);
+    let advisory_trailer = commit
+        .trailers
+        .iter()
+        .any(|t| mentions_advisory(&t.key) || mentions_advisory(&t.value));
+    ParsedCommit {
+        kind: if advisory_trailer && title.kind != Kind::Revert {
+            Kind::Security
+        } else {
+            title.kind
+        },
+        commit_type: title.commit_type,
+        scope: title.scope,
+        description: title.description,
+        breaking: title.breaking || has_breaking_footer,
+        breaking_notes,
+        refs,
+        pull_requests,
+        pull_request_title: commit.merge_title.clone(),
+        authors,
+        reverts,
+        noise,
+        commit,
+    }
+}
+
+/// What a summary (a commit's first line, or a pull request's title) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title {
+    /// What it changes.
+    pub kind: Kind,
+    /// The Conventional Commits type, lowercased, when the summary has a known one.
+    pub commit_type: Option<String>,
+    /// The scope (`api` of `feat(api): ...`, `net` of `net: ...`).
+    pub scope: Option<String>,
+    /// The text without type, scope and pull request reference.
+    pub description: String,
+    /// `!` before the colon.
+    pub breaking: bool,
+    /// The pull request the summary names (`(#12)`, `Merged PR 12: ...`).
+    pub pull_request: Option<String>,
+}
+
+/// Parses a summary: Conventional Commits header, `area: text`, git's `Revert "..."` and
+/// `Reapply "..."`, a squash reference, or a plain message classified by its words.
+#[must_use]
+pub fn parse_title(summary: &str) -> Title {
+    let mut summary = summary.trim();
+    let mut pull_request = None;
+    if let Some((number, title)) = crate::pull_request::azure_title(summary) {
+        pull_request = Some(format!("!{number}"));
+        summary = title;
+    }
+    let header = conventional_header(summary).filter(|h| !mentions_advisory(h.commit_type));
+    let (kind, commit_type, scope, text, bang) = match header {
         Some(h) => match Kind::from_type(h.commit_type) {
             Some(kind) => (
                 kind,
@@ -187,7 +276,13 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
             ),
             // `subsystem: description`: the prefix is a scope, the description decides.
             None => (
-                classify_plain(h.description),
+                if git_revert(h.description).is_some()
+                    || h.description.to_ascii_lowercase().starts_with("revert \"")
+                {
+                    Kind::Revert
+                } else {
+                    area_kind(h.commit_type).unwrap_or_else(|| classify_plain(h.description))
+                },
                 None,
                 Some(h.scope.map_or(h.commit_type, |s| s).to_owned()),
                 h.description,
@@ -216,40 +311,24 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
             }
         }
     };
-    let reverted = reverted_ids(&commit, kind == Kind::Revert);
-    if !reverted.is_empty() {
-        reverts = reverted;
-    }
-    let (description, squash_ref) = strip_squash_reference(text);
-    if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(description) {
+    let (description, squash_ref) = match crate::pull_request::squash_reference(text) {
+        Some((description, reference)) => (description, Some(reference)),
+        None => (text.trim_end(), None),
+    };
+    let mut kind = kind;
+    if mentions_advisory(description)
+        || (matches!(kind, Kind::Fix | Kind::Change | Kind::Other)
+            && mentions_security(description))
+    {
         kind = Kind::Security;
     }
-
-    let mut refs = Vec::new();
-    if let Some(r) = squash_ref {
-        refs.push(r.to_owned());
-    }
-    for trailer in &commit.trailers {
-        if is_reference_key(&trailer.key) {
-            collect_references(&trailer.value, &mut refs);
-        }
-    }
-    refs.extend(commit.merge_refs.iter().cloned());
-    dedup_in_order(&mut refs);
-
-    let authors = authors_of(&commit);
-    ParsedCommit {
+    Title {
         kind,
         commit_type,
         scope: scope.filter(|s| !s.is_empty()),
         description: description.to_owned(),
-        breaking: bang || has_breaking_footer,
-        breaking_notes,
-        refs,
-        authors,
-        reverts,
-        noise,
-        commit,
+        breaking: bang,
+        pull_request: pull_request.or(squash_ref.map(str::to_owned)),
     }
 }
 
@@ -272,7 +351,7 @@ pub fn conventional_header(summary: &str) -> Option<Header<'_>> {
     let bytes = summary.as_bytes();
     let type_end = bytes
         .iter()
-        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-'))?;
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/' | b'.')))?;
     if type_end == 0 || !bytes[0].is_ascii_alphabetic() {
         return None;
     }
@@ -335,10 +414,13 @@ fn noise_of(commit: &Commit, summary: &str) -> Option<Noise> {
 /// `chore(release): 1.2.0`, `chore: release v1.2.0`, `Bump version to 1.2.0`, `Release 1.2`,
 /// `v1.2.0`. A dependency bump (`chore(deps): bump serde from 1.0 to 1.1`) is not one.
 fn is_release_bump(summary: &str) -> bool {
+    let summary = crate::pull_request::squash_reference(summary).map_or(summary, |(text, _)| text);
     let text = match conventional_header(summary) {
         Some(h) => {
             let t = h.commit_type.to_ascii_lowercase();
-            if !matches!(t.as_str(), "chore" | "release" | "build") {
+            // `tokio: prepare Tokio v1.52.2`: an area, not a type, decides nothing.
+            if Kind::from_type(&t).is_some() && !matches!(t.as_str(), "chore" | "release" | "build")
+            {
                 return false;
             }
             if matches!(
@@ -380,14 +462,30 @@ fn is_release_bump(summary: &str) -> bool {
             "release" | "released" | "releasing" | "bump" | "bumped" | "version" | "prepare"
         )
     });
-    match (words.next(), words.next()) {
-        (None, _) => leading_words_skipped,
-        (Some(version), None) => looks_like_version(version),
+    match (words.next(), words.next(), words.next()) {
+        (None, _, _) => leading_words_skipped,
+        (Some(version), None, _) => looks_like_version(version),
+        // `prepare tokio v1.52.2`, `1.2.0 release`
+        (Some(name), Some(version), None) => {
+            (leading_words_skipped
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && looks_like_version(version))
+                || (looks_like_version(name) && version == "release")
+        }
         _ => false,
     }
 }
 
 fn looks_like_version(word: &str) -> bool {
+    // `tokio-1.52.0`, `pkg@1.2.0`: a monorepo's tag.
+    let word = match word.find(|c: char| c.is_ascii_digit()) {
+        Some(digit) if digit > 1 && matches!(word.as_bytes()[digit - 1], b'-' | b'@' | b'v') => {
+            &word[digit..]
+        }
+        _ => word,
+    };
     let word = word.strip_prefix('v').unwrap_or(word);
     let core = word.split(['-', '+']).next().unwrap_or_default();
     let mut parts = core.split('.');
@@ -431,20 +529,6 @@ fn reverted_ids(commit: &Commit, is_revert: bool) -> Vec<String> {
     }
     dedup_in_order(&mut ids);
     ids
-}
-
-/// Removes a trailing `(#123)` (GitHub squash merge) or `(!12)` (GitLab) from a description.
-fn strip_squash_reference(text: &str) -> (&str, Option<&str>) {
-    let trimmed = text.trim_end();
-    if let Some(open) = trimmed.rfind('(')
-        && trimmed.ends_with(')')
-    {
-        let inner = &trimmed[open + 1..trimmed.len() - 1];
-        if is_short_reference(inner) {
-            return (trimmed[..open].trim_end(), Some(inner));
-        }
-    }
-    (trimmed, None)
 }
 
 fn is_short_reference(text: &str) -> bool {
@@ -528,20 +612,134 @@ fn parse_person(value: &str) -> Option<Author> {
     })
 }
 
-/// Classifies a message that follows no convention by its first word (see the module docs).
+/// Classifies a message that follows no convention by its verb, then its object (see the
+/// module docs).
 #[must_use]
 pub fn classify_plain(summary: &str) -> Kind {
-    let first = summary
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .trim_matches(|c: char| !c.is_alphanumeric())
-        .to_ascii_lowercase();
-    let kind = classify_verb(&first).or_else(|| {
-        // Adds, added, adding; fixes, fixed, fixing; removes, removed...
+    let lower = summary.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == '/' || c == ',')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\''))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first = words.first().copied().unwrap_or_default();
+    let second = words.get(1).copied().unwrap_or_default();
+    let verb = match (first, second) {
+        ("do" | "does" | "did", "not") | ("don't" | "doesn't" | "never", _) => Some(Kind::Fix),
+        ("work" | "works" | "worked" | "working", "around") => Some(Kind::Fix),
+        _ => verb_kind(first),
+    };
+    let has = |list: &[&str]| words.iter().skip(1).any(|w| list.contains(w));
+    let kind = match verb {
+        Some(kind) => object_kind(kind, first, &words, &has),
+        // A noun first: `typo in ...`, `docs for ...`, `tests for ...`.
+        None => match first {
+            "typo" | "typos" | "docs" | "doc" | "documentation" | "readme" | "changelog" => {
+                Kind::Documentation
+            }
+            "tests" | "test" | "testing" => Kind::Test,
+            "ci" => Kind::Ci,
+            "deps" | "dependencies" => Kind::Build,
+            _ => Kind::Other,
+        },
+    };
+    if mentions_advisory(summary)
+        || (matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(summary))
+    {
+        Kind::Security
+    } else {
+        kind
+    }
+}
+
+/// The verb's kind refined by its object: documentation, tests, CI and dependencies are what
+/// they are whatever was done to them; removing dead code is a clean-up.
+fn object_kind(kind: Kind, verb: &str, words: &[&str], has: &dyn Fn(&[&str]) -> bool) -> Kind {
+    if matches!(kind, Kind::Removal | Kind::Deprecation | Kind::Revert) {
+        if kind == Kind::Removal
+            && has(&[
+                "unused",
+                "dead",
+                "redundant",
+                "obsolete",
+                "leftover",
+                "stale",
+            ])
+        {
+            return Kind::Refactor;
+        }
+        return kind;
+    }
+    if has(&[
+        "docs",
+        "doc",
+        "documentation",
+        "readme",
+        "docstring",
+        "docstrings",
+        "comment",
+        "comments",
+        "changelog",
+        "rustdoc",
+        "javadoc",
+        "godoc",
+        "example",
+        "examples",
+    ]) {
+        return Kind::Documentation;
+    }
+    if has(&[
+        "test",
+        "tests",
+        "testing",
+        "testcase",
+        "testcases",
+        "benchmark",
+        "benchmarks",
+        "bench",
+        "benches",
+        "flaky",
+        "fuzzer",
+        "fuzzing",
+    ]) {
+        return Kind::Test;
+    }
+    if has(&[
+        "ci",
+        "workflow",
+        "workflows",
+        "actions",
+        "appveyor",
+        "travis",
+        "circleci",
+        "codecov",
+    ]) {
+        return Kind::Ci;
+    }
+    let dependency_verb = matches!(kind, Kind::Change) || verb.starts_with("bump");
+    let from_to = words.windows(2).any(|w| w[0] == "from") && words.contains(&"to");
+    if dependency_verb
+        && (has(&[
+            "dependencies",
+            "dependency",
+            "deps",
+            "dep",
+            "lockfile",
+            "msrv",
+            "toolchain",
+        ]) || (verb.starts_with("bump") && from_to))
+    {
+        return Kind::Build;
+    }
+    kind
+}
+
+/// The verb's kind, its inflections included (`adds`, `added`, `adding`; `dropped`).
+fn verb_kind(word: &str) -> Option<Kind> {
+    classify_verb(word).or_else(|| {
         ["ing", "ed", "es", "s", "d"]
             .iter()
-            .filter_map(|suffix| first.strip_suffix(suffix))
+            .filter_map(|suffix| word.strip_suffix(suffix))
             .find_map(|stem| {
                 classify_verb(stem)
                     .or_else(|| classify_verb(&format!("{stem}e")))
@@ -554,35 +752,51 @@ pub fn classify_plain(summary: &str) -> Kind {
                         }
                     })
             })
-    });
-    let kind = kind.unwrap_or(Kind::Other);
-    if matches!(kind, Kind::Fix | Kind::Change | Kind::Other) && mentions_security(summary) {
-        Kind::Security
-    } else {
-        kind
-    }
+    })
 }
 
 fn classify_verb(word: &str) -> Option<Kind> {
     Some(match word {
         "add" | "implement" | "introduce" | "support" | "create" | "allow" | "enable"
-        | "provide" | "new" | "initial" => Kind::Feature,
-        "improve" | "enhance" | "extend" | "expose" => Kind::Improvement,
-        "fix" | "resolve" | "correct" | "repair" | "prevent" | "patch" | "hotfix" | "bugfix" => {
-            Kind::Fix
-        }
-        "optimize" | "optimise" | "speed" => Kind::Performance,
+        | "provide" | "new" | "initial" | "teach" | "accept" | "permit" | "let" => Kind::Feature,
+        "improve" | "enhance" | "extend" | "expose" | "better" | "polish" | "increase"
+        | "relax" => Kind::Improvement,
+        "fix" | "resolve" | "correct" | "repair" | "prevent" | "patch" | "hotfix" | "bugfix"
+        | "avoid" | "ensure" | "handle" | "guard" | "workaround" | "restore" | "stop"
+        | "address" | "mitigate" | "protect" | "reject" | "check" | "validate" | "respect"
+        | "honor" | "honour" | "preserve" | "properly" | "catch" | "unbreak" | "prohibit"
+        | "forbid" | "disallow" => Kind::Fix,
+        "optimize" | "optimise" | "speed" | "speedup" | "accelerate" | "reduce" | "perf"
+        | "cache" | "faster" => Kind::Performance,
         "refactor" | "restructure" | "simplify" | "clean" | "cleanup" | "rename" | "move"
-        | "extract" | "reorganize" | "reorganise" | "rework" | "rewrite" => Kind::Refactor,
-        "document" | "doc" | "docs" | "readme" => Kind::Documentation,
+        | "extract" | "reorganize" | "reorganise" | "rework" | "rewrite" | "split" | "inline"
+        | "unify" | "consolidate" | "tidy" | "dedupe" | "deduplicate" | "factor" | "migrate"
+        | "convert" | "internal" => Kind::Refactor,
+        "document" | "doc" | "docs" | "readme" | "clarify" | "explain" => Kind::Documentation,
         "test" => Kind::Test,
-        "format" | "reformat" | "lint" => Kind::Style,
+        "format" | "reformat" | "lint" | "fmt" | "rustfmt" | "style" => Kind::Style,
         "remove" | "delete" | "drop" => Kind::Removal,
         "deprecate" => Kind::Deprecation,
+        "revert" => Kind::Revert,
         "update" | "upgrade" | "change" | "bump" | "replace" | "switch" | "use" | "make"
-        | "tweak" | "adjust" => Kind::Change,
+        | "tweak" | "adjust" | "set" | "default" | "prefer" | "limit" | "downgrade" => Kind::Change,
         _ => return None,
     })
+}
+
+/// An area that says what the change is about whatever its verb (`Documentation: fix typos`).
+fn area_kind(area: &str) -> Option<Kind> {
+    match area.to_ascii_lowercase().as_str() {
+        "documentation" | "readme" | "man" => Some(Kind::Documentation),
+        "selftests" | "testing" | "testdata" => Some(Kind::Test),
+        _ => None,
+    }
+}
+
+/// A CVE or GHSA identifier.
+fn mentions_advisory(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    upper.contains("CVE-") || upper.contains("GHSA-")
 }
 
 fn dedup_in_order(items: &mut Vec<String>) {
@@ -797,13 +1011,25 @@ mod tests {
     }
 
     #[test]
-    fn squash_reference_is_moved_to_refs() {
+    fn squash_reference_is_a_pull_request() {
         let p = parse("feat(ui): dark mode (#123)\n\nFixes #100\nCloses acme/web#5");
         assert_eq!(p.description, "dark mode");
-        assert_eq!(p.refs, ["#123", "#100", "acme/web#5"]);
+        assert_eq!(p.pull_requests, ["#123"]);
+        assert_eq!(p.refs, ["#100", "acme/web#5"]);
         let p = parse("Fix crash on start (!42)");
-        assert_eq!(p.refs, ["!42"]);
+        assert_eq!(p.pull_requests, ["!42"]);
+        assert!(p.refs.is_empty());
         assert_eq!(p.description, "Fix crash on start");
+        let p = parse("Merged PR 314: feat(export): CSV files\n\nRelated work items: #7");
+        assert_eq!(p.pull_requests, ["!314"]);
+        assert_eq!(
+            (p.kind, p.scope.as_deref()),
+            (Kind::Feature, Some("export"))
+        );
+        assert_eq!(p.description, "CSV files");
+        let p =
+            parse("[X86] Fold a shuffle\n\nDifferential Revision: https://reviews.llvm.org/D4242");
+        assert_eq!(p.pull_requests, ["D4242"]);
     }
 
     #[test]
@@ -874,6 +1100,13 @@ mod tests {
             ("v1.2.3", Noise::ReleaseBump),
             ("1.2.3", Noise::ReleaseBump),
             ("Bump version", Noise::ReleaseBump),
+            ("chore: prepare v1.52.2", Noise::ReleaseBump),
+            ("chore: prepare Tokio v1.52.2 (#7000)", Noise::ReleaseBump),
+            ("tokio: prepare Tokio v1.52.2", Noise::ReleaseBump),
+            ("Release tokio-1.52.0", Noise::ReleaseBump),
+            ("Release 1.2.0", Noise::ReleaseBump),
+            ("bump version to 1.2.0", Noise::ReleaseBump),
+            ("v2.0.0 release", Noise::ReleaseBump),
             ("Merge pull request #34 from a/b", Noise::Merge),
             ("", Noise::Empty),
         ] {
@@ -889,6 +1122,8 @@ mod tests {
             "feat: release notes page",
             "Release the lock before waiting",
             "fix: v1.2.3 regression in parser",
+            "Bump tokio to 1.52",
+            "feat: prepare v2 API",
         ] {
             assert_eq!(parse(message).noise, None, "{message:?}");
         }
@@ -904,7 +1139,7 @@ mod tests {
             ("Fixed typo in error", Kind::Fix),
             ("Fixes #12", Kind::Fix),
             ("Remove the legacy API", Kind::Removal),
-            ("Removed dead code", Kind::Removal),
+            ("Removed dead code", Kind::Refactor),
             ("Dropped support for Node 6", Kind::Removal),
             ("Dropping the cache", Kind::Removal),
             ("Improve error messages", Kind::Improvement),
@@ -912,7 +1147,7 @@ mod tests {
             ("Optimize the walker", Kind::Performance),
             ("Refactored the parser", Kind::Refactor),
             ("Deprecate the v1 endpoint", Kind::Deprecation),
-            ("Update dependencies", Kind::Change),
+            ("Update dependencies", Kind::Build),
             ("Patch security hole in login", Kind::Security),
             ("Update openssl for CVE-2024-1234", Kind::Security),
             ("Document the config file", Kind::Documentation),
@@ -925,9 +1160,13 @@ mod tests {
     }
 
     #[test]
-    fn merge_refs_are_references() {
+    fn merge_refs_are_pull_requests() {
         let mut c = commit("Add a thing");
         c.merge_refs = vec!["#34".into()];
-        assert_eq!(parse_commit(c).refs, ["#34"]);
+        c.merge_title = Some("The feature".into());
+        let p = parse_commit(c);
+        assert_eq!(p.pull_requests, ["#34"]);
+        assert!(p.refs.is_empty());
+        assert_eq!(p.pull_request_title.as_deref(), Some("The feature"));
     }
 }

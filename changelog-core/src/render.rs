@@ -163,9 +163,9 @@ fn write_entry(
         out.push_str(":** ");
     }
     push_escaped(out, &single_line(&entry.text), Place::LineStart);
-    if !entry.refs.is_empty() {
+    if !entry.refs.is_empty() || !entry.pull_requests.is_empty() {
         out.push_str(" (");
-        for (i, reference) in entry.refs.iter().enumerate() {
+        for (i, reference) in entry.pull_requests.iter().chain(&entry.refs).enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }

@@ -20,7 +20,7 @@ use std::borrow::Cow;
 
 use uuid::Uuid;
 
-use crate::build::{BuildOptions, build};
+use crate::build::{BuildOptions, GroupBy, build};
 use crate::changelog::{Changelog, Stats, Style};
 use crate::commit::{History, RangeQuery};
 use crate::error::{Error, Result};
@@ -77,6 +77,12 @@ pub struct Request {
     /// What to do when the model's answer keeps no entry although the range has user-facing
     /// commits.
     pub on_empty: OnEmpty,
+    /// One entry per pull request (the default) or per commit.
+    pub group_by: GroupBy,
+    /// Show the entries the style hides in a last `Internal` section.
+    pub show_hidden: bool,
+    /// Prefix of the release tags, left out of the version (`tokio-`).
+    pub tag_prefix: Option<String>,
 }
 
 /// What a generation does when the model's answer keeps no entry (it was empty, or every
@@ -164,6 +170,9 @@ impl Request {
             style: self.style,
             title: self.title.clone(),
             version: self.version.clone(),
+            group_by: self.group_by,
+            show_hidden: self.show_hidden,
+            tag_prefix: self.tag_prefix.clone(),
         }
     }
 
@@ -265,6 +274,7 @@ pub fn manual_document(title: String, version: Option<String>, style: Style) -> 
         repository: None,
         style,
         sections: Vec::new(),
+        hidden: Vec::new(),
         stats: Stats::default(),
         model: None,
         usage: None,

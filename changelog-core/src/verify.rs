@@ -289,12 +289,18 @@ fn entry_for(candidate: &Candidate, positions: &[usize], index: &CommitIndex<'_>
     }
     let commits: Vec<&ParsedCommit> = positions.iter().map(|&p| index.commit(p)).collect();
     let mut refs: Vec<String> = Vec::new();
+    let mut pull_requests: Vec<String> = Vec::new();
     let mut authors: Vec<Author> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     for c in &commits {
         for r in &c.refs {
             if !refs.contains(r) {
                 refs.push(r.clone());
+            }
+        }
+        for r in &c.pull_requests {
+            if !pull_requests.contains(r) {
+                pull_requests.push(r.clone());
             }
         }
         for a in &c.authors {
@@ -329,6 +335,7 @@ fn entry_for(candidate: &Candidate, positions: &[usize], index: &CommitIndex<'_>
         breaking: commits.iter().any(|c| c.breaking),
         scope: scope.or_else(|| commits.iter().find_map(|c| c.scope.clone())),
         refs,
+        pull_requests,
         authors,
         kind: commits.first().map_or(Kind::Other, |c| c.kind),
         breaking_notes: notes,
@@ -521,7 +528,7 @@ mod tests {
         assert_eq!(sections.len(), 2);
         let paging = &sections[0].entries[0];
         assert_eq!(paging.commits, ["aaaa111000000000000000000000000000000000"]);
-        assert_eq!(paging.refs, ["#4"]);
+        assert_eq!(paging.pull_requests, ["#4"]);
         assert_eq!(paging.scope.as_deref(), Some("api"));
         assert!(!paging.breaking);
         assert!(sections[1].entries[0].breaking);

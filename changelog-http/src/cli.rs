@@ -77,6 +77,17 @@ pub struct GenerateArgs {
     /// The document's title (default: "Changelog"; an empty title leaves the heading out).
     #[arg(long, value_name = "T")]
     pub title: Option<String>,
+    /// One entry per pull request (its commits folded, its title as text) or per commit.
+    #[arg(long = "group-by", value_enum, default_value_t = GroupByArg::Pr)]
+    pub group_by: GroupByArg,
+    /// Prefix of the release tags, left out of the headings (`tokio-` shows `tokio-1.52.0` as
+    /// `1.52.0`).
+    #[arg(long = "tag-prefix", value_name = "PREFIX")]
+    pub tag_prefix: Option<String>,
+    /// Show what the style hides (internal changes in keep-a-changelog) in a last `Internal`
+    /// section; the JSON lists them under `hidden` either way.
+    #[arg(long = "show-hidden")]
+    pub show_hidden: bool,
     /// Write to this file instead of standard output. The file is replaced atomically: a
     /// failure leaves the previous content in place. A new file gets the mode a shell
     /// redirect would give it, an existing one keeps its mode, and a symbolic link is followed
@@ -168,6 +179,15 @@ pub enum FormatArg {
     Markdown,
     /// The structured changelog as JSON.
     Json,
+}
+
+/// `--group-by` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupByArg {
+    /// One entry per pull request; commits with none are one entry each.
+    Pr,
+    /// One entry per commit.
+    Commit,
 }
 
 /// `--style` values.

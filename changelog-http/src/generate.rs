@@ -4,12 +4,15 @@ use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use changelog_core::build::GroupBy;
 use changelog_core::pipeline::{Estimate, Observer};
 use changelog_core::request::{self, Request};
 use changelog_core::source::git::RepoPolicy;
 use changelog_core::{Changelog, Format, RangeQuery, Style};
 
-use crate::cli::{CliError, FormatArg, GenerateArgs, OnEmptyArg, ProviderArg, StyleArg};
+use crate::cli::{
+    CliError, FormatArg, GenerateArgs, GroupByArg, OnEmptyArg, ProviderArg, StyleArg,
+};
 
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     let llm = &args.llm;
@@ -48,6 +51,12 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             OnEmptyArg::Error => request::OnEmpty::Error,
             OnEmptyArg::Deterministic => request::OnEmpty::Deterministic,
         },
+        group_by: match args.group_by {
+            GroupByArg::Pr => GroupBy::PullRequest,
+            GroupByArg::Commit => GroupBy::Commit,
+        },
+        show_hidden: args.show_hidden,
+        tag_prefix: args.tag_prefix.clone(),
         ..Request::default()
     };
     let format = match args.format {

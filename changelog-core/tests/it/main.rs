@@ -1,10 +1,12 @@
 //! Integration tests of changelog-core over real git repositories (one test binary).
 
+mod classification;
 mod git_source;
 mod hostile_text;
 mod injection;
 mod obtain;
 mod pipeline;
+mod pull_requests;
 mod render;
 mod walk;
 

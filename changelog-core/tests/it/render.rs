@@ -94,6 +94,7 @@ fn stats_account_for_every_commit() {
     assert_eq!(
         s.entries
             + s.duplicates
+            + s.grouped
             + s.fixups
             + s.release_bumps
             + s.reverted
@@ -103,12 +104,51 @@ fn stats_account_for_every_commit() {
         s.commits
     );
     let kac = changelog(repo.path(), Some("v1.1.0"), &options(Style::KeepAChangelog));
-    // Documentation and CI are not news for users.
-    assert_eq!(kac.stats.hidden, 2);
+    // Documentation, CI and internal refactors are not news for users, but stay reachable.
+    assert_eq!(kac.stats.hidden, 3);
     assert!(
         kac.entries()
-            .all(|e| e.kind != Kind::Documentation && e.kind != Kind::Ci)
+            .all(|e| !matches!(e.kind, Kind::Documentation | Kind::Ci | Kind::Refactor))
     );
+    let hidden: Vec<&str> = kac.hidden.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(
+        hidden,
+        [
+            "split the loader",
+            "correct spelling of CHANGELOG",
+            "cache cargo"
+        ]
+    );
+    let shown = changelog(
+        repo.path(),
+        Some("v1.1.0"),
+        &BuildOptions {
+            style: Style::KeepAChangelog,
+            show_hidden: true,
+            ..BuildOptions::default()
+        },
+    );
+    let internal = shown.sections.last().unwrap();
+    assert_eq!(internal.title, "Internal");
+    assert_eq!(internal.entries.len(), 3);
+    assert!(shown.hidden.is_empty());
+}
+
+#[test]
+fn a_tag_prefix_leaves_the_heading_with_the_version_alone() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.tag("tokio-1.52.0");
+    let log = changelog(
+        repo.path(),
+        Some("tokio-1.52.0"),
+        &BuildOptions {
+            tag_prefix: Some("tokio-".into()),
+            ..BuildOptions::default()
+        },
+    );
+    assert_eq!(log.version.as_deref(), Some("1.52.0"));
+    assert!(markdown(&log).contains("## 1.52.0 ("), "{}", markdown(&log));
 }
 
 #[test]

@@ -218,6 +218,7 @@ fn document_with(title: &str) -> Changelog {
         repository: None,
         style: Style::default(),
         sections: Vec::new(),
+        hidden: Vec::new(),
         stats: Stats::default(),
         model: None,
         usage: None,

@@ -11,9 +11,9 @@
 //! | none | from the latest tag reachable from `HEAD` to `HEAD`; when `HEAD` itself is tagged, that tag's release (as `vX` above); the whole history when there is no tag |
 //!
 //! Commits brought in by merges are listed once. Merge commits are listed too (the parser
-//! marks them as noise); a GitHub `Merge pull request #34 from ...` or a GitLab
-//! `See merge request group/project!34` merge passes its reference on to every commit it
-//! merged (see [`Commit::merge_refs`]). Names and e-mails go through the repository's
+//! marks them as noise); a merge that names a pull request in any of the styles of
+//! [`crate::pull_request`] (GitHub, merge queue, bors, GitLab, Azure DevOps) passes its
+//! reference and title on to every commit it merged (see [`Commit::merge_refs`]). Names and e-mails go through the repository's
 //! `.mailmap`.
 
 use std::collections::HashMap;
@@ -171,7 +171,7 @@ impl GitSource {
         let mut commits = Vec::new();
         // Position in `order` -> position in `commits`, for the commits that pass the filters.
         let mut kept: HashMap<usize, usize> = HashMap::new();
-        let mut merges: Vec<(usize, Vec<String>, bool)> = Vec::new();
+        let mut merges: Vec<(usize, PullRequestMerge, bool)> = Vec::new();
         let mut parents: Vec<Vec<usize>> = Vec::with_capacity(order.len());
         for (i, one) in read.into_iter().enumerate() {
             parents.push(one.parents);
@@ -184,12 +184,18 @@ impl GitSource {
             }
         }
 
-        for (merge, refs, first_in_range) in merges {
+        // Oldest merge first: a pull request merged into another one's branch comes first, and
+        // its title is the one kept.
+        for (merge, (refs, title), first_in_range) in merges.into_iter().rev() {
             for merged in walk::merged_commits(&parents, merge, first_in_range) {
                 if let Some(&c) = kept.get(&merged) {
+                    let commit = &mut commits[c];
+                    if commit.merge_refs.is_empty() {
+                        commit.merge_title.clone_from(&title);
+                    }
                     for r in &refs {
-                        if !commits[c].merge_refs.contains(r) {
-                            commits[c].merge_refs.push(r.clone());
+                        if !commit.merge_refs.contains(r) {
+                            commit.merge_refs.push(r.clone());
                         }
                     }
                 }
@@ -245,15 +251,18 @@ struct Filter<'a> {
     paths: &'a [String],
 }
 
+/// The pull requests a merge names, and their title.
+type PullRequestMerge = (Vec<String>, Option<String>);
+
 /// What reading one commit of the range yields.
 struct ReadCommit {
     /// The commit, when it passes the filters.
     commit: Option<Commit>,
     /// Positions of its parents in the range.
     parents: Vec<usize>,
-    /// For a pull or merge request merge: its references, and whether its first parent is in
-    /// the range.
-    merge: Option<(Vec<String>, bool)>,
+    /// For a pull or merge request merge: its references and title, and whether its first
+    /// parent is in the range.
+    merge: Option<(PullRequestMerge, bool)>,
 }
 
 /// Reads consecutive commits of the range, in order.
@@ -285,11 +294,11 @@ fn read_commits(
         };
         let merge = match &converted {
             Some(c) if is_merge => {
-                let refs = merge_request_refs(c);
+                let refs = crate::pull_request::merged_pull_requests(&c.summary, &c.body);
                 let first_in_range = commit
                     .parent_id(0)
                     .is_ok_and(|first| position.contains_key(&first));
-                (!refs.is_empty()).then_some((refs, first_in_range))
+                (!refs.0.is_empty()).then_some((refs, first_in_range))
             }
             _ => None,
         };
@@ -717,26 +726,6 @@ fn decode(bytes: &[u8], encoding: Option<&str>) -> String {
 
 /// `#34` of GitHub's `Merge pull request #34 from ...`, `!34` of GitLab's
 /// `See merge request group/project!34`.
-fn merge_request_refs(commit: &Commit) -> Vec<String> {
-    let mut refs = Vec::new();
-    if let Some(rest) = commit.summary.strip_prefix("Merge pull request #") {
-        let number: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if !number.is_empty() {
-            refs.push(format!("#{number}"));
-        }
-    }
-    for line in commit.body.lines() {
-        if let Some(rest) = line.trim().strip_prefix("See merge request ")
-            && let Some((_, number)) = rest.rsplit_once('!')
-            && !number.is_empty()
-            && number.bytes().all(|b| b.is_ascii_digit())
-        {
-            refs.push(format!("!{number}"));
-        }
-    }
-    refs
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
