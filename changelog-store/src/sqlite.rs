@@ -67,8 +67,12 @@ impl SqliteStore {
             .foreign_keys(true);
         // Each connection to `:memory:` is its own database: keep to one, and never close it
         // (the pool would otherwise drop it when idle, and the data with it).
-        let mut pool_options =
-            SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 8 });
+        let mut pool_options = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 8 })
+            // A connection is a handle on a local file, served by a thread of its own: sqlx's
+            // ping before each acquire (meant for network databases) only crosses to that
+            // thread and back, and finds nothing that the statement itself would not.
+            .test_before_acquire(false);
         if in_memory {
             pool_options = pool_options
                 .min_connections(1)
