@@ -20,8 +20,8 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    BEGIN_WRITE, BackendStore, CLAIM_LOCK, Db, DbRow, db_time, get_optional_time, get_time,
-    push_text_search,
+    BEGIN_WRITE, BackendStore, CHANGELOG_TAGS, CLAIM_LOCK, Db, DbRow, db_time, get_optional_time,
+    get_time, push_text_search,
 };
 
 type Tx<'c> = sqlx::Transaction<'c, Db>;
@@ -32,6 +32,13 @@ const USER_COLUMNS: &str = "id, username, email, password_hash, github_id, githu
 const CHANGELOG_COLUMNS: &str = "c.id, c.owner_id, c.repository, c.title, c.version, c.content, \
     c.document, c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, c.cost_usd, \
     c.is_public, c.status, c.revision, c.created_at, c.updated_at";
+
+/// `SELECT` of changelogs (as `c`) with their tags: each row carries its tag names, sorted, as a
+/// JSON array (the backend's `CHANGELOG_TAGS`), so a page is one statement, not a second one for
+/// the tags of its rows.
+fn select_changelogs() -> String {
+    format!("SELECT {CHANGELOG_COLUMNS}, {CHANGELOG_TAGS} AS tags FROM changelogs c")
+}
 
 /// Turns a driver error into a store error: unique violations name their field, check
 /// violations are invalid input, the rest is a backend failure.
@@ -107,6 +114,7 @@ fn record_from_row(row: &DbRow) -> StoreResult<ChangelogRecord> {
     let read = db_err("cannot read a changelog row");
     let source: String = row.try_get("source").map_err(&read)?;
     let document: Option<Json<Changelog>> = row.try_get("document").map_err(&read)?;
+    let tags: Json<Vec<String>> = row.try_get("tags").map_err(&read)?;
     Ok(ChangelogRecord {
         id: row.try_get("id").map_err(&read)?,
         owner_id: row.try_get("owner_id").map_err(&read)?,
@@ -123,43 +131,11 @@ fn record_from_row(row: &DbRow) -> StoreResult<ChangelogRecord> {
         cost_usd: row.try_get("cost_usd").map_err(&read)?,
         is_public: row.try_get("is_public").map_err(&read)?,
         status: ChangelogStatus::parse(&row.try_get::<String, _>("status").map_err(&read)?)?,
-        tags: Vec::new(),
+        tags: tags.0,
         revision: row.try_get("revision").map_err(&read)?,
         created_at: get_time(row, "created_at").map_err(&read)?,
         updated_at: get_time(row, "updated_at").map_err(&read)?,
     })
-}
-
-/// Fills in the tags of `records` with one query.
-async fn attach_tags<'e, E>(executor: E, records: &mut [ChangelogRecord]) -> StoreResult<()>
-where
-    E: sqlx::Executor<'e, Database = Db>,
-{
-    if records.is_empty() {
-        return Ok(());
-    }
-    let mut qb = QueryBuilder::<Db>::new(
-        "SELECT ct.changelog_id, t.name FROM changelog_tags ct JOIN tags t ON t.id = ct.tag_id \
-         WHERE ct.changelog_id IN (",
-    );
-    let mut ids = qb.separated(", ");
-    for record in records.iter() {
-        ids.push_bind(record.id);
-    }
-    qb.push(") ORDER BY t.name");
-    let rows = qb
-        .build()
-        .fetch_all(executor)
-        .await
-        .map_err(db_err("cannot read tags"))?;
-    for row in rows {
-        let id: Uuid = row.try_get(0).map_err(db_err("cannot read tags"))?;
-        let name: String = row.try_get(1).map_err(db_err("cannot read tags"))?;
-        if let Some(record) = records.iter_mut().find(|r| r.id == id) {
-            record.tags.push(name);
-        }
-    }
-    Ok(())
 }
 
 /// Replaces the tags of a changelog, creating tags on first use.
@@ -188,18 +164,13 @@ async fn set_tags(tx: &mut Tx<'_>, id: Uuid, tags: &[String]) -> StoreResult<()>
 }
 
 async fn load_changelog(tx: &mut Tx<'_>, id: Uuid) -> StoreResult<ChangelogRecord> {
-    let row = sqlx::query(&format!(
-        "SELECT {CHANGELOG_COLUMNS} FROM changelogs c WHERE c.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_err("cannot read a changelog"))?
-    .ok_or_else(|| not_found("changelog", id))?;
-    let mut records = [record_from_row(&row)?];
-    attach_tags(&mut **tx, &mut records).await?;
-    let [record] = records;
-    Ok(record)
+    let row = sqlx::query(&format!("{} WHERE c.id = $1", select_changelogs()))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err("cannot read a changelog"))?
+        .ok_or_else(|| not_found("changelog", id))?;
+    record_from_row(&row)
 }
 
 async fn insert_version(
@@ -475,18 +446,13 @@ impl ChangelogStore for BackendStore {
     }
 
     async fn changelog(&self, id: Uuid) -> StoreResult<ChangelogRecord> {
-        let row = sqlx::query(&format!(
-            "SELECT {CHANGELOG_COLUMNS} FROM changelogs c WHERE c.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("cannot read a changelog"))?
-        .ok_or_else(|| not_found("changelog", id))?;
-        let mut records = [record_from_row(&row)?];
-        attach_tags(&self.pool, &mut records).await?;
-        let [record] = records;
-        Ok(record)
+        let row = sqlx::query(&format!("{} WHERE c.id = $1", select_changelogs()))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("cannot read a changelog"))?
+            .ok_or_else(|| not_found("changelog", id))?;
+        record_from_row(&row)
     }
 
     async fn update_changelog(
@@ -604,9 +570,7 @@ impl ChangelogStore for BackendStore {
             .as_deref()
             .map(|c| Cursor::decode(c, query))
             .transpose()?;
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {CHANGELOG_COLUMNS} FROM changelogs c WHERE 1 = 1"
-        ));
+        let mut qb = QueryBuilder::<Db>::new(format!("{} WHERE 1 = 1", select_changelogs()));
         if let Some(owner) = query.owner_id {
             qb.push(" AND c.owner_id = ").push_bind(owner);
         }
@@ -693,12 +657,11 @@ impl ChangelogStore for BackendStore {
             .map_err(db_err("cannot list changelogs"))?;
         // The extra row only says whether more follow: it is not decoded.
         let more = rows.len() > size as usize;
-        let mut items = rows
+        let items = rows
             .iter()
             .take(size as usize)
             .map(record_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        attach_tags(&self.pool, &mut items).await?;
         Ok(Page::of_changelogs(items, more, query))
     }
 

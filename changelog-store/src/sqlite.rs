@@ -67,8 +67,12 @@ impl SqliteStore {
             .foreign_keys(true);
         // Each connection to `:memory:` is its own database: keep to one, and never close it
         // (the pool would otherwise drop it when idle, and the data with it).
-        let mut pool_options =
-            SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 8 });
+        let mut pool_options = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 8 })
+            // A connection is a handle on a local file, served by a thread of its own: sqlx's
+            // ping before each acquire (meant for network databases) only crosses to that
+            // thread and back, and finds nothing that the statement itself would not.
+            .test_before_acquire(false);
         if in_memory {
             pool_options = pool_options
                 .min_connections(1)
@@ -189,6 +193,10 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// sit together. (With `= (SELECT ...)` it probes the `(changelog_id, tag_id)` key instead,
 /// all over the file: 2.5x slower for a tag on 1.5% of 100,000 changelogs.)
 const TAG_IDS: (&str, &str) = (" IN (", ")");
+
+/// A changelog's tag names (of the row `c`), sorted, as a JSON array (`[]` without tags).
+const CHANGELOG_TAGS: &str = "(SELECT json_group_array(t.name ORDER BY t.name) \
+    FROM changelog_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.changelog_id = c.id)";
 
 fn db_time(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()

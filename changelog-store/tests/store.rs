@@ -1683,6 +1683,31 @@ async fn eight_processes_opening_one_new_sqlite_file_migrate_it_once() -> Result
     Ok(())
 }
 
+/// SQLite as the server runs it under load: built without memory statistics (with them every
+/// allocation on every connection takes one global mutex; `.cargo/config.toml` sets the flag),
+/// and its connections, local handles, are not pinged before each use.
+#[tokio::test]
+async fn sqlite_is_built_and_pooled_for_concurrent_readers() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pool.db").display());
+    let store = SqliteStore::open(&url, None).await?;
+    let without_statistics: bool =
+        sqlx::query_scalar("SELECT sqlite_compileoption_used('DEFAULT_MEMSTATUS=0')")
+            .fetch_one(store.pool())
+            .await?;
+    ensure!(
+        without_statistics,
+        "the bundled SQLite keeps memory statistics: LIBSQLITE3_FLAGS from .cargo/config.toml \
+         was not applied"
+    );
+    ensure!(
+        !store.pool().options().get_test_before_acquire(),
+        "SQLite connections are pinged before each acquire"
+    );
+    store.pool().close().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn databases_in_memory_take_no_lock_file() -> Result<()> {
     let store = SqliteStore::open("sqlite::memory:", None).await?;
