@@ -8,5 +8,7 @@ mod harness;
 mod accounts;
 mod api_keys;
 mod changelogs;
+mod conformance;
+mod openapi;
 mod operations;
 mod serve;
