@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::{Server, invalid};
+use crate::harness::{Server, error, invalid};
 
 crate::suite!(
     password_and_address_limits_count_characters,
@@ -12,6 +12,7 @@ crate::suite!(
     manual_changelogs_check_temperature_and_style,
     bodies_are_objects_not_arrays,
     a_revision_may_be_written_as_a_whole_float,
+    a_login_name_with_nul_is_an_unknown_user,
 );
 
 /// The document's `maxLength` counts characters; the password and e-mail limits counted bytes.
@@ -180,4 +181,25 @@ async fn a_revision_may_be_written_as_a_whole_float(s: &Server) {
     invalid(edit(json!({"revision": 2.5})).await.unwrap(), "revision").await;
     let stale = edit(json!({"revision": -1e18})).await.unwrap();
     assert_eq!(stale.status(), StatusCode::CONFLICT);
+}
+
+/// PostgreSQL refuses NUL even as a query parameter: signing in as `a\0b` was a 500 there.
+async fn a_login_name_with_nul_is_an_unknown_user(s: &Server) {
+    let _alice = s.user("alice").await;
+    for login in ["ali\0ce", "alice@example.com\0"] {
+        let json = s
+            .api(Method::POST, "/auth/login")
+            .json(&json!({"username": login, "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        error(json, StatusCode::UNAUTHORIZED).await;
+        let form = s
+            .api(Method::POST, "/auth/login")
+            .form(&[("username", login), ("password", "correct horse battery")])
+            .send()
+            .await
+            .unwrap();
+        error(form, StatusCode::UNAUTHORIZED).await;
+    }
 }
