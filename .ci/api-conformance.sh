@@ -5,7 +5,8 @@
 # user is readable or listable by another). The server is stopped however this ends.
 #
 # Usage: .ci/api-conformance.sh [path to the changelog binary]   (default target/release/changelog)
-# Knobs: ST_MAX_EXAMPLES (default 40), ST_MAX_TIME seconds (default 240), ST_SEED (default a
+# Knobs: FUZZ_DATABASE_URL (default a temporary SQLite file; a PostgreSQL URL works too),
+# ST_MAX_EXAMPLES (default 40), ST_MAX_TIME seconds (default 240), ST_SEED (default a
 # fixed seed, so that CI explores the same cases each run; set it empty for a random one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,7 @@ trap stop_server EXIT
 CHANGELOG_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
 CHANGELOG_ENCRYPTION_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
 RUST_LOG="${RUST_LOG:-warn}" \
-  "$bin" serve --bind "127.0.0.1:$port" --database-url "sqlite://$work/api.db?mode=rwc" \
+  "$bin" serve --bind "127.0.0.1:$port" --database-url "${FUZZ_DATABASE_URL:-sqlite://$work/api.db?mode=rwc}" \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
