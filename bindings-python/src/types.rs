@@ -660,7 +660,7 @@ impl PyEstimate {
             self.estimate.requests,
             self.estimate.input_tokens,
             self.estimate.max_output_tokens,
-            self.estimate.cost_usd
+            self.cost_usd()
         )
     }
 }

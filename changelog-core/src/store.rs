@@ -151,6 +151,7 @@ pub struct User {
 
 /// Whether a changelog is ready to be read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ChangelogStatus {
     /// Being written or reviewed.
@@ -199,6 +200,7 @@ pub struct NewUser {
 }
 
 /// Where a changelog came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangelogSource {
@@ -356,6 +358,7 @@ pub struct ChangelogVersion {
 }
 
 /// How a tag filter combines its tags.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TagMatch {
@@ -367,6 +370,7 @@ pub enum TagMatch {
 }
 
 /// The order of a listing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangelogSort {
@@ -393,6 +397,7 @@ impl ChangelogSort {
 }
 
 /// Ascending or descending.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {

@@ -27,7 +27,7 @@ pub(crate) fn request_id() -> Option<String> {
 }
 
 /// One field at fault in a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field (`title`, `tags[2]`, `body`).
     pub field: String,
@@ -45,13 +45,16 @@ pub struct ApiError {
 }
 
 /// The body of every error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ApiError)]
 pub struct ErrorBody {
     /// What went wrong, for a human.
     pub detail: String,
     /// Always `error`.
+    #[schema(schema_with = error_status)]
     pub status: &'static str,
     /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub code: u16,
     /// The request's id (also in the `x-request-id` header), to find it in the server's log.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +62,10 @@ pub struct ErrorBody {
     /// The fields at fault, for invalid input.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+}
+
+fn error_status() -> utoipa::openapi::schema::Schema {
+    crate::openapi::schema::constant("error")
 }
 
 impl ApiError {
@@ -197,11 +204,60 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text())
+                }
+            })?;
+        object_body(&bytes)?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
+}
+
+/// `application/json` or a `+json` type, as axum's own `Json` accepts.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// Refuses a body that is a JSON array: serde reads a struct from an array of its fields in
+/// order, but every body of the API is an object (and the OpenAPI document says so).
+pub(crate) fn object_body(bytes: &[u8]) -> Result<(), ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    Ok(())
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the request body is larger than the server accepts",
+    )
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -218,10 +274,7 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the body must be JSON (Content-Type: application/json)",
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the request body is larger than the server accepts",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         other => ApiError::new(StatusCode::BAD_REQUEST, other.body_text()),
     }
 }

@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod error;
 pub mod jobs;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
@@ -40,11 +41,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::{self, HeaderName};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware;
-use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::routes::{api_keys, auth as auth_routes, changelogs, health, jobs as job_routes};
 
@@ -70,54 +73,65 @@ pub fn metrics_recorder() -> PrometheusHandle {
 
 /// The API routes (under [`API_PREFIX`]), without the layers of [`router`].
 pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(auth_routes::register))
-        .route("/auth/login", post(auth_routes::login))
-        .route("/auth/refresh", post(auth_routes::refresh))
-        .route("/auth/logout", post(auth_routes::logout))
-        .route("/auth/me", get(auth_routes::me))
-        .route("/auth/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/auth/api-keys/{id}", delete(api_keys::revoke))
-        .route(
-            "/changelogs",
-            get(changelogs::list).post(changelogs::create),
-        )
-        .route(
-            "/changelogs/{id}",
-            get(changelogs::get)
-                .put(changelogs::replace)
-                .patch(changelogs::patch)
-                .delete(changelogs::delete),
-        )
-        .route("/changelogs/estimate", post(changelogs::estimate))
-        .route("/changelogs/{id}/versions", get(changelogs::versions))
-        .route(
-            "/changelogs/{id}/versions/{rev}/restore",
-            post(changelogs::restore),
-        )
-        .route("/changelogs/{id}/tags", put(changelogs::set_tags))
-        .route("/changelogs/{id}/export", get(changelogs::export))
-        .route(
-            "/changelogs/{id}/annotations",
-            get(changelogs::annotations).post(changelogs::add_annotation),
-        )
-        .route(
-            "/changelogs/{id}/annotations/{note}",
-            axum::routing::patch(changelogs::edit_annotation).delete(changelogs::delete_annotation),
-        )
-        .route("/tags", get(changelogs::tags))
-        .route(
-            "/jobs/{id}",
-            get(job_routes::get).delete(job_routes::cancel),
-        )
-        .route("/jobs/{id}/events", get(job_routes::events))
-        .route("/ws/jobs/{id}", get(job_routes::websocket))
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
+    api_router().split_for_parts().0
+}
+
+/// The API routes with their OpenAPI operations: each `routes!` adds a route and documents it.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(auth_routes::register))
+        .routes(routes!(auth_routes::login))
+        .routes(routes!(auth_routes::refresh))
+        .routes(routes!(auth_routes::logout))
+        .routes(routes!(auth_routes::me))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(changelogs::list, changelogs::create))
+        .routes(routes!(
+            changelogs::get,
+            changelogs::replace,
+            changelogs::patch,
+            changelogs::delete
+        ))
+        .routes(routes!(changelogs::versions))
+        .routes(routes!(changelogs::restore))
+        .routes(routes!(changelogs::set_tags))
+        .routes(routes!(changelogs::export))
+        .routes(routes!(changelogs::annotations, changelogs::add_annotation))
+        .routes(routes!(
+            changelogs::edit_annotation,
+            changelogs::delete_annotation
+        ))
+        .routes(routes!(changelogs::estimate))
+        .routes(routes!(changelogs::tags))
+        .routes(routes!(job_routes::get, job_routes::cancel))
+        .routes(routes!(job_routes::events))
+        .routes(routes!(job_routes::websocket))
+        .merge(health_router())
+}
+
+/// Liveness and readiness, served at the root and under [`API_PREFIX`].
+fn health_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+}
+
+/// Every route of the server with its OpenAPI operation (see [`openapi::document`]).
+pub(crate) fn app_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest(API_PREFIX, api_router())
+        .merge(health_router())
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(openapi::docs::page))
+        .routes(routes!(openapi::docs::init_js))
+        .routes(routes!(openapi::docs::bundle_js))
+        .routes(routes!(openapi::docs::css))
 }
 
 /// The whole server: the API under `/api/v1`, `/health`, `/ready` and `/metrics` at the root,
-/// with request ids, the error format, metrics, CORS from the configured origins, security
+/// the OpenAPI document at `/openapi.json` and the API page at `/docs`, with request ids, the error format, metrics, CORS from the configured origins, security
 /// headers, the body limit and the request timeout.
 ///
 /// Layers run outside in: request id, metrics, security headers, CORS, JSON errors, timeout,
@@ -125,11 +139,8 @@ pub fn api_routes() -> Router<AppState> {
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
     let cors = cors_layer(&config.cors_origins);
-    let routes = Router::new()
-        .nest(API_PREFIX, api_routes())
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
+    let (routes, _) = app_routes().split_for_parts();
+    let routes = routes
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit))

@@ -506,7 +506,7 @@ fn sse_response(body: String) -> ResponseTemplate {
 }
 
 /// A chat completions answer (not streamed) with this text.
-fn openai_json(content: Value, finish_reason: &str) -> ResponseTemplate {
+fn openai_json(content: &Value, finish_reason: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "id": "chatcmpl-1",
         "object": "chat.completion",
@@ -570,7 +570,7 @@ async fn an_answer_with_no_usable_entry_fails_and_is_not_cached() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/v1/chat/completions"))
-            .respond_with(openai_json(content, "stop"))
+            .respond_with(openai_json(&content, "stop"))
             .expect(2)
             .mount(&server)
             .await;
@@ -589,7 +589,7 @@ async fn an_answer_with_no_usable_entry_fails_and_is_not_cached() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(openai_json(Value::Null, "stop"))
+        .respond_with(openai_json(&Value::Null, "stop"))
         .mount(&server)
         .await;
     let out = changelog(
@@ -695,7 +695,7 @@ async fn a_cut_answer_warns_is_asked_again_with_more_room_and_is_not_cached() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(openai_json(json!(answer), "length"))
+        .respond_with(openai_json(&json!(answer), "length"))
         .expect(4)
         .mount(&server)
         .await;

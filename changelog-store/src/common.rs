@@ -308,6 +308,10 @@ impl UserStore for BackendStore {
     }
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        if username.contains('\0') {
+            // No stored text holds NUL, and PostgreSQL refuses it even as a parameter.
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
         ))
@@ -322,6 +326,10 @@ impl UserStore for BackendStore {
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        if email.contains('\0') {
+            // No stored text holds NUL, and PostgreSQL refuses it even as a parameter.
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
         ))

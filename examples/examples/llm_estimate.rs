@@ -33,9 +33,13 @@ async fn main() -> anyhow::Result<()> {
         },
     )?;
     let estimate = pipeline.estimate(history.clone())?;
+    let price = estimate.cost_usd.map_or_else(
+        || "an unknown price".to_owned(),
+        |usd| format!("at most ${usd:.4}"),
+    );
     eprintln!(
-        "plan: {} request(s), {} input tokens, at most ${:.4} on {}",
-        estimate.requests, estimate.input_tokens, estimate.cost_usd, estimate.model
+        "plan: {} request(s), {} input tokens, {price} on {}",
+        estimate.requests, estimate.input_tokens, estimate.model
     );
 
     let changelog = pipeline.generate(history, &Quiet).await?;

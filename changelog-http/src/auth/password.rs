@@ -13,8 +13,10 @@ use crate::error::ApiError;
 /// The shortest password accepted, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
-/// The longest password accepted, in bytes (argon2 has no limit; this bounds the work).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// The longest password accepted, in characters (argon2 has no limit; this bounds the work to
+/// 4 KiB of UTF-8). Characters, like every other limit of the API, so that the OpenAPI
+/// document's `maxLength` states it exactly.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// Checks a new password: long enough, not too long, not mostly one character, and not the
 /// user's own name or address.
@@ -26,10 +28,10 @@ pub fn check_strength(password: &str, username: &str, email: &str) -> Result<(),
             format!("must be at least {MIN_PASSWORD_CHARS} characters long"),
         ));
     }
-    if password.len() > MAX_PASSWORD_BYTES {
+    if chars > MAX_PASSWORD_CHARS {
         return Err(ApiError::invalid(
             "password",
-            format!("must be at most {MAX_PASSWORD_BYTES} bytes long"),
+            format!("must be at most {MAX_PASSWORD_CHARS} characters long"),
         ));
     }
     let mut distinct: Vec<char> = password.chars().collect();
@@ -98,9 +100,9 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 
 /// Whether `password` matches `hash`, checked on the blocking pool. Without a hash (an unknown
 /// user) a dummy hash is checked, so the answer takes as long either way.
-/// A password longer than [`MAX_PASSWORD_BYTES`] matches nothing and costs nothing.
+/// A password longer than [`MAX_PASSWORD_CHARS`] matches nothing and costs nothing.
 pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    if password.len() > MAX_PASSWORD_BYTES {
+    if password.chars().count() > MAX_PASSWORD_CHARS {
         return Ok(false);
     }
     in_turn(move || {

@@ -7,32 +7,60 @@ use axum::response::IntoResponse;
 use changelog_core::store::{ApiKey, AuditOutcome, NewApiKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use uuid::Uuid;
 
 use crate::auth::{Caller, ClientInfo};
 use crate::error::{ApiError, Json};
+use crate::openapi::{Forbidden, JsonBody, NotFound, Unauthorized, schema};
 use crate::routes::parse_id;
 use crate::state::AppState;
 
 /// The scopes a key can have.
 pub const SCOPES: [&str; 2] = ["read", "write"];
 
+/// The longest key name, in characters (after trimming).
+pub const MAX_KEY_NAME_CHARS: usize = 100;
+
 /// `POST /auth/api-keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// A name to recognise the key by (1 to 100 characters).
+    #[schema(schema_with = schema::key_name)]
     pub name: String,
     /// `read`, `write` or both (default: both).
     #[serde(default)]
+    #[schema(schema_with = requested_scopes)]
     pub scopes: Option<Vec<String>>,
-    /// When the key stops working (default: never).
+    /// When the key stops working (default: never); in the future.
     #[serde(default)]
+    #[schema(schema_with = schema::future_time)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+fn scope() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(SCOPES))
+}
+
+fn scopes() -> Schema {
+    ArrayBuilder::new().items(scope()).into()
+}
+
+fn requested_scopes() -> Schema {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(scope())
+        .min_items(Some(1))
+        .into()
+}
+
 /// A key as listed (never with its secret).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKey)]
 pub struct ApiKeyResponse {
     /// Id.
     pub id: Uuid,
@@ -41,6 +69,7 @@ pub struct ApiKeyResponse {
     /// The visible start of the key (`clk_1234abcd`).
     pub prefix: String,
     /// Scopes.
+    #[schema(schema_with = scopes)]
     pub scopes: Vec<String>,
     /// Expiry, if any.
     pub expires_at: Option<DateTime<Utc>>,
@@ -71,7 +100,7 @@ impl From<ApiKey> for ApiKeyResponse {
 }
 
 /// A key just created: the record and, this once, the key itself.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedApiKey {
     /// The key record.
     #[serde(flatten)]
@@ -81,7 +110,21 @@ pub struct CreatedApiKey {
     pub key: String,
 }
 
-/// Creates a key.
+/// Creates a key (with a signed-in session); the answer shows the key, this once.
+#[utoipa::path(
+    post,
+    path = "/auth/api-keys",
+    operation_id = "create_api_key",
+    tag = "api-keys",
+    request_body = CreateApiKey,
+    security(("bearer_token" = [])),
+    responses(
+        (status = 201, description = "The key, shown this once", body = CreatedApiKey),
+        Unauthorized,
+        Forbidden,
+        JsonBody,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,8 +133,11 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_session()?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
+    if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS {
+        return Err(ApiError::invalid(
+            "name",
+            format!("must be 1 to {MAX_KEY_NAME_CHARS} characters"),
+        ));
     }
     let mut scopes = body
         .scopes
@@ -138,6 +184,18 @@ pub async fn create(
 }
 
 /// The caller's keys, oldest first (for a signed-in session: a key does not see the others).
+#[utoipa::path(
+    get,
+    path = "/auth/api-keys",
+    operation_id = "list_api_keys",
+    tag = "api-keys",
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The caller's keys", body = Vec<ApiKeyResponse>),
+        Unauthorized,
+        Forbidden,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -148,6 +206,20 @@ pub async fn list(
 }
 
 /// Revokes one of the caller's keys; another user's key is 404.
+#[utoipa::path(
+    delete,
+    path = "/auth/api-keys/{id}",
+    operation_id = "revoke_api_key",
+    tag = "api-keys",
+    params(("id" = Uuid, Path, description = "The key's id")),
+    security(("bearer_token" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,26 +8,35 @@ use axum::response::IntoResponse;
 use changelog_core::store::{AuditOutcome, NewUser, Rotation, StoreError, User};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{Caller, ClientInfo, password};
 use crate::error::{ApiError, Json, body_error};
+use crate::openapi::{Conflict, Forbidden, JsonBody, OptionalBody, Unauthorized, schema};
 use crate::state::AppState;
 
+/// The longest e-mail address, in characters.
+pub const MAX_EMAIL_CHARS: usize = 254;
+
 /// `POST /auth/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3 to 64 letters, digits, `-`, `_` or `.`.
+    #[schema(schema_with = schema::username)]
     pub username: String,
-    /// An e-mail address.
+    /// An e-mail address (stored trimmed and lowercased).
+    #[schema(schema_with = schema::email)]
     pub email: String,
-    /// At least 10 characters, 5 of them different.
+    /// 10 to 1,024 characters, 5 of them different, neither the username nor the address.
+    #[schema(schema_with = schema::password)]
     pub password: String,
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserResponse {
     /// Id.
     pub id: Uuid,
@@ -65,10 +74,11 @@ pub struct LoginRequest {
 }
 
 /// `POST /auth/login` as the OAuth2 password form (`application/x-www-form-urlencoded`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginForm {
     /// `password` when sent.
     #[serde(default)]
+    #[schema(schema_with = grant_type)]
     pub grant_type: Option<String>,
     /// The username or the e-mail address.
     pub username: String,
@@ -76,30 +86,84 @@ pub struct LoginForm {
     pub password: String,
     /// Ignored.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub scope: Option<String>,
     /// Ignored.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub client_id: Option<String>,
     /// Ignored.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub client_secret: Option<String>,
 }
 
+fn grant_type() -> utoipa::openapi::schema::Schema {
+    schema::constant("password")
+}
+
+impl utoipa::PartialSchema for LoginRequest {
+    /// `password`, and the username or the e-mail address (`null` counts as missing).
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, AllOfBuilder, AnyOfBuilder, ObjectBuilder, Type,
+        };
+        let login = |name: &str| {
+            ObjectBuilder::new()
+                .property(name, ObjectBuilder::new().schema_type(Type::String))
+                .required(name)
+        };
+        AllOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "username",
+                        schema::nullable_text("The username (or the e-mail address)."),
+                    )
+                    .property("email", schema::nullable_text("The e-mail address."))
+                    .property(
+                        "password",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .description(Some("The password.")),
+                    )
+                    .required("password")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .item(
+                AnyOfBuilder::new()
+                    .item(login("username"))
+                    .item(login("email")),
+            )
+            .description(Some(
+                "`POST /auth/login` as JSON: the username or the e-mail address, and the password.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for LoginRequest {}
+
 /// Tokens of a sign-in.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The access token (a JWT) for `Authorization: Bearer`.
     pub access_token: String,
     /// Exchange it at `/auth/refresh` for new tokens; valid once.
     pub refresh_token: String,
     /// Always `bearer`.
+    #[schema(schema_with = bearer)]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
 }
 
+fn bearer() -> utoipa::openapi::schema::Schema {
+    schema::constant("bearer")
+}
+
 /// `POST /auth/refresh`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token of the last sign-in or refresh.
@@ -107,7 +171,7 @@ pub struct RefreshRequest {
 }
 
 /// `POST /auth/logout`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     /// Sign out of every session of the user, not only this one.
@@ -131,7 +195,7 @@ fn check_username(username: &str) -> Result<(), ApiError> {
 }
 
 fn check_email(email: &str) -> Result<(), ApiError> {
-    let valid = email.len() <= 254
+    let valid = email.chars().count() <= MAX_EMAIL_CHARS
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')
@@ -155,6 +219,18 @@ pub fn check_account(username: &str, email: &str, password: &str) -> Result<(), 
 }
 
 /// Registers an account.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    operation_id = "register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The account", body = UserResponse),
+        Conflict,
+        JsonBody,
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -229,7 +305,22 @@ impl<S: Send + Sync> FromRequest<S> for Login {
     }
 }
 
-/// Signs in with a password.
+/// Signs in with a password: JSON, or the OAuth2 password form.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    request_body(content(
+        (LoginRequest = "application/json"),
+        (LoginForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        Unauthorized,
+        JsonBody,
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -282,6 +373,18 @@ fn tokens(
 }
 
 /// Exchanges a refresh token for new tokens; a token used twice revokes its sign-in.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    operation_id = "refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        Unauthorized,
+        JsonBody,
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -321,6 +424,20 @@ pub async fn refresh(
 
 /// Signs out: the refresh tokens of this sign-in (or of every sign-in) stop working. The access
 /// token stays valid until it expires (15 minutes at most).
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    operation_id = "logout",
+    tag = "auth",
+    request_body(content = Option<LogoutRequest>, description = "Optional; an empty body signs out of this session only"),
+    security(("bearer_token" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        Unauthorized,
+        Forbidden,
+        OptionalBody,
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,
@@ -331,9 +448,11 @@ pub async fn logout(
     let everywhere = if body.iter().all(u8::is_ascii_whitespace) {
         false
     } else {
-        serde_json::from_slice::<LogoutRequest>(&body)
+        // `null` is no body, as the document's `LogoutRequest | null` says.
+        crate::error::object_body(&body)?;
+        serde_json::from_slice::<Option<LogoutRequest>>(&body)
             .map_err(|e| body_error(&e.to_string()))?
-            .everywhere
+            .is_some_and(|request| request.everywhere)
     };
     if everywhere {
         state
@@ -357,6 +476,17 @@ pub async fn logout(
 }
 
 /// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    operation_id = "me",
+    tag = "auth",
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserResponse),
+        Unauthorized,
+    ),
+)]
 pub async fn me(
     State(state): State<AppState>,
     caller: Caller,

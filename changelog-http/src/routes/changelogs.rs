@@ -20,11 +20,16 @@ use changelog_core::store::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Caller, ClientInfo};
 use crate::error::{ApiError, Json, Query};
 use crate::jobs::GenerationSpec;
+use crate::openapi::{
+    Conflict, Forbidden, Invalid, JsonBody, NotFound, OptionalBody, PreconditionRequired,
+    Unauthorized, schema,
+};
 use crate::routes::jobs::JobResponse;
 use crate::routes::parse_id;
 use crate::state::AppState;
@@ -37,7 +42,8 @@ use changelog_core::store::limits::{
 };
 
 /// A changelog as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Changelog)]
 pub struct ChangelogResponse {
     /// Id.
     pub id: Uuid,
@@ -100,7 +106,7 @@ impl From<ChangelogRecord> for ChangelogResponse {
 }
 
 /// One page of changelogs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChangelogPage {
     /// The changelogs, in order.
     pub items: Vec<ChangelogResponse>,
@@ -109,32 +115,43 @@ pub struct ChangelogPage {
 }
 
 /// The query of `GET /changelogs`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1 to 100 (default 20).
+    #[param(schema_with = schema::page_size)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Exactly this version.
+    #[param(schema_with = schema::version)]
     pub version: Option<String>,
     /// Comma-separated tags.
+    #[param(schema_with = schema::tag_filter)]
     pub tags: Option<String>,
     /// `any` (default) or `all` of the tags.
+    #[param(inline)]
     pub tag_match: Option<TagMatch>,
     /// Created on or after (YYYY-MM-DD or RFC 3339).
+    #[param(schema_with = schema::date_or_time)]
     pub since: Option<String>,
     /// Created on or before (YYYY-MM-DD, inclusive, or RFC 3339).
+    #[param(schema_with = schema::date_or_time)]
     pub until: Option<String>,
     /// Exactly this repository.
+    #[param(schema_with = schema::repository)]
     pub repository: Option<String>,
     /// Words that must all occur in the title or content.
+    #[param(schema_with = schema::search)]
     pub q: Option<String>,
     /// `draft` or `published`.
     pub status: Option<ChangelogStatus>,
     /// `created` (default), `updated`, `title` or `version`.
+    #[param(inline)]
     pub sort: Option<ChangelogSort>,
     /// `desc` (default) or `asc`.
+    #[param(inline)]
     pub order: Option<Direction>,
 }
 
@@ -152,7 +169,20 @@ fn date_param(
         .transpose()
 }
 
-/// Lists the caller's changelogs.
+/// Lists the caller's changelogs, newest first unless `sort` and `order` say otherwise.
+#[utoipa::path(
+    get,
+    path = "/changelogs",
+    operation_id = "list_changelogs",
+    tag = "changelogs",
+    params(ListParams),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "One page", body = ChangelogPage),
+        Unauthorized,
+        Invalid,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -192,42 +222,52 @@ pub async fn list(
 
 /// `POST /changelogs`: the request model of the service this replaces, plus `style` and
 /// `is_public`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChangelog {
     /// `manual` (stored at once) or `git` (generated from a repository).
     pub source: ChangelogSource,
     /// The repository (for `git`: what to read; for `manual`: recorded as the repository).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_repository)]
     pub repo_url: Option<String>,
     /// The commit range (`v1.1.0..v1.2.0`).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_commit_range)]
     pub commit_range: Option<String>,
     /// Release version.
     #[serde(default)]
+    #[schema(schema_with = schema::optional_version)]
     pub version: Option<String>,
     /// The Markdown (required for `manual`).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_content)]
     pub content: Option<String>,
     /// Title (default `Changelog`).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_title)]
     pub title: Option<String>,
     /// Tags.
     #[serde(default)]
+    #[schema(schema_with = schema::tags)]
     pub tags: Vec<String>,
     /// The model that wrote it (for `git`: the model to use).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_model)]
     pub model: Option<String>,
     /// Sampling temperature (for `git`).
     #[serde(default)]
+    #[schema(schema_with = schema::temperature)]
     pub temperature: Option<f32>,
     /// The style (for `git`): `conventional` (default), `keep-a-changelog`, or, with a model,
     /// `release-notes`, `technical`, `social`.
     #[serde(default)]
+    #[schema(schema_with = schema::style)]
     pub style: Option<String>,
     /// Who writes the entries (for `git`): `none` for the deterministic changelog, or the
     /// server's provider (its default).
     #[serde(default)]
+    #[schema(schema_with = schema::provider)]
     pub provider: Option<String>,
     /// Whether anyone may read it.
     #[serde(default)]
@@ -282,6 +322,31 @@ fn short_text(field: &str, value: Option<&str>, max: usize) -> Result<(), ApiErr
         ));
     }
     Ok(())
+}
+
+/// The changelog id of a path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ChangelogId {
+    /// The changelog's id.
+    #[expect(
+        dead_code,
+        reason = "documents the path parameter; handlers read it as text"
+    )]
+    id: Uuid,
+}
+
+/// The revision an update is based on, as a header.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct RevisionHeader {
+    /// The ETag of the revision the update is based on (`"3"`), or `revision` in the body.
+    #[param(rename = "If-Match", schema_with = schema::if_match)]
+    #[expect(
+        dead_code,
+        reason = "documents the header; handlers read it from the HeaderMap"
+    )]
+    if_match: Option<String>,
 }
 
 fn etag(record: &ChangelogRecord) -> HeaderValue {
@@ -398,7 +463,7 @@ async fn queue(
 }
 
 /// What `POST /changelogs/estimate` answers: what generating with a model would cost.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EstimateResponse {
     /// The model the tokens are counted for.
     pub model: String,
@@ -418,6 +483,19 @@ pub struct EstimateResponse {
 
 /// Counts the tokens and the cost of generating with a model, reading the history but sending
 /// nothing to a provider.
+#[utoipa::path(
+    post,
+    path = "/changelogs/estimate",
+    operation_id = "estimate_changelog",
+    tag = "changelogs",
+    request_body = CreateChangelog,
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "What generating with a model would cost", body = EstimateResponse),
+        Unauthorized,
+        JsonBody,
+    ),
+)]
 pub async fn estimate(
     State(state): State<AppState>,
     caller: Caller,
@@ -456,6 +534,26 @@ impl From<changelog_core::pipeline::Estimate> for EstimateResponse {
 
 /// Creates a changelog: `manual` is stored at once (201); `git` queues a generation job
 /// (202).
+#[utoipa::path(
+    post,
+    path = "/changelogs",
+    operation_id = "create_changelog",
+    tag = "changelogs",
+    request_body = CreateChangelog,
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 201, description = "The changelog", body = ChangelogResponse, headers(
+            ("ETag" = String, description = "The revision, quoted"),
+            ("Location" = String, description = "The changelog's URL"),
+        )),
+        (status = 202, description = "The generation job (`source: \"git\"`)", body = JobResponse, headers(
+            ("Location" = String, description = "The job's URL"),
+        )),
+        Unauthorized,
+        Forbidden,
+        JsonBody,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -490,6 +588,14 @@ pub async fn create(
         MAX_COMMIT_RANGE_LEN,
     )?;
     short_text("model", body.model.as_deref(), MAX_MODEL_LEN)?;
+    // Checked whatever the source: a field the API accepts is a field it checks.
+    let style = body
+        .style
+        .as_deref()
+        .map(str::parse::<changelog_core::Style>)
+        .transpose()
+        .map_err(|e| ApiError::invalid("style", e.to_string()))?
+        .unwrap_or_default();
     // The core's one entry point makes the record (a manual changelog reads nothing; its
     // `repo_url` is kept without credentials).
     let request = Request {
@@ -504,6 +610,8 @@ pub async fn create(
         content: Some(content),
         tags: body.tags,
         model: body.model,
+        temperature: body.temperature,
+        style,
         ..Request::default()
     };
     let mut new = request::generate(&request, &RepoPolicy::default(), &Quiet)
@@ -555,6 +663,27 @@ fn matches_etag(header: &HeaderValue, record: &ChangelogRecord) -> bool {
 }
 
 /// One changelog, with its `ETag`; `If-None-Match` with the current one answers 304.
+#[utoipa::path(
+    get,
+    path = "/changelogs/{id}",
+    operation_id = "get_changelog",
+    tag = "changelogs",
+    params(
+        ChangelogId,
+        ("If-None-Match" = Option<String>, Header, description = "ETags the caller has; the current one answers 304"),
+    ),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The changelog", body = ChangelogResponse, headers(
+            ("ETag" = String, description = "The revision, quoted"),
+        )),
+        (status = 304, description = "Not modified since the ETag given", headers(
+            ("ETag" = String, description = "The revision, quoted"),
+        )),
+        Unauthorized,
+        NotFound,
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -601,18 +730,22 @@ fn expected_revision(headers: &HeaderMap, body: Option<i64>) -> Result<i64, ApiE
 }
 
 /// `PUT /changelogs/{id}`: the whole editable document.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceChangelog {
     /// Title.
+    #[schema(schema_with = schema::title)]
     pub title: String,
     /// The Markdown.
+    #[schema(schema_with = schema::content)]
     pub content: String,
     /// Release version (`null` clears it).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_version)]
     pub version: Option<String>,
     /// Tags (replace the old ones).
     #[serde(default)]
+    #[schema(schema_with = schema::tags)]
     pub tags: Vec<String>,
     /// Whether anyone may read it.
     #[serde(default)]
@@ -621,25 +754,29 @@ pub struct ReplaceChangelog {
     #[serde(default)]
     pub status: Option<ChangelogStatus>,
     /// The revision this edit is based on (or `If-Match`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::routes::integer")]
     pub revision: Option<i64>,
 }
 
 /// `PATCH /changelogs/{id}`: the fields to change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchChangelog {
-    /// Title.
+    /// Title (`null` leaves it).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_title)]
     pub title: Option<String>,
-    /// The Markdown.
+    /// The Markdown (`null` leaves it).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_content)]
     pub content: Option<String>,
     /// Release version (`null` clears it).
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schema::optional_version)]
     pub version: Option<Option<String>>,
-    /// Tags (replace the old ones).
+    /// Tags (replace the old ones; `null` leaves them).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_tags)]
     pub tags: Option<Vec<String>>,
     /// Whether anyone may read it.
     #[serde(default)]
@@ -648,7 +785,7 @@ pub struct PatchChangelog {
     #[serde(default)]
     pub status: Option<ChangelogStatus>,
     /// The revision this edit is based on (or `If-Match`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::routes::integer")]
     pub revision: Option<i64>,
 }
 
@@ -698,6 +835,26 @@ async fn apply(
 }
 
 /// Replaces a changelog's editable fields, as a new revision.
+#[utoipa::path(
+    put,
+    path = "/changelogs/{id}",
+    operation_id = "replace_changelog",
+    tag = "changelogs",
+    params(ChangelogId, RevisionHeader),
+    request_body = ReplaceChangelog,
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The new revision", body = ChangelogResponse, headers(
+            ("ETag" = String, description = "The revision, quoted"),
+        )),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionRequired,
+        JsonBody,
+    ),
+)]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -720,6 +877,26 @@ pub async fn replace(
 }
 
 /// Changes some of a changelog's fields, as a new revision.
+#[utoipa::path(
+    patch,
+    path = "/changelogs/{id}",
+    operation_id = "patch_changelog",
+    tag = "changelogs",
+    params(ChangelogId, RevisionHeader),
+    request_body = PatchChangelog,
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The new revision", body = ChangelogResponse, headers(
+            ("ETag" = String, description = "The revision, quoted"),
+        )),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionRequired,
+        JsonBody,
+    ),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -742,6 +919,20 @@ pub async fn patch(
 }
 
 /// Deletes a changelog with its history.
+#[utoipa::path(
+    delete,
+    path = "/changelogs/{id}",
+    operation_id = "delete_changelog",
+    tag = "changelogs",
+    params(ChangelogId),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -764,7 +955,8 @@ pub async fn delete(
 }
 
 /// One kept revision.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Version)]
 pub struct VersionResponse {
     /// Revision number.
     pub revision: i64,
@@ -797,6 +989,19 @@ impl From<ChangelogVersion> for VersionResponse {
 }
 
 /// Every revision, oldest first.
+#[utoipa::path(
+    get,
+    path = "/changelogs/{id}/versions",
+    operation_id = "list_versions",
+    tag = "changelogs",
+    params(ChangelogId),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The revisions", body = Vec<VersionResponse>),
+        Unauthorized,
+        NotFound,
+    ),
+)]
 pub async fn versions(
     State(state): State<AppState>,
     caller: Caller,
@@ -808,15 +1013,39 @@ pub async fn versions(
 }
 
 /// `POST /changelogs/{id}/versions/{rev}/restore`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
     /// The current revision (or `If-Match`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::routes::integer")]
     pub revision: Option<i64>,
 }
 
 /// Makes a new revision with the content of an old one.
+#[utoipa::path(
+    post,
+    path = "/changelogs/{id}/versions/{rev}/restore",
+    operation_id = "restore_version",
+    tag = "changelogs",
+    params(
+        ChangelogId,
+        ("rev" = i64, Path, minimum = 1, description = "The revision to restore"),
+        RevisionHeader,
+    ),
+    request_body(content = Option<RestoreRequest>, description = "Optional: the current revision, or `If-Match`"),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The new revision", body = ChangelogResponse, headers(
+            ("ETag" = String, description = "The revision, quoted"),
+        )),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionRequired,
+        OptionalBody,
+    ),
+)]
 pub async fn restore(
     State(state): State<AppState>,
     caller: Caller,
@@ -829,7 +1058,11 @@ pub async fn restore(
     let body: RestoreRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RestoreRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| crate::error::body_error(&e.to_string()))?
+        // `null` is no body, as the document's `RestoreRequest | null` says.
+        crate::error::object_body(&body)?;
+        serde_json::from_slice::<Option<RestoreRequest>>(&body)
+            .map_err(|e| crate::error::body_error(&e.to_string()))?
+            .unwrap_or_default()
     };
     let expected = expected_revision(&headers, body.revision)?;
     let record = owned(&state, &caller, &id).await?;
@@ -855,17 +1088,38 @@ pub async fn restore(
 }
 
 /// `PUT /changelogs/{id}/tags`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetTags {
     /// The new tag set (missing tags are created).
+    #[schema(schema_with = schema::tags)]
     pub tags: Vec<String>,
     /// The current revision (or `If-Match`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::routes::integer")]
     pub revision: Option<i64>,
 }
 
 /// Replaces the tags, as a new revision.
+#[utoipa::path(
+    put,
+    path = "/changelogs/{id}/tags",
+    operation_id = "set_tags",
+    tag = "changelogs",
+    params(ChangelogId, RevisionHeader),
+    request_body = SetTags,
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The new revision", body = ChangelogResponse, headers(
+            ("ETag" = String, description = "The revision, quoted"),
+        )),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionRequired,
+        JsonBody,
+    ),
+)]
 pub async fn set_tags(
     State(state): State<AppState>,
     caller: Caller,
@@ -883,6 +1137,17 @@ pub async fn set_tags(
 }
 
 /// The tags on the caller's changelogs.
+#[utoipa::path(
+    get,
+    path = "/tags",
+    operation_id = "list_tags",
+    tag = "changelogs",
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The tags, sorted", body = Vec<String>),
+        Unauthorized,
+    ),
+)]
 pub async fn tags(
     State(state): State<AppState>,
     caller: Caller,
@@ -891,16 +1156,18 @@ pub async fn tags(
 }
 
 /// The query of the export route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `markdown` (default), `json` or `html`.
     #[serde(default)]
+    #[param(inline)]
     pub format: ExportFormat,
 }
 
 /// Export formats.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     /// The Markdown as stored.
@@ -927,7 +1194,37 @@ fn escape_html(text: &str) -> String {
     out
 }
 
+/// A changelog exported as JSON: the record and its structured document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangelogExport {
+    /// The record.
+    #[serde(flatten)]
+    pub changelog: ChangelogResponse,
+    /// The structured document (sections, entries and their commits) of a generated changelog;
+    /// `null` for one written by hand.
+    #[schema(schema_with = schema::any_object_or_null)]
+    pub document: Option<serde_json::Value>,
+}
+
 /// Exports a changelog.
+#[utoipa::path(
+    get,
+    path = "/changelogs/{id}/export",
+    operation_id = "export_changelog",
+    tag = "changelogs",
+    params(ChangelogId, ExportParams),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The changelog in the format asked for", content(
+            (String = "text/markdown"),
+            (ChangelogExport = "application/json"),
+            (String = "text/html"),
+        )),
+        Unauthorized,
+        NotFound,
+        Invalid,
+    ),
+)]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
@@ -942,11 +1239,17 @@ pub async fn export(
         )
             .into_response(),
         ExportFormat::Json => {
-            let document = record.document.clone();
-            let mut value = serde_json::to_value(ChangelogResponse::from(record))
+            let document = record
+                .document
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
                 .map_err(|e| ApiError::internal(&e))?;
-            value["document"] = serde_json::to_value(document).unwrap_or_default();
-            Json(value).into_response()
+            Json(ChangelogExport {
+                changelog: record.into(),
+                document,
+            })
+            .into_response()
         }
         ExportFormat::Html => {
             let page = format!(
@@ -967,7 +1270,8 @@ pub async fn export(
 }
 
 /// An annotation as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Annotation)]
 pub struct AnnotationResponse {
     /// Id.
     pub id: Uuid,
@@ -994,14 +1298,28 @@ impl From<Annotation> for AnnotationResponse {
 }
 
 /// `POST` and `PATCH` bodies of annotations.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnotationBody {
     /// The note (1 to 10,000 characters).
+    #[schema(schema_with = schema::annotation)]
     pub body: String,
 }
 
 /// The notes on a changelog.
+#[utoipa::path(
+    get,
+    path = "/changelogs/{id}/annotations",
+    operation_id = "list_annotations",
+    tag = "changelogs",
+    params(ChangelogId),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The notes, oldest first", body = Vec<AnnotationResponse>),
+        Unauthorized,
+        NotFound,
+    ),
+)]
 pub async fn annotations(
     State(state): State<AppState>,
     caller: Caller,
@@ -1013,6 +1331,22 @@ pub async fn annotations(
 }
 
 /// Adds a note.
+#[utoipa::path(
+    post,
+    path = "/changelogs/{id}/annotations",
+    operation_id = "add_annotation",
+    tag = "changelogs",
+    params(ChangelogId),
+    request_body = AnnotationBody,
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 201, description = "The note", body = AnnotationResponse),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        JsonBody,
+    ),
+)]
 pub async fn add_annotation(
     State(state): State<AppState>,
     caller: Caller,
@@ -1056,7 +1390,23 @@ async fn owned_annotation(
         .ok_or_else(|| ApiError::not_found("annotation", note))
 }
 
-/// Replaces a note's text.
+/// Replaces a note's text (the caller's own notes only).
+#[utoipa::path(
+    patch,
+    path = "/changelogs/{id}/annotations/{note}",
+    operation_id = "edit_annotation",
+    tag = "changelogs",
+    params(ChangelogId, ("note" = Uuid, Path, description = "The note's id")),
+    request_body = AnnotationBody,
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The note", body = AnnotationResponse),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        JsonBody,
+    ),
+)]
 pub async fn edit_annotation(
     State(state): State<AppState>,
     caller: Caller,
@@ -1073,7 +1423,21 @@ pub async fn edit_annotation(
     Ok(Json(note.into()))
 }
 
-/// Deletes a note.
+/// Deletes a note (the caller's own notes only).
+#[utoipa::path(
+    delete,
+    path = "/changelogs/{id}/annotations/{note}",
+    operation_id = "delete_annotation",
+    tag = "changelogs",
+    params(ChangelogId, ("note" = Uuid, Path, description = "The note's id")),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+    ),
+)]
 pub async fn delete_annotation(
     State(state): State<AppState>,
     caller: Caller,

@@ -9,24 +9,48 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use changelog_core::store::StoreError;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, Json};
+use crate::openapi::{NotFound, Unavailable, schema};
 use crate::state::AppState;
 
 /// The body of `/health` and `/ready`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
     /// `ok`.
+    #[schema(schema_with = ok)]
     pub status: &'static str,
 }
 
+fn ok() -> utoipa::openapi::schema::Schema {
+    schema::constant("ok")
+}
+
 /// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "operations",
+    responses((status = 200, description = "The process answers", body = HealthResponse)),
+)]
 pub async fn health() -> Json<HealthResponse> {
     Json(HealthResponse { status: "ok" })
 }
 
 /// Readiness: the database answers a query.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = HealthResponse),
+        Unavailable,
+    ),
+)]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
     match state.store().user(Uuid::nil()).await {
         Ok(_) | Err(StoreError::NotFound { .. }) => Ok(Json(HealthResponse { status: "ok" })),
@@ -41,6 +65,16 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>
 }
 
 /// Prometheus text exposition of the server's metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        NotFound,
+    ),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match state.metrics() {
         Some(handle) => (

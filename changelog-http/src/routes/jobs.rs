@@ -13,16 +13,19 @@ use changelog_core::store::job::{Job, JobStatus};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Caller, ClientInfo};
 use crate::error::{ApiError, Json, Query};
 use crate::jobs::{self, Frame};
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthorized, UpgradeRequired};
 use crate::routes::parse_id;
 use crate::state::AppState;
 
 /// A job as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Job)]
 pub struct JobResponse {
     /// Id.
     pub id: Uuid,
@@ -75,7 +78,32 @@ async fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<Job, ApiEr
     }
 }
 
+/// The job id of a path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct JobId {
+    /// The job's id.
+    #[expect(
+        dead_code,
+        reason = "documents the path parameter; handlers read it as text"
+    )]
+    id: Uuid,
+}
+
 /// A job's state and progress.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    operation_id = "get_job",
+    tag = "jobs",
+    params(JobId),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The job", body = JobResponse),
+        Unauthorized,
+        NotFound,
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +113,20 @@ pub async fn get(
 }
 
 /// Cancels a job that has not finished; a finished one is returned as it is.
+#[utoipa::path(
+    delete,
+    path = "/jobs/{id}",
+    operation_id = "cancel_job",
+    tag = "jobs",
+    params(JobId),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "The job, cancelled unless it had finished", body = JobResponse),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,15 +170,45 @@ fn resume_point(headers: &HeaderMap, after: Option<i64>) -> Result<i64, ApiError
 }
 
 /// The query of the event routes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
     /// Resume after this event (as `Last-Event-ID`).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
+}
+
+/// Where a follower resumes, as a header.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct LastEventId {
+    /// The id of the last event seen (what browsers send on reconnecting).
+    #[param(rename = "Last-Event-ID", pattern = "^[0-9]+$")]
+    #[expect(
+        dead_code,
+        reason = "documents the header; handlers read it from the headers"
+    )]
+    last_event_id: Option<String>,
 }
 
 /// A job's events as Server-Sent Events: `attempt`, `progress`, `delta` (streamed text), then
 /// `completed` (with the stored changelog), `failed` or `cancelled`, and the stream ends.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/events",
+    operation_id = "job_events",
+    tag = "jobs",
+    params(JobId, EventParams, LastEventId),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 200, description = "Server-Sent Events: `id`, `event` (attempt, progress, delta, \
+            completed, failed, cancelled) and JSON `data`", content_type = "text/event-stream", body = String),
+        Unauthorized,
+        NotFound,
+        Invalid,
+    ),
+)]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -163,6 +235,21 @@ fn sse_event(frame: &Frame) -> Result<Event, std::convert::Infallible> {
 /// Server-Sent Events carry them. The server pings every 15 seconds; a client's ping is
 /// answered with a pong, and so is a text message `{"type": "ping"}`. The socket closes after
 /// the last event.
+#[utoipa::path(
+    get,
+    path = "/ws/jobs/{id}",
+    operation_id = "job_websocket",
+    tag = "jobs",
+    params(JobId, EventParams),
+    security(("bearer_token" = []), ("bearer_api_key" = []), ("api_key_header" = [])),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        UpgradeRequired,
+        Unauthorized,
+        NotFound,
+        Invalid,
+    ),
+)]
 pub async fn websocket(
     State(state): State<AppState>,
     caller: Caller,

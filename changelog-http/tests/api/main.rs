@@ -8,6 +8,8 @@ mod harness;
 mod accounts;
 mod api_keys;
 mod changelogs;
+mod conformance;
 mod jobs;
+mod openapi;
 mod operations;
 mod serve;
