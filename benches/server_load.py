@@ -430,7 +430,9 @@ def measure(name: str, proc: subprocess.Popen, port: int, token: str, target: Ta
                     wrk(post_url, token, POST_CONNS, args.duration, post_lua, timeout))
     m.runs.append(run)
     print(row(run), flush=True)
-    m.peak_rss_kb = memory_kb(proc.pid, "VmHWM")
+    # VmHWM can miss a peak that memory handed back with madvise ended (the kernel updates the
+    # mark lazily), so it is never taken below the idle reading.
+    m.peak_rss_kb = max(memory_kb(proc.pid, "VmHWM"), m.idle_rss_kb)
     return m
 
 
@@ -626,7 +628,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--duration", default=None, help="each wrk run (default 15s; 2s with --quick)")
     p.add_argument("--conns", default="16,64", help="connection counts of the GET runs (default 16,64)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 50 changelogs per user, 2-second runs, 1 s warm-up and idle")
+                   help="smoke run: 50 changelogs per user, 2-second runs, 1 s warm-up and idle "
+                        "(the idle RSS then still holds the sign-ins' memory)")
     p.add_argument("--bin", type=Path, help="the changelog binary (default: build the release one)")
     p.add_argument("--skip-reference", action="store_true", help="do not run the FastAPI reference")
     p.add_argument("--skip-postgres", action="store_true", help="do not run ours on PostgreSQL")
@@ -648,6 +651,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.per_user = 50 if args.quick else 1000
     args.conns = [int(c) for c in args.conns.split(",") if c.strip()]
     args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    # The reference runs from its own directory: its paths must not depend on ours.
+    args.reference = args.reference.absolute()
+    args.ref_venv = args.ref_venv.absolute()
     if not args.conns or min(args.conns) < THREADS:
         p.error(f"--conns needs connection counts of at least {THREADS}")
     return args
@@ -662,8 +668,10 @@ def main(argv: list[str]) -> int:
     if shutil.which("wrk") is None:
         print("wrk not found (apt-get install -y wrk)", file=sys.stderr)
         return 2
-    # A SIGTERM (a CI timeout, say) unwinds like Ctrl-C, so the servers are stopped.
+    # SIGTERM (a CI timeout, say) and SIGINT (also when started in the background, which
+    # ignores it) unwind like Ctrl-C, so the servers are stopped.
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     results: list[Measured] = []
     try:
         args.bin = (args.bin or build()).resolve()
@@ -682,7 +690,7 @@ def main(argv: list[str]) -> int:
             if not args.skip_reference:
                 print(f"FastAPI reference ({args.reference})", flush=True)
                 results += run_reference(args, work)
-    except SetupError as e:
+    except (SetupError, subprocess.CalledProcessError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
