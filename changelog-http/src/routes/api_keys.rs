@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// The scopes a key can have.
 pub const SCOPES: [&str; 2] = ["read", "write"];
 
-/// The longest key name, in characters (after trimming).
+/// The longest key name, in characters as sent (it is stored trimmed).
 pub const MAX_KEY_NAME_CHARS: usize = 100;
 
 /// `POST /auth/api-keys`.
@@ -133,7 +133,8 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_session()?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS {
+    // The length as sent, whitespace included, as the document's `maxLength` counts.
+    if name.is_empty() || body.name.chars().count() > MAX_KEY_NAME_CHARS {
         return Err(ApiError::invalid(
             "name",
             format!("must be 1 to {MAX_KEY_NAME_CHARS} characters"),

@@ -236,6 +236,13 @@ pub async fn register(
     client: ClientInfo,
     Json(body): Json<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // The limit counts the address as sent, as the document's `maxLength` does.
+    if body.email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(ApiError::invalid(
+            "email",
+            format!("at most {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
     let email = body.email.trim().to_lowercase();
     check_account(&body.username, &email, &body.password)?;
     let hash = password::hash(body.password).await?;

@@ -300,7 +300,8 @@ fn check_tags(tags: &[String]) -> Result<(), ApiError> {
     }
     if let Some(long) = tags
         .iter()
-        .find(|t| t.trim().chars().count() > changelog_core::store::MAX_TAG_LEN)
+        // As sent, whitespace included, as the document's `maxLength` counts.
+        .find(|t| t.chars().count() > changelog_core::store::MAX_TAG_LEN)
     {
         return Err(ApiError::invalid(
             "tags",

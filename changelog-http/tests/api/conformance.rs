@@ -13,6 +13,7 @@ crate::suite!(
     bodies_are_objects_not_arrays,
     a_revision_may_be_written_as_a_whole_float,
     a_login_name_with_nul_is_an_unknown_user,
+    limits_count_text_as_sent,
 );
 
 /// The document's `maxLength` counts characters; the password and e-mail limits counted bytes.
@@ -202,4 +203,43 @@ async fn a_login_name_with_nul_is_an_unknown_user(s: &Server) {
             .unwrap();
         error(form, StatusCode::UNAUTHORIZED).await;
     }
+}
+
+/// `maxLength` counts what is sent; the server counted the address, a key's name and tags
+/// after trimming, and accepted longer ones padded with whitespace.
+async fn limits_count_text_as_sent(s: &Server) {
+    let pad = "\u{3000}".repeat(10);
+    let address = format!("{pad}{}@example.com", "e".repeat(240));
+    let register = s
+        .api(Method::POST, "/auth/register")
+        .json(&json!({"username": "padded", "email": address, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    invalid(register, "email").await;
+    let alice = s.user("alice").await;
+    let key = s
+        .as_user(&alice, Method::POST, "/auth/api-keys")
+        .json(&json!({"name": format!("{pad}{}", "k".repeat(95))}))
+        .send()
+        .await
+        .unwrap();
+    invalid(key, "name").await;
+    let changelog = s
+        .as_user(&alice, Method::POST, "/changelogs")
+        .json(&json!({"source": "manual", "content": "x", "tags": [format!("{pad}{}", "t".repeat(60))]}))
+        .send()
+        .await
+        .unwrap();
+    invalid(changelog, "tags").await;
+    // Within the limits, padding is trimmed as before.
+    let key = s
+        .as_user(&alice, Method::POST, "/auth/api-keys")
+        .json(&json!({"name": "  ci  "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(key.status(), StatusCode::CREATED);
+    let key: serde_json::Value = key.json().await.unwrap();
+    assert_eq!(key["name"], "ci");
 }
