@@ -25,6 +25,7 @@ fi
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
+mkdir -p "$work/repos"
 server_pid=""
 stop_server() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
@@ -39,6 +40,7 @@ CHANGELOG_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))
 CHANGELOG_ENCRYPTION_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
 RUST_LOG="${RUST_LOG:-warn}" \
   "$bin" serve --bind "127.0.0.1:$port" --database-url "${FUZZ_DATABASE_URL:-sqlite://$work/api.db?mode=rwc}" \
+  --repos-root "$work/repos" --allowed-host clone.invalid \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
@@ -60,9 +62,11 @@ def post(path, body):
 for name in ("fuzz_a", "fuzz_b"):
     post("/auth/register", {"username": name, "email": f"{name}@example.com",
                             "password": "schemathesis password"})
-print(post("/auth/login", {"username": "fuzz_a", "password": "schemathesis password"})["access_token"])
+login = lambda name: post("/auth/login", {"username": name, "password": "schemathesis password"})
+print(login("fuzz_a")["access_token"])
 PY
 )"
+read -r token_a _ <<< "$token_a"
 
 seed="${ST_SEED-20261129}"
 status=0

@@ -31,9 +31,9 @@ def _positive(case):
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    operation = _operation_id(context)
     if not _positive(case):
         return
-    operation = _operation_id(context)
     if operation in REVISIONED:
         body = case.body if isinstance(case.body, dict) else None
         has_header = case.headers is not None and "If-Match" in case.headers

@@ -316,7 +316,7 @@ fn entry_for(candidate: &Candidate, positions: &[usize], index: &CommitIndex<'_>
     }
     // The renderer adds the references; the model's own copies would repeat them.
     let mut text = text.to_owned();
-    for r in &refs {
+    for r in refs.iter().chain(&pull_requests) {
         for kept in [format!("({r})"), format!("[{r}]")] {
             if text.contains(&kept) {
                 text = text.replace(&kept, "");
@@ -556,7 +556,8 @@ mod tests {
         );
         let entries = &sections[0].entries;
         assert_eq!(entries[0].text, "Paging");
-        assert_eq!(entries[0].refs, ["#4"]);
+        // `(#4)` in the subject is the pull request (a squash title), kept once by the renderer.
+        assert_eq!(entries[0].pull_requests, ["#4"]);
         assert_eq!(entries[1].text, "Paging again, see.");
     }
 
