@@ -66,7 +66,6 @@ login = lambda name: post("/auth/login", {"username": name, "password": "schemat
 print(login("fuzz_a")["access_token"])
 PY
 )"
-read -r token_a _ <<< "$token_a"
 
 seed="${ST_SEED-20261129}"
 status=0
