@@ -105,8 +105,55 @@ fn json_between_two_tags() {
     assert_eq!(entry("drop the v1 configuration format")["breaking"], true);
     assert_eq!(entry("new loader")["breaking"], true);
     assert_eq!(entry("no panic on an empty file")["breaking"], false);
-    assert_eq!(entry("log in with GitHub")["refs"][0], "#34");
-    assert_eq!(entry("log in with GitHub")["scope"], "auth");
+    // The pull request is one entry, titled by the pull request, citing both of its commits.
+    let pr = entry("Log in with GitHub");
+    assert_eq!(pr["pull_requests"], serde_json::json!(["#34"]), "{pr}");
+    assert_eq!(pr["scope"], "auth");
+    let mut pr_commits: Vec<&str> = pr["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    pr_commits.sort_unstable();
+    let mut branch = vec![in_range[0].as_str(), in_range[1].as_str()];
+    branch.sort_unstable();
+    assert_eq!(pr_commits, branch);
+}
+
+#[test]
+fn one_entry_per_commit_on_request() {
+    let (repo, _) = two_releases();
+    let out = changelog(&[
+        "generate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--range",
+        "v0.1.0..v0.2.0",
+        "--format",
+        "json",
+        "--group-by",
+        "commit",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries: Vec<&Value> = doc["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["entries"].as_array().unwrap())
+        .collect();
+    let login = entries
+        .iter()
+        .find(|e| e["text"] == "log in with GitHub")
+        .unwrap_or_else(|| panic!("{entries:#?}"));
+    assert_eq!(login["pull_requests"], serde_json::json!(["#34"]));
+    assert_eq!(login["scope"], "auth");
+    let kept = entries
+        .iter()
+        .find(|e| e["text"] == "keep the session on refresh")
+        .unwrap_or_else(|| panic!("{entries:#?}"));
+    assert_eq!(kept["pull_requests"], serde_json::json!(["#34"]));
 }
 
 #[test]
