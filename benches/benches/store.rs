@@ -532,7 +532,7 @@ impl Backend {
     async fn close(self, keep: bool) {
         match self {
             Self::Sqlite { store, dir } => {
-                store.pool().close().await;
+                store.close().await;
                 if keep {
                     let path = dir.keep().join("bench.db");
                     progress(&format!("SQLite database kept at {}", path.display()));

@@ -20,8 +20,8 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    BEGIN_WRITE, BackendStore, CHANGELOG_TAGS, CLAIM_LOCK, Db, DbRow, db_time, get_optional_time,
-    get_time, push_text_search,
+    BEGIN_WRITE, BackendStore, CLAIM_LOCK, Db, DbRow, db_time, get_optional_time, get_time,
+    push_text_search,
 };
 
 type Tx<'c> = sqlx::Transaction<'c, Db>;
@@ -31,13 +31,13 @@ const USER_COLUMNS: &str = "id, username, email, password_hash, github_id, githu
 
 const CHANGELOG_COLUMNS: &str = "c.id, c.owner_id, c.repository, c.title, c.version, c.content, \
     c.document, c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, c.cost_usd, \
-    c.is_public, c.status, c.revision, c.created_at, c.updated_at";
+    c.is_public, c.status, c.revision, c.created_at, c.updated_at, c.tag_names AS tags";
 
 /// `SELECT` of changelogs (as `c`) with their tags: each row carries its tag names, sorted, as a
-/// JSON array (the backend's `CHANGELOG_TAGS`), so a page is one statement, not a second one for
-/// the tags of its rows.
+/// JSON array (`tag_names`, written with the tags), so a page is one statement that reads no
+/// other table.
 fn select_changelogs() -> String {
-    format!("SELECT {CHANGELOG_COLUMNS}, {CHANGELOG_TAGS} AS tags FROM changelogs c")
+    format!("SELECT {CHANGELOG_COLUMNS} FROM changelogs c")
 }
 
 /// Turns a driver error into a store error: unique violations name their field, check
@@ -138,13 +138,25 @@ fn record_from_row(row: &DbRow) -> StoreResult<ChangelogRecord> {
     })
 }
 
-/// Replaces the tags of a changelog, creating tags on first use.
+/// Replaces the tags of a changelog (`tags` normalised), creating tags on first use.
 async fn set_tags(tx: &mut Tx<'_>, id: Uuid, tags: &[String]) -> StoreResult<()> {
     sqlx::query("DELETE FROM changelog_tags WHERE changelog_id = $1")
         .bind(id)
         .execute(&mut **tx)
         .await
         .map_err(db_err("cannot unlink tags"))?;
+    sqlx::query("UPDATE changelogs SET tag_names = $1 WHERE id = $2")
+        .bind(Json(tags))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err("cannot record tag names"))?;
+    link_tags(tx, id, tags).await
+}
+
+/// Links a changelog that has no tag links to its tags (`tags` normalised), creating tags on
+/// first use. The names themselves are the row's `tag_names`, which the caller writes.
+async fn link_tags(tx: &mut Tx<'_>, id: Uuid, tags: &[String]) -> StoreResult<()> {
     for tag in tags {
         sqlx::query("INSERT INTO tags (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
             .bind(tag)
@@ -291,7 +303,7 @@ impl UserStore for BackendStore {
         .bind(&user.github_username)
         .bind(db_time(at))
         .bind(db_time(at))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(db_err("cannot create a user"))?;
         user_from_row(&row).map_err(db_err("cannot read a user row"))
@@ -373,7 +385,7 @@ impl UserStore for BackendStore {
         .bind(key_id)
         .bind(db_time(now()))
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err("cannot store a token"))?;
         if done.rows_affected() == 0 {
@@ -409,16 +421,16 @@ impl ChangelogStore for BackendStore {
         let at = now();
         let id = new.id.unwrap_or_else(Uuid::new_v4);
         let mut tx = self
-            .pool
+            .writer
             .begin_with(BEGIN_WRITE)
             .await
             .map_err(db_err("cannot begin a transaction"))?;
         sqlx::query(
             "INSERT INTO changelogs (id, owner_id, repository, title, version, version_key, \
              content, document, source, commit_range, model, input_tokens, output_tokens, \
-             cost_usd, is_public, status, revision, created_at, updated_at) \
+             cost_usd, is_public, status, revision, created_at, updated_at, tag_names) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, \
-             $18)",
+             $18, $19)",
         )
         .bind(id)
         .bind(new.owner_id)
@@ -438,13 +450,14 @@ impl ChangelogStore for BackendStore {
         .bind(new.status.as_str())
         .bind(db_time(at))
         .bind(db_time(at))
+        .bind(Json(&tags))
         .execute(&mut *tx)
         .await
         .map_err(|e| match e.as_database_error() {
             Some(db) if db.is_foreign_key_violation() => not_found("user", new.owner_id),
             _ => db_err("cannot create a changelog")(e),
         })?;
-        set_tags(&mut tx, id, &tags).await?;
+        link_tags(&mut tx, id, &tags).await?;
         let record = load_changelog(&mut tx, id).await?;
         insert_version(&mut tx, &record, Some(new.owner_id)).await?;
         tx.commit()
@@ -472,7 +485,7 @@ impl ChangelogStore for BackendStore {
     ) -> StoreResult<ChangelogRecord> {
         limits::check_update(update)?;
         let mut tx = self
-            .pool
+            .writer
             .begin_with(BEGIN_WRITE)
             .await
             .map_err(db_err("cannot begin a transaction"))?;
@@ -492,7 +505,7 @@ impl ChangelogStore for BackendStore {
         edited_by: Option<Uuid>,
     ) -> StoreResult<ChangelogRecord> {
         let mut tx = self
-            .pool
+            .writer
             .begin_with(BEGIN_WRITE)
             .await
             .map_err(db_err("cannot begin a transaction"))?;
@@ -562,7 +575,7 @@ impl ChangelogStore for BackendStore {
     async fn delete_changelog(&self, id: Uuid) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM changelogs WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err("cannot delete a changelog"))?;
         if done.rows_affected() == 0 {
@@ -732,7 +745,7 @@ impl ApiKeyStore for BackendStore {
             .bind(Json(&new.scopes))
             .bind(new.expires_at.map(db_time))
             .bind(db_time(now()))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await;
             let row = match inserted {
                 Ok(row) => row,
@@ -766,7 +779,7 @@ impl ApiKeyStore for BackendStore {
         .bind(prefix)
         .bind(hash_key(secret))
         .bind(at)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err("cannot check an API key"))?;
         row.as_ref()
@@ -794,7 +807,7 @@ impl ApiKeyStore for BackendStore {
             sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
                 .bind(db_time(now()))
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(db_err("cannot revoke an API key"))?;
         if done.rows_affected() == 0 {
@@ -850,7 +863,7 @@ impl JobStore for BackendStore {
         .bind(Json(request))
         .bind(at)
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(db_err("cannot queue a job"))?;
         job_from_row(&row)
@@ -886,7 +899,7 @@ impl JobStore for BackendStore {
         .bind(db_time(lease_end(at, lease)))
         .bind(db_time(at))
         .bind(db_time(at))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err("cannot claim a job"))?;
         row.as_ref().map(job_from_row).transpose()
@@ -911,7 +924,7 @@ impl JobStore for BackendStore {
         .bind(db_time(at))
         .bind(id)
         .bind(worker)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err("cannot record progress"))?
         .ok_or_else(|| lease_lost(id, worker))?;
@@ -937,7 +950,7 @@ impl JobStore for BackendStore {
         .bind(db_time(now()))
         .bind(id)
         .bind(worker)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err("cannot finish a job"))?
         .ok_or_else(|| lease_lost(id, worker))?;
@@ -954,7 +967,7 @@ impl JobStore for BackendStore {
         .bind(db_time(now()))
         .bind(id)
         .bind(worker)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err("cannot release a job"))?
         .ok_or_else(|| lease_lost(id, worker))?;
@@ -968,7 +981,7 @@ impl JobStore for BackendStore {
         events: &[(String, serde_json::Value)],
     ) -> StoreResult<i64> {
         let mut tx = self
-            .pool
+            .writer
             .begin_with(BEGIN_WRITE)
             .await
             .map_err(db_err("cannot begin a transaction"))?;
@@ -1050,7 +1063,7 @@ impl JobStore for BackendStore {
         )
         .bind(db_time(now()))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err("cannot cancel a job"))?;
         self.job(id).await
@@ -1087,7 +1100,7 @@ impl BackendStore {
             .bind(new_id)
             .bind(id)
             .bind(stored)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err("cannot re-encrypt a token"))?;
             done += updated.rows_affected();

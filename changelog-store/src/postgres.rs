@@ -28,6 +28,8 @@ type BackendStore = PgStore;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL takes concurrent writers.
+    writer: PgPool,
     keys: Option<TokenKeys>,
     key_generator: KeyGenerator,
 }
@@ -64,6 +66,7 @@ impl PgStore {
             })?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self {
+            writer: pool.clone(),
             pool,
             keys,
             key_generator: KeyGenerator::default(),
@@ -99,10 +102,6 @@ const BEGIN_WRITE: &str = "BEGIN";
 /// PostgreSQL turns `IN (SELECT ...)` into a join that looks `tags` up again for every link of
 /// every candidate: 2x slower for a tag on 1.5% of 100,000 changelogs.
 const TAG_IDS: (&str, &str) = (" = ANY (ARRAY(", "))");
-
-/// A changelog's tag names (of the row `c`), sorted, as a JSON array (`[]` without tags).
-const CHANGELOG_TAGS: &str = "(SELECT COALESCE(json_agg(t.name ORDER BY t.name), '[]') \
-    FROM changelog_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.changelog_id = c.id)";
 
 fn db_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at

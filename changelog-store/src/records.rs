@@ -42,7 +42,7 @@ fn missing(
 
 async fn begin(store: &BackendStore) -> StoreResult<Tx<'_>> {
     store
-        .pool
+        .writer
         .begin_with(BEGIN_WRITE)
         .await
         .map_err(db_err("cannot begin a transaction"))
@@ -175,11 +175,11 @@ impl RefreshTokenStore for BackendStore {
     }
 
     async fn revoke_refresh_family(&self, family_id: Uuid) -> StoreResult<u64> {
-        revoke_tokens(&self.pool, "family_id", family_id).await
+        revoke_tokens(&self.writer, "family_id", family_id).await
     }
 
     async fn revoke_user_refresh_tokens(&self, user_id: Uuid) -> StoreResult<u64> {
-        revoke_tokens(&self.pool, "user_id", user_id).await
+        revoke_tokens(&self.writer, "user_id", user_id).await
     }
 
     async fn session_live(&self, family_id: Uuid) -> StoreResult<bool> {
@@ -241,7 +241,7 @@ impl RepositoryStore for BackendStore {
         .bind(&new.default_branch)
         .bind(at)
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(missing("user", new.owner_id, "cannot store a repository"))?;
         repository_from_row(&row)
@@ -279,7 +279,7 @@ impl RepositoryStore for BackendStore {
         .bind(db_time(at))
         .bind(db_time(now()))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err("cannot record a repository sync"))?
         .ok_or_else(|| not_found("repository", id))?;
@@ -343,7 +343,7 @@ impl AnnotationStore for BackendStore {
         .bind(body)
         .bind(at)
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await;
         let row = match inserted {
             Ok(row) => row,
@@ -393,7 +393,7 @@ impl AnnotationStore for BackendStore {
         .bind(body)
         .bind(db_time(now()))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err("cannot edit an annotation"))?
         .ok_or_else(|| not_found("annotation", id))?;
@@ -446,7 +446,7 @@ impl UsageStore for BackendStore {
         .bind(amount.input_tokens)
         .bind(amount.output_tokens)
         .bind(amount.cost_usd)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(missing("user", user_id, "cannot record usage"))?;
         usage_from_row(&row).map_err(db_err("cannot read a usage row"))
@@ -519,7 +519,7 @@ impl AuditStore for BackendStore {
         .bind(event.ip.map(|ip| ip.to_string()))
         .bind(&event.user_agent)
         .bind(db_time(now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(db_err("cannot record an audit event"))?;
         audit_from_row(&row)
@@ -611,7 +611,7 @@ impl CacheEntryStore for BackendStore {
         .bind(Json(value))
         .bind(expires_at.map(db_time))
         .bind(db_time(now()))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err("cannot store a cache entry"))?;
         Ok(())
@@ -620,7 +620,7 @@ impl CacheEntryStore for BackendStore {
     async fn purge_cache_entries(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM llm_cache_entries WHERE expires_at <= $1")
             .bind(db_time(now))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err("cannot purge cache entries"))?;
         Ok(done.rows_affected())

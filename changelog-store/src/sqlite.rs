@@ -30,6 +30,8 @@ type BackendStore = SqliteStore;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection that writes (a clone of `pool` for a database in memory).
+    writer: SqlitePool,
     keys: Option<TokenKeys>,
     key_generator: KeyGenerator,
 }
@@ -91,7 +93,7 @@ impl SqliteStore {
             MigrationLock::acquire(database).await?
         };
         let pool = pool_options
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|source| Error::Connect {
                 backend: "sqlite",
@@ -99,17 +101,48 @@ impl SqliteStore {
                 source,
             })?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        // SQLite lets one connection write at a time; the others would wait for the lock in
+        // SQLite's busy handler, which polls with sleeps of up to 100 ms (a tail of seconds
+        // under a burst of writes). Writes take turns on one connection instead, queued by the
+        // pool and handed over the moment the previous one commits; reads keep the others.
+        let writer = if in_memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await
+                .map_err(|source| Error::Connect {
+                    backend: "sqlite",
+                    location: None,
+                    source,
+                })?
+        };
         Ok(Self {
             pool,
+            writer,
             keys,
             key_generator: KeyGenerator::default(),
         })
     }
 
-    /// The connection pool, for what the traits do not cover.
+    /// The pool of reading connections, for what the traits do not cover.
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The pool of the one writing connection.
+    #[must_use]
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Closes both pools, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
     }
 
     /// The same store drawing new API keys from `generator`.
@@ -193,10 +226,6 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// sit together. (With `= (SELECT ...)` it probes the `(changelog_id, tag_id)` key instead,
 /// all over the file: 2.5x slower for a tag on 1.5% of 100,000 changelogs.)
 const TAG_IDS: (&str, &str) = (" IN (", ")");
-
-/// A changelog's tag names (of the row `c`), sorted, as a JSON array (`[]` without tags).
-const CHANGELOG_TAGS: &str = "(SELECT json_group_array(t.name ORDER BY t.name) \
-    FROM changelog_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.changelog_id = c.id)";
 
 fn db_time(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()

@@ -214,6 +214,7 @@ suite!(
     job_events_are_numbered_kept_in_order_and_written_by_the_lease_holder_only,
     a_released_job_is_queued_again_without_counting_the_attempt,
     a_changelog_keeps_the_id_and_status_it_was_given,
+    tag_names_are_backfilled_by_their_migration,
 );
 
 #[path = "store/records.rs"]
@@ -1925,5 +1926,63 @@ async fn a_changelog_keeps_the_id_and_status_it_was_given(h: &Harness) -> Result
         .await?;
     assert_eq!(published.status, ChangelogStatus::Published);
     assert_eq!(listed(ChangelogStatus::Published).await?.len(), 2);
+    Ok(())
+}
+
+/// The migration that put each changelog's tag names on its row fills them from the tag links
+/// of changelogs written before it: its backfill, run on rows whose names were cleared, gives
+/// every row its sorted names back (and `[]` where there are none).
+async fn tag_names_are_backfilled_by_their_migration(h: &Harness) -> Result<()> {
+    const MIGRATION: &str = "20261130000006_changelog_tag_names.sql";
+    let alice = user(h, "alice").await?;
+    let tagged = NewChangelog {
+        tags: vec!["zeta".into(), "alpha".into(), "mid".into()],
+        ..changelog(alice.id, "tagged")
+    };
+    h.store.create_changelog(&tagged).await?;
+    h.store
+        .create_changelog(&changelog(alice.id, "untagged"))
+        .await?;
+    let backfill = |sql: &str| {
+        // The statement after the `ALTER TABLE` that adds the column.
+        let (_, update) = sql.split_once(';').expect("two statements");
+        update.trim().trim_end_matches(';').to_owned()
+    };
+    match &h.backend {
+        Backend::Memory => return Ok(()),
+        Backend::Sqlite(store) => {
+            let sql = std::fs::read_to_string(format!("migrations/sqlite/{MIGRATION}"))?;
+            sqlx::query("UPDATE changelogs SET tag_names = '[]'")
+                .execute(store.writer())
+                .await?;
+            sqlx::query(&backfill(&sql)).execute(store.writer()).await?;
+        }
+        Backend::Postgres { store, .. } => {
+            let sql = std::fs::read_to_string(format!("migrations/postgres/{MIGRATION}"))?;
+            sqlx::query("UPDATE changelogs SET tag_names = '[]'")
+                .execute(store.pool())
+                .await?;
+            sqlx::query(&backfill(&sql)).execute(store.pool()).await?;
+        }
+    }
+    let query = ChangelogQuery {
+        owner_id: Some(alice.id),
+        sort: ChangelogSort::Title,
+        direction: Direction::Asc,
+        ..ChangelogQuery::default()
+    };
+    let page = h.store.list_changelogs(&query).await?;
+    let tags: Vec<(String, Vec<String>)> =
+        page.items.into_iter().map(|c| (c.title, c.tags)).collect();
+    ensure!(
+        tags == [
+            (
+                "tagged".to_owned(),
+                vec!["alpha".to_owned(), "mid".to_owned(), "zeta".to_owned()]
+            ),
+            ("untagged".to_owned(), Vec::new()),
+        ],
+        "{tags:?}"
+    );
     Ok(())
 }
