@@ -110,7 +110,7 @@ fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
     })
 }
 
-fn record_from_row(row: &DbRow) -> StoreResult<ChangelogRecord> {
+pub(super) fn record_from_row(row: &DbRow) -> StoreResult<ChangelogRecord> {
     let read = db_err("cannot read a changelog row");
     let source: String = row.try_get("source").map_err(&read)?;
     let document: Option<Json<Changelog>> = row.try_get("document").map_err(&read)?;
@@ -591,7 +591,11 @@ impl ChangelogStore for BackendStore {
             .as_deref()
             .map(|c| Cursor::decode(c, query))
             .transpose()?;
-        let mut qb = QueryBuilder::<Db>::new(format!("{} WHERE 1 = 1", select_changelogs()));
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "{}{} WHERE 1 = 1",
+            super::PAGE_OPEN,
+            select_changelogs()
+        ));
         if let Some(owner) = query.owner_id {
             qb.push(" AND c.owner_id = ").push_bind(owner);
         }
@@ -670,19 +674,12 @@ impl ChangelogStore for BackendStore {
         }
         let size = query.page_size();
         qb.push(format!(" ORDER BY {column} {order}, c.id {order} LIMIT "))
-            .push_bind(i64::from(size) + 1);
-        let rows = qb
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("cannot list changelogs"))?;
-        // The extra row only says whether more follow: it is not decoded.
-        let more = rows.len() > size as usize;
-        let items = rows
-            .iter()
-            .take(size as usize)
-            .map(record_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+            .push_bind(i64::from(size) + 1)
+            .push(super::PAGE_CLOSE);
+        // One more than the page: the extra record only says whether more follow.
+        let mut items = super::fetch_page(qb, &self.pool).await?;
+        let more = items.len() > size as usize;
+        items.truncate(size as usize);
         Ok(Page::of_changelogs(items, more, query))
     }
 

@@ -4,8 +4,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use changelog_core::store::StoreError;
 use changelog_core::store::api_key::KeyGenerator;
+use changelog_core::store::{ChangelogRecord, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, QueryBuilder, Row};
@@ -102,6 +102,22 @@ const BEGIN_WRITE: &str = "BEGIN";
 /// PostgreSQL turns `IN (SELECT ...)` into a join that looks `tags` up again for every link of
 /// every candidate: 2x slower for a tag on 1.5% of 100,000 changelogs.
 const TAG_IDS: (&str, &str) = (" = ANY (ARRAY(", "))");
+
+/// A page of changelogs is the rows of the listing's statement, as they are.
+const PAGE_OPEN: &str = "";
+const PAGE_CLOSE: &str = "";
+
+async fn fetch_page(
+    mut qb: QueryBuilder<'_, Db>,
+    pool: &PgPool,
+) -> StoreResult<Vec<ChangelogRecord>> {
+    let rows = qb
+        .build()
+        .fetch_all(pool)
+        .await
+        .map_err(common::db_err("cannot list changelogs"))?;
+    rows.iter().map(common::record_from_row).collect()
+}
 
 fn db_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at

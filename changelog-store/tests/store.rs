@@ -371,18 +371,28 @@ async fn create_keeps_tags_and_the_first_version(h: &Harness) -> Result<()> {
         model: Some("gpt-4o-mini".into()),
         input_tokens: 1200,
         output_tokens: 300,
-        cost_usd: 0.0125,
+        // Every bit of it survives the round trip.
+        cost_usd: 0.1 + 0.2,
         is_public: true,
         tags: vec![" Release ".into(), "API".into(), "api".into(), " ".into()],
+        document: Some(limits::document_with("Widgets \"1.2\" \\ ü\n")),
         ..changelog(alice.id, "Widgets 1.2")
     };
     let created = h.store.create_changelog(&new).await?;
     assert_eq!(created.tags, ["api", "release"]);
+    // A listing reads back every field as it was stored.
+    let query = ChangelogQuery {
+        owner_id: Some(alice.id),
+        ..ChangelogQuery::default()
+    };
+    let listed = h.store.list_changelogs(&query).await?;
+    assert_eq!(listed.items, [created.clone()]);
+    assert_eq!(h.store.changelog(created.id).await?, created);
     assert_eq!(created.revision, 1);
     assert_eq!(created.created_at, created.updated_at);
     let read = h.store.changelog(created.id).await?;
     assert_eq!(read, created);
-    assert_eq!(read.cost_usd, 0.0125);
+    assert_eq!(read.cost_usd, 0.1 + 0.2);
     assert_eq!(read.repository.as_deref(), Some("acme/widgets"));
     let versions = h.store.versions(created.id).await?;
     assert_eq!(versions.len(), 1);

@@ -209,7 +209,7 @@ async fn tags_per_changelog_and_per_query_are_bounded(h: &Harness) -> Result<()>
     Ok(())
 }
 
-fn document_with(title: &str) -> Changelog {
+pub(crate) fn document_with(title: &str) -> Changelog {
     Changelog {
         title: title.into(),
         version: None,
