@@ -386,7 +386,7 @@ async fn create_keeps_tags_and_the_first_version(h: &Harness) -> Result<()> {
         ..ChangelogQuery::default()
     };
     let listed = h.store.list_changelogs(&query).await?;
-    assert_eq!(listed.items, [created.clone()]);
+    assert_eq!(listed.items, std::slice::from_ref(&created));
     assert_eq!(h.store.changelog(created.id).await?, created);
     assert_eq!(created.revision, 1);
     assert_eq!(created.created_at, created.updated_at);
