@@ -12,8 +12,12 @@ import sys
 from pathlib import Path
 
 SCRIPT = r"""
-import json, os, signal, sys, threading, time
+import faulthandler, json, os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Should the process hang (the interrupt lost, or exit blocked), every thread's stack goes to
+# stderr and the process ends, so the failure says where it stood.
+faulthandler.dump_traceback_later(40, exit=True)
 
 import changelog
 
@@ -46,14 +50,14 @@ except KeyboardInterrupt:
     outcome = "interrupted"
 end = time.perf_counter()
 print(json.dumps({"outcome": outcome, "total": end - start,
-                  "latency": end - sent[0] if sent else None}))
+                  "latency": end - sent[0] if sent else None}), flush=True)
 """
 
 
 def test_ctrl_c_interrupts_a_generation(repo: Path) -> None:
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(repo)], capture_output=True,
                           text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
     report = json.loads(done.stdout)
     assert report["outcome"] == "interrupted", report
     assert report["latency"] < 0.5, report
