@@ -122,6 +122,27 @@ fn json_between_two_tags() {
 }
 
 #[test]
+fn a_reversed_range_or_a_path_that_is_nowhere_is_an_error() {
+    let (repo, _) = two_releases();
+    let path = repo.path().to_str().unwrap();
+    let out = changelog(&["generate", "--repo", path, "--range", "v0.2.0..v0.1.0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("reversed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`v0.1.0..v0.2.0`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = changelog(&["generate", "--repo", path, "--path", "src/nowhere"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("`src/nowhere`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("matches nothing"), "{}", stderr(&out));
+}
+
+#[test]
 fn one_entry_per_commit_on_request() {
     let (repo, _) = two_releases();
     let out = changelog(&[

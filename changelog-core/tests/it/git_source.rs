@@ -86,9 +86,6 @@ fn empty_range() {
     let repo = tagged();
     let h = history(repo.path(), Some("v0.2.0..v0.2.0"));
     assert!(h.commits.is_empty());
-    // Reversed ends are empty too, as in git.
-    let h = history(repo.path(), Some("HEAD..v0.1.0"));
-    assert!(h.commits.is_empty());
 }
 
 #[test]
@@ -183,7 +180,53 @@ fn path_filters_keep_commits_touching_the_path() {
     assert_eq!(read(&["crates/foo/"]), ["feat(foo): one", "fix: both"]);
     assert_eq!(read(&["./crates/bar"]), ["feat(bar): two", "fix: both"]);
     assert_eq!(read(&["README.md", "crates/bar"]).len(), 3);
-    assert!(read(&["does/not/exist"]).is_empty());
+    // A path that is nowhere (a typo) is an error naming it, not an empty changelog.
+    let err = source
+        .read(&RangeQuery {
+            paths: vec!["crates/fo".to_owned()],
+            ..RangeQuery::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidPath { .. }), "{err}");
+    assert!(err.to_string().contains("`crates/fo`"), "{err}");
+    assert!(err.to_string().contains("matches nothing"), "{err}");
+    assert!(err.is_usage());
+    // A path that exists but that no commit of the range changed gives no commits.
+    repo.tag("v1.0.0");
+    repo.commit_files("docs: again", &[("README.md", "again")]);
+    let unchanged = source
+        .read(&RangeQuery {
+            range: Some("v1.0.0..HEAD".to_owned()),
+            paths: vec!["crates/foo".to_owned()],
+            ..RangeQuery::default()
+        })
+        .unwrap();
+    assert!(unchanged.commits.is_empty());
+}
+
+#[test]
+fn a_reversed_range_is_an_error_that_shows_the_right_order() {
+    let repo = tagged();
+    let source = GitSource::open(repo.path()).unwrap();
+    let err = source
+        .read(&RangeQuery {
+            range: Some("v0.2.0..v0.1.0".to_owned()),
+            ..RangeQuery::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRange { .. }), "{err}");
+    assert!(err.is_usage());
+    let message = err.to_string();
+    assert!(message.contains("reversed"), "{message}");
+    assert!(message.contains("`v0.1.0..v0.2.0`"), "{message}");
+    // The same end twice is simply empty.
+    let same = source
+        .read(&RangeQuery {
+            range: Some("v0.2.0..v0.2.0".to_owned()),
+            ..RangeQuery::default()
+        })
+        .unwrap();
+    assert!(same.commits.is_empty());
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //!
 //! | form | commits |
 //! |---|---|
-//! | `A..B` | reachable from `B` but not from `A` |
+//! | `A..B` | reachable from `B` but not from `A` (an error when `B` is an ancestor of `A`: the ends are reversed) |
 //! | `A..` | `A..HEAD` |
 //! | `..B` | `HEAD..B`, as git reads it |
 //! | `vX` (any single revision) | from the nearest tag before `vX` (exclusive) to `vX` |
@@ -155,6 +155,23 @@ impl GitSource {
         // Every commit of the range, in topological order (children before parents), before
         // any filter: the merge analysis needs the whole graph.
         let order = walk::range(&repo, &mut loose, to.1, from.as_ref().map(|(_, oid)| *oid))?;
+        if order.is_empty()
+            && let Some((from_end, from_oid)) = &from
+            && *from_oid != to.1
+            && repo
+                .graph_descendant_of(*from_oid, to.1)
+                .map_err(git("cannot compare the ends of the range"))?
+        {
+            // `v1.1.0..v1.0.0`: nothing is reachable from the newer end that the older one
+            // lacks. Said, with the order that was meant, rather than an empty changelog.
+            return Err(Error::InvalidRange {
+                spec: format!("{}..{}", from_end.rev, to.0.rev),
+                reason: format!(
+                    "it is reversed: `{}` comes after `{}`; the older end goes first: `{}..{}`",
+                    from_end.rev, to.0.rev, to.0.rev, from_end.rev
+                ),
+            });
+        }
         let position: HashMap<Oid, usize> = order
             .iter()
             .enumerate()
@@ -200,6 +217,12 @@ impl GitSource {
                     }
                 }
             }
+        }
+
+        if commits.is_empty() && !paths.is_empty() {
+            // No commit changed them: a path that is not there either is a mistake (a typo,
+            // a path from another repository), not an empty changelog.
+            check_paths_exist(&repo, &mut loose, to.1, &paths)?;
         }
 
         let ids: Vec<&str> = commits.iter().map(|c| c.id.as_str()).collect();
@@ -582,6 +605,32 @@ fn normalise_paths(paths: &[String]) -> Result<Vec<String>> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// Each of `paths` is a file or directory of the commit `at`.
+fn check_paths_exist(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    at: Oid,
+    paths: &[String],
+) -> Result<()> {
+    let commit = repo
+        .find_commit(at)
+        .map_err(git(format!("cannot read {at}")))?;
+    loose.check(commit.tree_id())?;
+    let tree = commit
+        .tree()
+        .map_err(git(format!("cannot read the tree of {at}")))?;
+    for path in paths {
+        if entry_at(repo, loose, &tree, path)?.is_none() {
+            return Err(Error::InvalidPath {
+                path: path.clone(),
+                reason: "it matches nothing: no commit of the range changed it and it is not in \
+                    the range's last commit",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Whether a commit changes anything under one of `paths`, compared with its first parent.
