@@ -50,10 +50,9 @@ fn two_releases() -> (TestRepo, Vec<String>) {
     (repo, ids)
 }
 
-#[test]
-fn json_between_two_tags() {
-    let (repo, in_range) = two_releases();
-    let out = changelog(&[
+/// `generate --format json` of v0.1.0..v0.2.0 with `extra` arguments, read.
+fn json_of_the_release(repo: &TestRepo, extra: &[&str]) -> Value {
+    let mut args = vec![
         "generate",
         "--repo",
         repo.path().to_str().unwrap(),
@@ -61,9 +60,27 @@ fn json_between_two_tags() {
         "v0.1.0..v0.2.0",
         "--format",
         "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = changelog(&args);
     assert!(out.status.success(), "{}", stderr(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every entry of every section of a JSON changelog.
+fn entries_of(doc: &Value) -> Vec<&Value> {
+    doc["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["entries"].as_array().unwrap())
+        .collect()
+}
+
+#[test]
+fn json_between_two_tags() {
+    let (repo, in_range) = two_releases();
+    let doc = json_of_the_release(&repo, &[]);
     assert_eq!(doc["version"], "v0.2.0");
     assert_eq!(doc["range"]["spec"], "v0.1.0..v0.2.0");
 
@@ -75,10 +92,7 @@ fn json_between_two_tags() {
     assert!(titles.contains(&"Features"), "{titles:?}");
     assert!(titles.contains(&"Bug Fixes"), "{titles:?}");
 
-    let entries: Vec<&Value> = sections
-        .iter()
-        .flat_map(|s| s["entries"].as_array().unwrap())
-        .collect();
+    let entries = entries_of(&doc);
     let mut cited = Vec::new();
     for entry in &entries {
         let commits = entry["commits"].as_array().unwrap();
@@ -145,25 +159,8 @@ fn a_reversed_range_or_a_path_that_is_nowhere_is_an_error() {
 #[test]
 fn one_entry_per_commit_on_request() {
     let (repo, _) = two_releases();
-    let out = changelog(&[
-        "generate",
-        "--repo",
-        repo.path().to_str().unwrap(),
-        "--range",
-        "v0.1.0..v0.2.0",
-        "--format",
-        "json",
-        "--group-by",
-        "commit",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let entries: Vec<&Value> = doc["sections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["entries"].as_array().unwrap())
-        .collect();
+    let doc = json_of_the_release(&repo, &["--group-by", "commit"]);
+    let entries = entries_of(&doc);
     let login = entries
         .iter()
         .find(|e| e["text"] == "log in with GitHub")
