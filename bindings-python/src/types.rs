@@ -515,8 +515,8 @@ pub(crate) struct PyUsage {
     requests: usize,
     /// Requests answered from the cache.
     cached_requests: usize,
-    /// Price of the tokens in US dollars.
-    cost_usd: f64,
+    /// Price of the tokens in US dollars; `None` when a model's price is not known.
+    cost_usd: Option<f64>,
     /// Answers cut short by the output token limit.
     truncated_answers: usize,
     /// Chunks the range was split into.
@@ -532,7 +532,7 @@ impl From<&UsageReport> for PyUsage {
             output_tokens: usage.output_tokens,
             requests: usage.requests,
             cached_requests: usage.cached_requests,
-            cost_usd: usage.cost_usd.unwrap_or(0.0),
+            cost_usd: usage.cost_usd,
             truncated_answers: usage.truncated_answers,
             chunks: usage.chunks,
             merge_rounds: usage.merge_rounds,
@@ -545,7 +545,10 @@ impl PyUsage {
     fn __repr__(&self) -> String {
         format!(
             "Usage(input_tokens={}, output_tokens={}, requests={}, cost_usd={})",
-            self.input_tokens, self.output_tokens, self.requests, self.cost_usd
+            self.input_tokens,
+            self.output_tokens,
+            self.requests,
+            price(self.cost_usd)
         )
     }
 }
@@ -624,10 +627,11 @@ impl PyEstimate {
         self.estimate.requests
     }
 
-    /// Upper bound of the price in US dollars (every answer counted at its largest).
+    /// Upper bound of the price in US dollars (every answer counted at its largest); `None`
+    /// when the model's price is not known.
     #[getter]
-    fn cost_usd(&self) -> f64 {
-        self.estimate.cost_usd.unwrap_or(0.0)
+    fn cost_usd(&self) -> Option<f64> {
+        self.estimate.cost_usd
     }
 
     /// Chunks of commits (1 when the range fits one request, 0 for an empty range).
@@ -660,7 +664,12 @@ impl PyEstimate {
             self.estimate.requests,
             self.estimate.input_tokens,
             self.estimate.max_output_tokens,
-            self.cost_usd()
+            price(self.estimate.cost_usd)
         )
     }
+}
+
+/// A price as Python shows it: the number, or `None` when it is not known.
+fn price(cost_usd: Option<f64>) -> String {
+    cost_usd.map_or_else(|| "None".to_owned(), |cost| cost.to_string())
 }

@@ -166,6 +166,12 @@ def test_estimate_sends_nothing(repo: Path, openai_stub) -> None:
     other = changelog.estimate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0", model="gpt-4o")
     assert other.model == "gpt-4o"
     assert other.to_dict()["requests"] == 1
+    # A model whose price is not known has no price, not a price of 0.
+    unknown = changelog.estimate(repo_url=repo, allow_local=True, commit_range="v0.1.0..v0.2.0",
+                                 model="house-model-7b")
+    assert unknown.cost_usd is None
+    assert unknown.to_dict()["cost_usd"] is None
+    assert "cost_usd=None" in repr(unknown)
     tight = changelog.estimate(repo_url=repo, allow_local=True, max_input_tokens=900,
                                commit_range="v0.1.0..v0.2.0")
     assert tight.requests >= 1
