@@ -18,6 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # Should the process hang (the interrupt lost, or exit blocked), every thread's stack goes to
 # stderr and the process ends, so the failure says where it stood.
 faulthandler.dump_traceback_later(40, exit=True)
+# Ctrl-C raises KeyboardInterrupt, as in a terminal. Python installs that handler only when its
+# parent left SIGINT alone, and a command run in the background of a non-interactive shell (a CI
+# script's `cmd &`) inherits SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import changelog
 
