@@ -138,19 +138,14 @@ pub(super) fn record_from_row(row: &DbRow) -> StoreResult<ChangelogRecord> {
     })
 }
 
-/// Replaces the tags of a changelog (`tags` normalised), creating tags on first use.
-async fn set_tags(tx: &mut Tx<'_>, id: Uuid, tags: &[String]) -> StoreResult<()> {
+/// Replaces the tag links of a changelog (`tags` normalised), creating tags on first use. The
+/// names themselves are the row's `tag_names`, which the caller writes.
+async fn relink_tags(tx: &mut Tx<'_>, id: Uuid, tags: &[String]) -> StoreResult<()> {
     sqlx::query("DELETE FROM changelog_tags WHERE changelog_id = $1")
         .bind(id)
         .execute(&mut **tx)
         .await
         .map_err(db_err("cannot unlink tags"))?;
-    sqlx::query("UPDATE changelogs SET tag_names = $1 WHERE id = $2")
-        .bind(Json(tags))
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err("cannot record tag names"))?;
     link_tags(tx, id, tags).await
 }
 
@@ -250,7 +245,11 @@ async fn apply_update(
     update: &ChangelogUpdate,
     edited_by: Option<Uuid>,
 ) -> StoreResult<ChangelogRecord> {
+    let tags = update.tags.as_deref().map(normalize_tags);
     let mut qb = QueryBuilder::<Db>::new("UPDATE changelogs SET revision = revision");
+    if let Some(tags) = &tags {
+        qb.push(", tag_names = ").push_bind(Json(tags.clone()));
+    }
     if let Some(title) = &update.title {
         qb.push(", title = ").push_bind(title.clone());
     }
@@ -277,8 +276,8 @@ async fn apply_update(
         .execute(&mut **tx)
         .await
         .map_err(db_err("cannot update a changelog"))?;
-    if let Some(tags) = &update.tags {
-        set_tags(tx, id, &normalize_tags(tags)).await?;
+    if let Some(tags) = &tags {
+        relink_tags(tx, id, tags).await?;
     }
     let record = load_changelog(tx, id).await?;
     insert_version(tx, &record, edited_by).await?;
