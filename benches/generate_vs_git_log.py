@@ -16,6 +16,7 @@ and reports the median wall times, their ratio, and each command's peak resident
 Usage:
   python3 benches/generate_vs_git_log.py [--shape linear|merge-heavy] [--commits N] [--runs K]
                                          [--bin PATH] [--check] [--group-by pr|commit]
+                                         [--words-only] [--path PATH] [--keep DIR]
 
 Without --bin the release binary is built first (cargo build --release -p changelog-http).
 With --check the exit status is 1 when the ratio exceeds 2.0 or memory exceeds 200 MB.
@@ -69,6 +70,20 @@ def message(rng: random.Random, n: int) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def changed_path(rng: random.Random, msg: str, source: str) -> str:
+    """The file a commit changes: tests, docs and CI commits change such files, plain messages
+    do a quarter of the time (tests) and a sixth (docs), everything else changes `source`."""
+    kind = msg.split("(", 1)[0].split(":", 1)[0].rstrip("!")
+    roll = rng.random()
+    if kind == "test" or (kind not in TYPES and roll < 0.25):
+        return f"tests/{rng.choice(WORDS)}.rs"
+    if kind == "docs" or (kind not in TYPES and roll < 0.4):
+        return f"docs/{rng.choice(WORDS)}.md"
+    if kind == "ci":
+        return f".github/workflows/{rng.choice(WORDS)}.yml"
+    return source
+
+
 def data(text: str) -> bytes:
     raw = text.encode()
     return b"data %d\n%s\n" % (len(raw), raw)
@@ -118,9 +133,9 @@ def fast_import_stream(commits: int, seed: int = 7, shape: str = "linear") -> by
     pr = 0
     while made < commits:
         if shape == "merge-heavy" and (main_tip is None or commits - made < 2):
-            path = f"crates/{rng.choice(WORDS)}/src/{rng.choice(WORDS)}.rs"
-            main_tip = commit("refs/heads/main", main_tip, None, message(rng, made),
-                              [(path, f"// {made}\n")])
+            msg = message(rng, made)
+            path = changed_path(rng, msg, f"crates/{rng.choice(WORDS)}/src/{rng.choice(WORDS)}.rs")
+            main_tip = commit("refs/heads/main", main_tip, None, msg, [(path, f"// {made}\n")])
             made += 1
         elif shape == "merge-heavy":
             pr += 1
@@ -129,9 +144,9 @@ def fast_import_stream(commits: int, seed: int = 7, shape: str = "linear") -> by
             changed = []
             first = None
             for _ in range(size):
-                path = f"src/pr{pr}/{rng.choice(WORDS)}.rs"
-                content = f"// {made}\n"
                 msg = message(rng, made)
+                path = changed_path(rng, msg, f"src/{rng.choice(WORDS)}/{rng.choice(WORDS)}.rs")
+                content = f"// {made}\n"
                 first = first or msg.split("\n", 1)[0]
                 tip = commit("refs/heads/topic", tip, None, msg, [(path, content)])
                 changed.append((path, content))
@@ -148,18 +163,19 @@ def fast_import_stream(commits: int, seed: int = 7, shape: str = "linear") -> by
             tip = main_tip
             changed = []
             for _ in range(3):
-                path = f"src/pr{pr}/{rng.choice(WORDS)}.rs"
+                msg = message(rng, made)
+                path = changed_path(rng, msg, f"src/{rng.choice(WORDS)}/{rng.choice(WORDS)}.rs")
                 content = f"// {made}\n"
-                tip = commit("refs/heads/topic", tip, None, message(rng, made), [(path, content)])
+                tip = commit("refs/heads/topic", tip, None, msg, [(path, content)])
                 changed.append((path, content))
                 made += 1
             main_tip = commit("refs/heads/main", main_tip, tip,
                               f"Merge pull request #{pr} from octo/topic-{pr}\n\nTopic {pr}\n", changed)
             made += 1
         else:
-            path = f"crates/{rng.choice(WORDS)}/src/{rng.choice(WORDS)}.rs"
-            main_tip = commit("refs/heads/main", main_tip, None, message(rng, made),
-                              [(path, f"// {made}\n")])
+            msg = message(rng, made)
+            path = changed_path(rng, msg, f"crates/{rng.choice(WORDS)}/src/{rng.choice(WORDS)}.rs")
+            main_tip = commit("refs/heads/main", main_tip, None, msg, [(path, f"// {made}\n")])
             made += 1
     out.extend(b"reset refs/heads/topic\nfrom 0000000000000000000000000000000000000000\n\n")
     return bytes(out)
@@ -198,6 +214,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail above 2.0x or 200 MB")
     parser.add_argument("--shape", choices=["linear", "merge-heavy"], default="linear")
     parser.add_argument("--group-by", choices=["pr", "commit"], default="pr")
+    parser.add_argument("--words-only", action="store_true",
+                        help="classify by messages alone (no look at the files commits change)")
+    parser.add_argument("--path", help="time a path-filtered history (git log -- PATH)")
     args = parser.parse_args()
 
     binary = args.bin
@@ -212,12 +231,17 @@ def main() -> int:
     try:
         if not (repo / ".git").exists():
             make_repo(repo, args.commits, args.shape)
+        ours = [str(binary), "generate", "--repo", str(repo), "--format", "json",
+                "--group-by", args.group_by]
+        theirs = ["git", "-C", str(repo), "log", "--format=%H%x00%an%x00%at%x00%B"]
+        if args.words_only:
+            ours.append("--words-only")
+        if args.path:
+            ours += ["--path", args.path]
+            theirs += ["--", args.path]
         commands = {
-            "changelog generate --format json": [str(binary), "generate", "--repo", str(repo),
-                                                 "--format", "json",
-                                                 "--group-by", args.group_by],
-            "git log --format=%H%x00%an%x00%at%x00%B": ["git", "-C", str(repo), "log",
-                                                        "--format=%H%x00%an%x00%at%x00%B"],
+            "changelog generate --format json": ours,
+            "git log --format=%H%x00%an%x00%at%x00%B": theirs,
         }
         times = {name: [] for name in commands}
         memory = {name: 0.0 for name in commands}

@@ -107,6 +107,7 @@ impl Arguments<'_, '_> {
                 since: read_date(self.since.as_ref(), "since", false)?,
                 until: read_date(self.until.as_ref(), "until", true)?,
                 paths: self.paths.unwrap_or_default(),
+                ..RangeQuery::default()
             },
             version: self.version,
             title: self.title,

@@ -3,6 +3,8 @@
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
+use crate::files::Files;
+
 /// A person and the moment they acted on a commit (as author or as committer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
@@ -52,6 +54,11 @@ pub struct Commit {
     /// GitLab merge, `Merged PR 12: Subject` of Azure DevOps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_title: Option<String>,
+    /// The sort of every file the commit changes, when they are all of one sort (only tests,
+    /// only documentation, ...). Sources that see the changes set it for the commits whose
+    /// message leaves their kind open ([`crate::parse::files_may_decide`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Files>,
 }
 
 impl Commit {
@@ -87,6 +94,7 @@ impl Commit {
             parents,
             merge_refs: Vec::new(),
             merge_title: None,
+            files: None,
         }
     }
 
@@ -142,6 +150,9 @@ pub struct RangeQuery {
     pub until: Option<DateTime<FixedOffset>>,
     /// Path prefixes (relative to the repository root) that a commit must touch.
     pub paths: Vec<String>,
+    /// Classify commits by their messages alone: sources do not look at the files of commits
+    /// whose message has no Conventional Commits type (see [`crate::files`]).
+    pub words_only: bool,
 }
 
 /// Where the history lives on the web, used to link commits and references.

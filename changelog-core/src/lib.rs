@@ -55,6 +55,7 @@ pub mod build;
 pub mod changelog;
 pub mod commit;
 pub mod error;
+pub mod files;
 pub mod llm;
 pub mod parse;
 pub mod pipeline;

@@ -39,6 +39,15 @@
 //! the text, it is no scope), as does a fix or change that mentions `security` or a
 //! vulnerability.
 //!
+//! # Files
+//!
+//! Where the words leave the kind open (no Conventional Commits type) and the source could see
+//! the commit's changes, a commit whose every changed file is a test, or documentation, or CI
+//! configuration, or a lock file is [`Kind::Test`], [`Kind::Documentation`], [`Kind::Ci`] or
+//! [`Kind::Build`] (the table is in [`crate::files`]), unless it is breaking, or its words
+//! already make it a revert, a security fix, a deprecation, documentation, tests, CI or a
+//! dependency change.
+//!
 //! # Noise
 //!
 //! `fixup!`, `squash!` and `amend!` commits, release bumps (`chore(release): 1.2.0`,
@@ -50,6 +59,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::commit::trailers;
 use crate::commit::{Author, Commit};
+use crate::files::Files;
 
 /// What a commit changes, as far as a reader of the changelog is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -216,16 +226,22 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
         .trailers
         .iter()
         .any(|t| mentions_advisory(&t.key) || mentions_advisory(&t.value));
+    let breaking = title.breaking || has_breaking_footer;
+    let kind = if advisory_trailer && title.kind != Kind::Revert {
+        Kind::Security
+    } else {
+        match commit.files {
+            // The words leave the kind open and every changed file is of one sort.
+            Some(files) if !breaking && files_decide(&title) => files_kind(files),
+            _ => title.kind,
+        }
+    };
     ParsedCommit {
-        kind: if advisory_trailer && title.kind != Kind::Revert {
-            Kind::Security
-        } else {
-            title.kind
-        },
+        kind,
         commit_type: title.commit_type,
         scope: title.scope,
         description: title.description,
-        breaking: title.breaking || has_breaking_footer,
+        breaking,
         breaking_notes,
         refs,
         pull_requests,
@@ -234,6 +250,41 @@ pub fn parse_commit(commit: Commit) -> ParsedCommit {
         reverts,
         noise,
         commit,
+    }
+}
+
+/// Whether a commit's changed files may decide its kind: its summary has no Conventional
+/// Commits type (a plain message, or `area: ...`) and its words leave the kind open. Sources
+/// look at the files of those commits only, and set [`Commit::files`].
+#[must_use]
+pub fn files_may_decide(summary: &str) -> bool {
+    files_decide(&parse_title(summary))
+}
+
+/// Whether files decide over a title: it has no type, and its words did not already name what
+/// files would (documentation, tests, CI, dependencies) or what files cannot tell (a revert, a
+/// security fix, a deprecation).
+fn files_decide(title: &Title) -> bool {
+    title.commit_type.is_none()
+        && !matches!(
+            title.kind,
+            Kind::Revert
+                | Kind::Security
+                | Kind::Deprecation
+                | Kind::Documentation
+                | Kind::Test
+                | Kind::Ci
+                | Kind::Build
+        )
+}
+
+/// The kind of a commit that changes only files of one sort.
+fn files_kind(files: Files) -> Kind {
+    match files {
+        Files::Tests => Kind::Test,
+        Files::Documentation => Kind::Documentation,
+        Files::Ci => Kind::Ci,
+        Files::Lockfiles => Kind::Build,
     }
 }
 

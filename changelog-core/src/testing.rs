@@ -102,6 +102,11 @@ impl TestRepo {
         self.commit_index(message, "Ada Lovelace", "ada@example.com", &[])
     }
 
+    /// Removes a file from the work tree; the next commit of files records its removal.
+    pub fn remove(&self, path: &str) {
+        fs::remove_file(self.path().join(path)).expect("remove a file");
+    }
+
     /// Writes a file into the work tree without committing it.
     pub fn write(&self, path: &str, content: &str) {
         let full = self.path().join(path);
@@ -236,6 +241,8 @@ impl TestRepo {
         index
             .add_all(["*"], IndexAddOption::DEFAULT, None)
             .expect("add");
+        // Files removed from the work tree leave the index too.
+        index.update_all(["*"], None).expect("update");
         index.write().expect("write index");
         let tree_id = index.write_tree().expect("tree");
         self.commit_tree_as(tree_id, message, name, email, extra)

@@ -80,6 +80,11 @@ pub struct GenerateArgs {
     /// One entry per pull request (its commits folded, its title as text) or per commit.
     #[arg(long = "group-by", value_enum, default_value_t = GroupByArg::Pr)]
     pub group_by: GroupByArg,
+    /// Classify commits by their messages alone. By default a commit whose message has no
+    /// Conventional Commits type and that changes only tests, only documentation, only CI
+    /// configuration or only lock files is classified by those files.
+    #[arg(long = "words-only")]
+    pub words_only: bool,
     /// Prefix of the release tags, left out of the headings (`tokio-` shows `tokio-1.52.0` as
     /// `1.52.0`).
     #[arg(long = "tag-prefix", value_name = "PREFIX")]

@@ -35,6 +35,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             since: args.since,
             until: args.until,
             paths: args.paths.clone(),
+            words_only: args.words_only,
         },
         version: args.version.clone(),
         title: args.title.clone(),

@@ -175,6 +175,32 @@ fn one_entry_per_commit_on_request() {
 }
 
 #[test]
+fn files_classify_unless_words_only() {
+    let mut repo = TestRepo::new();
+    repo.commit_files("Start", &[("src/lib.rs", "// lib\n")]);
+    repo.tag("v0.1.0");
+    repo.commit_files("Fix the pool timeout", &[("tests/pool.rs", "// t\n")]);
+    repo.commit_files("Fix the pool", &[("src/lib.rs", "// fixed\n")]);
+    repo.tag("v0.2.0");
+    let sections = |extra: &[&str]| -> Vec<(String, usize)> {
+        let doc = json_of_the_release(&repo, extra);
+        doc["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let title = s["title"].as_str().unwrap().to_owned();
+                (title, s["entries"].as_array().unwrap().len())
+            })
+            .collect()
+    };
+    let tests = ("Tests".to_owned(), 1);
+    let fixes = |n| ("Bug Fixes".to_owned(), n);
+    assert_eq!(sections(&[]), [fixes(1), tests]);
+    assert_eq!(sections(&["--words-only"]), [fixes(2)]);
+}
+
+#[test]
 fn markdown_with_style_title_and_version() {
     let (repo, _) = two_releases();
     let out = changelog(&[

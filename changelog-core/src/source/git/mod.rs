@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
@@ -25,6 +26,7 @@ use git2::{ErrorCode, Mailmap, ObjectType, Oid, Repository};
 
 mod address;
 mod clone;
+mod diff;
 mod loose;
 mod obtain;
 mod walk;
@@ -32,10 +34,12 @@ mod walk;
 pub use address::{non_public, parse_ipv4_loose};
 pub use obtain::{Checkout, RepoPolicy, Scheme, check_location, check_range, obtain};
 
+use self::diff::{Changes, Trees};
 use self::loose::LooseObjects;
 use super::{CommitSource, History, unambiguous_prefixes};
 use crate::commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature};
 use crate::error::{Error, Result};
+use crate::files::Files;
 use crate::text;
 
 /// Sets libgit2 up for reading a history once, front to back, as a command-line run does.
@@ -152,38 +156,68 @@ impl GitSource {
         let tags = TagIndex::load(&repo, &mut loose)?;
         let (from, to) = resolve(&repo, &mut loose, &tags, query.range.as_deref(), &self.path)?;
 
-        // Every commit of the range, in topological order (children before parents), before
-        // any filter: the merge analysis needs the whole graph.
-        let order = walk::range(&repo, &mut loose, to.1, from.as_ref().map(|(_, oid)| *oid))?;
-        if order.is_empty()
-            && let Some((from_end, from_oid)) = &from
-            && *from_oid != to.1
-            && repo
-                .graph_descendant_of(*from_oid, to.1)
-                .map_err(git("cannot compare the ends of the range"))?
-        {
-            // `v1.1.0..v1.0.0`: nothing is reachable from the newer end that the older one
-            // lacks. Said, with the order that was meant, rather than an empty changelog.
-            return Err(Error::InvalidRange {
-                spec: format!("{}..{}", from_end.rev, to.0.rev),
-                reason: format!(
-                    "it is reversed: `{}` comes after `{}`; the older end goes first: `{}..{}`",
-                    from_end.rev, to.0.rev, to.0.rev, from_end.rev
-                ),
-            });
-        }
-        let position: HashMap<Oid, usize> = order
-            .iter()
-            .enumerate()
-            .map(|(i, commit)| (commit.id(), i))
-            .collect();
-
         let filter = Filter {
             since: query.since.map(|t| t.timestamp()),
             until: query.until.map(|t| t.timestamp()),
             paths: &paths,
+            // Under `--path` the commits the filter keeps are few: their files are compared
+            // as they are read.
+            files: !query.words_only && !paths.is_empty(),
         };
-        let read = read_commits(&repo, &mut loose, &order, &position, &filter)?;
+        // Otherwise the files of the commits whose words leave their kind open are compared on
+        // a second thread, with a handle of its own on the repository, while this one walks
+        // the history and reads the commits: the walk hands it each commit it expands.
+        let classify = !query.words_only && paths.is_empty();
+        let (order, position, read, files) = std::thread::scope(|scope| {
+            let (jobs, queue) = mpsc::channel::<ClassificationJob>();
+            let path = self.path.as_path();
+            let classifier = classify.then(|| scope.spawn(move || classify_files(path, &queue)));
+            let mut expanded = |commit: &git2::Commit<'_>, parent_tree: Option<Oid>| {
+                if let Some(job) = classification_job(commit, parent_tree, &filter) {
+                    // A classifier that stopped has an error to tell, at the join below.
+                    let _ = jobs.send(job);
+                }
+            };
+            // Every commit of the range, in topological order (children before parents),
+            // before any filter: the merge analysis needs the whole graph.
+            let order = walk::range(
+                &repo,
+                &mut loose,
+                to.1,
+                from.as_ref().map(|(_, oid)| *oid),
+                classify.then_some(&mut expanded as &mut walk::Expanded<'_>),
+            )?;
+            drop(jobs);
+            if order.is_empty()
+                && let Some((from_end, from_oid)) = &from
+                && *from_oid != to.1
+                && repo
+                    .graph_descendant_of(*from_oid, to.1)
+                    .map_err(git("cannot compare the ends of the range"))?
+            {
+                // `v1.1.0..v1.0.0`: nothing is reachable from the newer end that the older one
+                // lacks. Said, with the order that was meant, rather than an empty changelog.
+                return Err(Error::InvalidRange {
+                    spec: format!("{}..{}", from_end.rev, to.0.rev),
+                    reason: format!(
+                        "it is reversed: `{}` comes after `{}`; the older end goes first: `{}..{}`",
+                        from_end.rev, to.0.rev, to.0.rev, from_end.rev
+                    ),
+                });
+            }
+            let position: HashMap<Oid, usize> = order
+                .iter()
+                .enumerate()
+                .map(|(i, commit)| (commit.id(), i))
+                .collect();
+            let read = read_commits(&repo, &mut loose, &order, &position, &filter)?;
+            let files = match classifier.map(std::thread::ScopedJoinHandle::join) {
+                Some(Ok(files)) => files?,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => Vec::new(),
+            };
+            Ok::<_, Error>((order, position, read, files))
+        })?;
 
         let mut commits = Vec::new();
         // Position in `order` -> position in `commits`, for the commits that pass the filters.
@@ -198,6 +232,13 @@ impl GitSource {
             if let Some(commit) = one.commit {
                 kept.insert(i, commits.len());
                 commits.push(commit);
+            }
+        }
+
+        // The classifier saw every commit the walk expanded; some were hidden later.
+        for (oid, sort) in files {
+            if let Some(c) = position.get(&oid).and_then(|i| kept.get(i)) {
+                commits[*c].files = Some(sort);
             }
         }
 
@@ -272,6 +313,8 @@ struct Filter<'a> {
     since: Option<i64>,
     until: Option<i64>,
     paths: &'a [String],
+    /// Whether to see the files of commits whose words leave their kind open.
+    files: bool,
 }
 
 /// The pull requests a merge names, and their title.
@@ -297,6 +340,7 @@ fn read_commits(
     filter: &Filter<'_>,
 ) -> Result<Vec<ReadCommit>> {
     let mailmap = repo.mailmap().ok();
+    let mut changes = Changes::new(repo);
     let mut out = Vec::with_capacity(order.len());
     for commit in order {
         let parents = commit
@@ -306,15 +350,27 @@ fn read_commits(
         let committed = commit.committer().when().seconds();
         let in_dates = filter.since.is_none_or(|s| committed >= s)
             && filter.until.is_none_or(|u| committed <= u);
-        // Dates first: they are free, paths need tree lookups.
-        let keep =
-            in_dates && (filter.paths.is_empty() || touches(repo, loose, commit, filter.paths)?);
+        // Dates first: they are free, paths need tree comparisons.
+        let keep = in_dates
+            && (filter.paths.is_empty() || {
+                let trees = Trees::of(repo, loose, commit, order, position)?;
+                changes.touches(loose, trees, filter.paths)?
+            });
         let is_merge = commit.parent_count() > 1;
-        let converted = if keep || is_merge {
+        let mut converted = if keep || is_merge {
             Some(convert(commit, mailmap.as_ref())?)
         } else {
             None
         };
+        if let Some(converted) = &mut converted
+            && keep
+            && !is_merge
+            && filter.files
+            && crate::parse::files_may_decide(&converted.summary)
+        {
+            let trees = Trees::of(repo, loose, commit, order, position)?;
+            converted.files = changes.files(loose, trees)?;
+        }
         let merge = match &converted {
             Some(c) if is_merge => {
                 let refs = crate::pull_request::merged_pull_requests(&c.summary, &c.body);
@@ -334,9 +390,69 @@ fn read_commits(
     Ok(out)
 }
 
+/// What the classifying thread needs of a commit whose files may decide its kind: its id,
+/// its summary and its trees.
+type ClassificationJob = (Oid, String, Trees);
+
+/// The job for a commit the walk expanded, unless it is a merge or outside the dates (which
+/// commits the files may decide is the classifying thread's to work out).
+fn classification_job(
+    commit: &git2::Commit<'_>,
+    parent_tree: Option<Oid>,
+    filter: &Filter<'_>,
+) -> Option<ClassificationJob> {
+    let committed = commit.committer().when().seconds();
+    if commit.parent_count() > 1
+        || filter.since.is_some_and(|s| committed < s)
+        || filter.until.is_some_and(|u| committed > u)
+    {
+        return None;
+    }
+    let encoding = commit.message_encoding().ok().flatten();
+    let summary = decode(commit.summary_bytes().unwrap_or_default(), encoding);
+    let trees = Trees {
+        old: parent_tree,
+        new: commit.tree_id(),
+    };
+    Some((commit.id(), summary, trees))
+}
+
+/// The sort of the files of each queued commit whose files may decide its kind (see
+/// [`crate::parse::files_may_decide`]), when they are all of one sort; run with a handle of its
+/// own on the repository at `path`, until the queue closes.
+fn classify_files(
+    path: &Path,
+    queue: &mpsc::Receiver<ClassificationJob>,
+) -> Result<Vec<(Oid, Files)>> {
+    let repo = Repository::open(path).map_err(|source| Error::NotARepository {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut loose = LooseObjects::new(&repo);
+    let mut changes = Changes::new(&repo);
+    let mut out = Vec::new();
+    for (oid, summary, trees) in queue {
+        if crate::parse::files_may_decide(&summary)
+            && let Some(sort) = changes.files(&mut loose, trees)?
+        {
+            out.push((oid, sort));
+        }
+    }
+    Ok(out)
+}
+
 fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
     let context = context.into();
     move |source| Error::Git { context, source }
+}
+
+/// [`git`] for a context naming an object, written only when there is an error (on the paths
+/// that run once per commit, formatting every context up front shows in profiles).
+fn git_at(what: &'static str, oid: Oid) -> impl FnOnce(git2::Error) -> Error {
+    move |source| Error::Git {
+        context: format!("{what} {oid}"),
+        source,
+    }
 }
 
 /// Tags by the commit they point to (annotated tags peeled).
@@ -525,7 +641,7 @@ fn lookup(repo: &Repository, loose: &mut LooseObjects, tags: &TagIndex, rev: &st
 fn end(repo: &Repository, rev: &str, oid: Oid, tag: Option<String>) -> Result<End> {
     let commit = repo
         .find_commit(oid)
-        .map_err(git(format!("cannot read commit {oid}")))?;
+        .map_err(git_at("cannot read commit", oid))?;
     // Tag names are written by whoever pushed them: what is shown is cleaned, while the
     // lookups above use the names as they are.
     Ok((
@@ -633,47 +749,6 @@ fn check_paths_exist(
     Ok(())
 }
 
-/// Whether a commit changes anything under one of `paths`, compared with its first parent.
-fn touches(
-    repo: &Repository,
-    loose: &mut LooseObjects,
-    commit: &git2::Commit<'_>,
-    paths: &[String],
-) -> Result<bool> {
-    loose.check(commit.tree_id())?;
-    let tree = commit
-        .tree()
-        .map_err(git(format!("cannot read the tree of {}", commit.id())))?;
-    let parent_tree = match commit.parent_id(0) {
-        Ok(parent) => {
-            loose.check(parent)?;
-            // A parent that is not there (a shallow clone): everything is new.
-            match repo.find_commit(parent) {
-                Ok(parent) => {
-                    loose.check(parent.tree_id())?;
-                    Some(
-                        parent
-                            .tree()
-                            .map_err(git(format!("cannot read the tree of {}", parent.id())))?,
-                    )
-                }
-                Err(_) => None,
-            }
-        }
-        Err(_) => None,
-    };
-    for path in paths {
-        let before = match &parent_tree {
-            Some(parent) => entry_at(repo, loose, parent, path)?,
-            None => None,
-        };
-        if entry_at(repo, loose, &tree, path)? != before {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// The id and mode of the entry at `path` (components joined with `/`) under `tree`, each
 /// subtree checked before it is read.
 fn entry_at(
@@ -714,9 +789,8 @@ fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commi
         ),
         None => (Ok(commit.author()), Ok(commit.committer())),
     };
-    let author = author.map_err(git(format!("cannot read the author of {}", commit.id())))?;
-    let committer =
-        committer.map_err(git(format!("cannot read the committer of {}", commit.id())))?;
+    let author = author.map_err(git_at("cannot read the author of", commit.id()))?;
+    let committer = committer.map_err(git_at("cannot read the committer of", commit.id()))?;
     let encoding = commit.message_encoding().ok().flatten();
     let message = decode(commit.message_bytes(), encoding);
     let mut commit = Commit::from_message(

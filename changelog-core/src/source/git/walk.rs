@@ -11,9 +11,12 @@ use std::collections::{BinaryHeap, HashMap};
 
 use git2::{Commit, Oid, Repository};
 
-use super::git;
+use super::git_at;
 use super::loose::LooseObjects;
 use crate::error::{Error, Result};
+
+/// Told of each commit the walk expands, with its first parent's tree (see [`range`]).
+pub(super) type Expanded<'f> = dyn FnMut(&Commit<'_>, Option<Oid>) + 'f;
 
 /// How many more commits the walk reads once only commits of the lower end are left, in case
 /// commit dates are skewed (git's own walker uses the same margin).
@@ -25,11 +28,16 @@ const SLOP: usize = 5;
 /// Grafts (`.git/info/grafts`) can give a commit parents that make it its own ancestor; such a
 /// history has no topological order, and the commits on the cycle are reported rather than
 /// left out.
+///
+/// `expanded`, when given, is called with each commit that is not hidden when its parents have
+/// been read, and its first parent's tree (it may be hidden later, when the walk finds that the
+/// lower end reaches it).
 pub(super) fn range<'r>(
     repo: &'r Repository,
     loose: &mut LooseObjects,
     to: Oid,
     from: Option<Oid>,
+    mut expanded: Option<&mut Expanded<'_>>,
 ) -> Result<Vec<Commit<'r>>> {
     let mut graph = Graph::new(repo, loose);
     let tip = graph.load(to)?;
@@ -68,6 +76,11 @@ pub(super) fn range<'r>(
             if hidden {
                 graph.hide(parent);
             }
+        }
+        if !hidden && let Some(expanded) = expanded.as_mut() {
+            let n = &graph.nodes[node];
+            let parent_tree = n.parents.first().map(|&p| graph.nodes[p].commit.tree_id());
+            expanded(&n.commit, parent_tree);
         }
         if hidden && from.is_some() {
             let Some(&(newest_queued, _)) = graph.queue.peek() else {
@@ -129,7 +142,7 @@ impl<'r, 'l> Graph<'r, 'l> {
         let commit = self
             .repo
             .find_commit(oid)
-            .map_err(git(format!("cannot read commit {oid}")))?;
+            .map_err(git_at("cannot read commit", oid))?;
         let node = self.nodes.len();
         let time = commit.committer().when().seconds();
         self.nodes.push(Node {
