@@ -230,22 +230,35 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
 
 /// The commits of each entry, in the order of each group's oldest commit.
 fn group(commits: Vec<ParsedCommit>, group_by: GroupBy) -> Vec<Vec<ParsedCommit>> {
-    let mut groups: Vec<Vec<ParsedCommit>> = Vec::with_capacity(commits.len());
-    let mut by_pull_request: HashMap<String, usize> = HashMap::new();
-    for p in commits {
+    let groups = groups(&commits, group_by);
+    let mut slots: Vec<Option<ParsedCommit>> = commits.into_iter().map(Some).collect();
+    groups
+        .into_iter()
+        .map(|group| group.into_iter().filter_map(|i| slots[i].take()).collect())
+        .collect()
+}
+
+/// Positions of the commits of each entry: the commits of one pull request together (with
+/// [`GroupBy::PullRequest`]), every other commit alone, in the order of each group's first
+/// commit. The LLM path lists the same groups in its prompts.
+#[must_use]
+pub fn groups(commits: &[ParsedCommit], group_by: GroupBy) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::with_capacity(commits.len());
+    let mut by_pull_request: HashMap<&str, usize> = HashMap::new();
+    for (i, p) in commits.iter().enumerate() {
         let key = match group_by {
             GroupBy::PullRequest => p.pull_requests.first(),
             GroupBy::Commit => None,
         };
         match key {
-            Some(key) => match by_pull_request.get(key) {
-                Some(&g) => groups[g].push(p),
+            Some(key) => match by_pull_request.get(key.as_str()) {
+                Some(&g) => groups[g].push(i),
                 None => {
-                    by_pull_request.insert(key.clone(), groups.len());
-                    groups.push(vec![p]);
+                    by_pull_request.insert(key, groups.len());
+                    groups.push(vec![i]);
                 }
             },
-            None => groups.push(vec![p]),
+            None => groups.push(vec![i]),
         }
     }
     groups

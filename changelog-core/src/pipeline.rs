@@ -5,9 +5,11 @@
 //! Planning, step by step, until every request fits the budget by the model's own token count:
 //!
 //! 1. one request listing every commit, with full bodies, then trimmed bodies, then bodies only
-//!    for user-facing commits, then summaries only ([`Detail`]);
-//! 2. otherwise chunks of commits (trimmed bodies; a commit too large for a chunk on its own is
-//!    shown by its summary, cut if it must be), summarised concurrently (at most
+//!    for user-facing commits, then summaries only ([`Detail`]); the commits of a pull request
+//!    are one line that cites them all, with the pull request's title and their summaries
+//!    below (the groups the deterministic path makes one entry each of);
+//! 2. otherwise chunks of those lines (trimmed bodies; a line too large for a chunk on its own
+//!    is shown by its summary, cut if it must be), summarised concurrently (at most
 //!    [`LlmOptions::concurrency`] requests at a time);
 //! 3. then the verified partial changelogs merged, in as many rounds as it takes when they do
 //!    not fit one request together.
@@ -31,7 +33,7 @@ use crate::llm::{ChatRequest, Completion, FinishReason, LlmProvider, Message, St
 use crate::parse::ParsedCommit;
 use crate::prompt::{
     COMMITS_HEADER, DATA_RULE, Detail, PARTIALS_HEADER, Prompter, ReleaseContext, Task,
-    commit_line, defuse, fences,
+    commit_line, defuse, fences, pull_request_lines,
 };
 use crate::verify::{CommitIndex, measure_coverage, verify};
 
@@ -119,6 +121,47 @@ pub trait Observer: Send + Sync {
 pub struct Quiet;
 
 impl Observer for Quiet {}
+
+/// What one line of a prompt lists: a commit, or a pull request of several commits.
+struct Unit<'c> {
+    commits: Vec<&'c ParsedCommit>,
+    /// The pull request, for a group of several commits.
+    pull_request: Option<&'c str>,
+}
+
+impl Unit<'_> {
+    fn line(&self, detail: Detail) -> String {
+        match (self.pull_request, self.commits.as_slice()) {
+            (Some(reference), commits) if commits.len() > 1 => {
+                pull_request_lines(reference, commits, detail)
+            }
+            (_, commits) => commits
+                .iter()
+                .map(|c| commit_line(c, detail))
+                .collect::<String>(),
+        }
+    }
+}
+
+/// The lines of a prompt: the groups the deterministic path makes entries of (the commits of a
+/// pull request together, with [`crate::build::GroupBy::PullRequest`]).
+fn units(commits: &[ParsedCommit], group_by: crate::build::GroupBy) -> Vec<Unit<'_>> {
+    crate::build::groups(commits, group_by)
+        .into_iter()
+        .map(|group| {
+            let commits: Vec<&ParsedCommit> = group.into_iter().map(|i| &commits[i]).collect();
+            let pull_request = commits
+                .first()
+                .and_then(|c| c.pull_requests.first())
+                .map(String::as_str)
+                .filter(|_| commits.len() > 1);
+            Unit {
+                commits,
+                pull_request,
+            }
+        })
+        .collect()
+}
 
 /// The requests of a plan.
 struct Plan {
@@ -324,13 +367,15 @@ impl<'p> LlmPipeline<'p> {
         }
     }
 
+    /// A summarise or repair request listing `lines` (`commits` commits in all).
     fn summarise_messages(
         &self,
         task: Task,
         release: &ReleaseContext,
         lines: &[&str],
+        commits: usize,
     ) -> Result<Vec<Message>> {
-        let system = self.prompter.instructions(task, release, lines.len())?;
+        let system = self.prompter.instructions(task, release, commits)?;
         let data: String = lines.concat();
         Ok(vec![
             Message::system(with_data_rule(system)),
@@ -361,8 +406,9 @@ impl<'p> LlmPipeline<'p> {
                 detail: Detail::Full,
             });
         }
+        let units = units(commits, self.options.build.group_by);
         let limit = self.budget.max_input_tokens;
-        let empty = self.summarise_messages(Task::Summarise, release, &[])?;
+        let empty = self.summarise_messages(Task::Summarise, release, &[], commits.len())?;
         let fixed = self.count(&empty);
         if fixed >= limit {
             return Err(Error::Budget {
@@ -374,22 +420,23 @@ impl<'p> LlmPipeline<'p> {
         for detail in Detail::ALL {
             // Render and count line by line, and give up on this level as soon as the lines
             // alone exceed the budget (a long range is many times over it).
-            let mut lines: Vec<String> = Vec::with_capacity(commits.len());
+            let mut lines: Vec<String> = Vec::with_capacity(units.len());
             let mut approximate = fixed;
-            for commit in commits {
-                let line = commit_line(commit, detail);
+            for unit in &units {
+                let line = unit.line(detail);
                 approximate += self.counter.count(&line);
                 if approximate > limit + limit / 50 {
                     break;
                 }
                 lines.push(line);
             }
-            if lines.len() < commits.len() {
+            if lines.len() < units.len() {
                 continue;
             }
             // Each line's count, summed, is within a few tokens of the whole; confirm exactly.
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-            let messages = self.summarise_messages(Task::Summarise, release, &refs)?;
+            let messages =
+                self.summarise_messages(Task::Summarise, release, &refs, commits.len())?;
             if self.count(&messages) <= limit {
                 return Ok(Plan {
                     requests: vec![messages],
@@ -397,18 +444,13 @@ impl<'p> LlmPipeline<'p> {
                 });
             }
         }
-        self.chunk(commits, release, fixed)
+        self.chunk(&units, release, fixed)
     }
 
-    fn chunk(
-        &self,
-        commits: &[ParsedCommit],
-        release: &ReleaseContext,
-        fixed: usize,
-    ) -> Result<Plan> {
+    fn chunk(&self, units: &[Unit<'_>], release: &ReleaseContext, fixed: usize) -> Result<Plan> {
         let limit = self.budget.max_input_tokens;
-        // Room for commit lines, with a margin for the digits of the count in the
-        // instructions and for tokens merging across line boundaries.
+        // Room for the lines, with a margin for the digits of the count in the instructions
+        // and for tokens merging across line boundaries.
         let room = limit.saturating_sub(fixed + 8);
         if room == 0 {
             return Err(Error::Budget {
@@ -417,12 +459,13 @@ impl<'p> LlmPipeline<'p> {
                 needed: fixed + 8,
             });
         }
-        let mut lines: Vec<(String, usize)> = Vec::with_capacity(commits.len());
-        for commit in commits {
-            let mut line = commit_line(commit, Detail::Trimmed);
+        // (line, its tokens, its commits)
+        let mut lines: Vec<(String, usize, usize)> = Vec::with_capacity(units.len());
+        for unit in units {
+            let mut line = unit.line(Detail::Trimmed);
             let mut tokens = self.counter.count(&line);
             if tokens > room {
-                line = commit_line(commit, Detail::Summary);
+                line = unit.line(Detail::Summary);
                 tokens = self.counter.count(&line);
             }
             if tokens > room {
@@ -434,7 +477,7 @@ impl<'p> LlmPipeline<'p> {
                 tokens = self.counter.count(&cut);
                 line = cut;
             }
-            lines.push((line, tokens));
+            lines.push((line, tokens, unit.commits.len()));
         }
 
         let mut requests = Vec::new();
@@ -447,11 +490,15 @@ impl<'p> LlmPipeline<'p> {
                 end += 1;
             }
             let end = end.max(start + 1);
-            // The exact count decides; give back commits until it fits.
+            // The exact count decides; give back lines until it fits.
             let mut take = end;
             loop {
-                let refs: Vec<&str> = lines[start..take].iter().map(|(l, _)| l.as_str()).collect();
-                let messages = self.summarise_messages(Task::Summarise, release, &refs)?;
+                let refs: Vec<&str> = lines[start..take]
+                    .iter()
+                    .map(|(l, _, _)| l.as_str())
+                    .collect();
+                let count = lines[start..take].iter().map(|(_, _, n)| n).sum();
+                let messages = self.summarise_messages(Task::Summarise, release, &refs, count)?;
                 let tokens = self.count(&messages);
                 if tokens <= limit {
                     requests.push(messages);
@@ -560,7 +607,9 @@ impl<'p> LlmPipeline<'p> {
         for commit in uncited {
             lines.push(commit_line(commit, Detail::Trimmed));
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-            if self.count(&self.summarise_messages(Task::Repair, release, &refs)?) > limit {
+            if self.count(&self.summarise_messages(Task::Repair, release, &refs, refs.len())?)
+                > limit
+            {
                 lines.pop();
                 break;
             }
@@ -570,7 +619,7 @@ impl<'p> LlmPipeline<'p> {
             return Ok(());
         }
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let messages = self.summarise_messages(Task::Repair, release, &refs)?;
+        let messages = self.summarise_messages(Task::Repair, release, &refs, refs.len())?;
         let text = self.ask(messages, run, observer, false).await?;
         let (mut extra, v) = verify(&text, index, self.options.build.style);
         verification.dropped_entries += v.dropped_entries;

@@ -23,8 +23,10 @@
 //! template that goes past either stops with [`Error::Template`].
 //!
 //! The commits themselves are always listed by the engine, one per line as
-//! `[abc1234] type(scope)!: summary (#12) (Author)` with the body indented below, so that every
-//! answer can be checked against the range whatever the template says.
+//! `[abc1234] type(scope)!: summary (#12) (Author)` with the body indented below, and a pull
+//! request of several commits on one line citing them all, `[abc1234, def5678] #34: Title
+//! (Authors)`, with its commits' summaries indented below ([`pull_request_lines`]), so that
+//! every answer can be checked against the range whatever the template says.
 
 use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
@@ -45,7 +47,7 @@ fn template(style: Style) -> &'static str {
 }
 
 /// The rule every template must pass on.
-pub const CITATION_RULE: &str = "End every bullet with the short ids of the commits it summarises, in square brackets: `[abc1234]` or `[abc1234, def5678]`. Use only ids from the list you are given, exactly as written; never invent a change, a number, a name or an id.";
+pub const CITATION_RULE: &str = "End every bullet with the short ids of the commits it summarises, in square brackets: `[abc1234]` or `[abc1234, def5678]`; for a whole pull request, its commit ids or its number (`[#34]`). Use only ids and numbers from the list you are given, exactly as written; never invent a change, a number, a name or an id.";
 
 /// The part every built-in style starts with. It ends with two line breaks because a template
 /// loses its last one: with one, its last sentence and the style's first would run together
@@ -363,6 +365,70 @@ pub fn commit_line(commit: &ParsedCommit, detail: Detail) -> String {
     out
 }
 
+/// A pull request of several commits as a prompt lists it (ends with a newline): one line that
+/// cites all its commits, with the pull request's reference and title (or, with no title, its
+/// most significant commit's summary) and its authors; its breaking-change notes; then, unless
+/// `detail` is [`Detail::Summary`], one line per commit summary (for [`Detail::Lean`], only
+/// the user-facing ones). Bodies are left out: the title speaks for the pull request.
+#[must_use]
+pub fn pull_request_lines(reference: &str, commits: &[&ParsedCommit], detail: Detail) -> String {
+    let Some(lead) = commits
+        .iter()
+        .max_by_key(|c| crate::build::significance(c.kind, c.breaking))
+    else {
+        return String::new();
+    };
+    let title = commits
+        .iter()
+        .find_map(|c| c.pull_request_title.as_deref())
+        .unwrap_or(&lead.commit.summary);
+    let mut out = String::with_capacity(64 + 80 * commits.len());
+    out.push('[');
+    for (i, c) in commits.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&c.commit.short_id);
+    }
+    out.push_str("] ");
+    out.push_str(&defuse(reference));
+    out.push_str(": ");
+    out.push_str(&defuse(title.trim()));
+    if commits.iter().any(|c| c.breaking) {
+        out.push_str(" [BREAKING]");
+    }
+    let mut authors: Vec<&str> = Vec::new();
+    for c in commits {
+        let name = c.commit.author.name.as_str();
+        if !authors.contains(&name) {
+            authors.push(name);
+        }
+    }
+    out.push_str(" (");
+    out.push_str(&defuse(&authors.join(", ")));
+    out.push_str(")\n");
+    for c in commits {
+        for note in &c.breaking_notes {
+            out.push_str("    BREAKING CHANGE: ");
+            out.push_str(&defuse(&single_line(note, 400)));
+            out.push('\n');
+        }
+    }
+    for c in commits {
+        let shown = match detail {
+            Detail::Full | Detail::Trimmed => true,
+            Detail::Lean => !low_value(c.kind),
+            Detail::Summary => false,
+        };
+        if shown && c.commit.summary.trim() != title.trim() {
+            out.push_str("    - ");
+            out.push_str(&defuse(c.commit.summary.trim()));
+            out.push('\n');
+        }
+    }
+    out
+}
+
 fn low_value(kind: Kind) -> bool {
     !kind.is_user_facing()
 }
@@ -430,6 +496,45 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_pull_request_is_one_line_citing_all_its_commits() {
+        let with = |message: &str, id: &str, name: &str| {
+            let mut c = parsed(message);
+            c.commit.short_id = id.into();
+            c.commit.author.name = name.into();
+            c.pull_requests = vec!["#34".into()];
+            c
+        };
+        let mut first = with("feat(auth): log in with GitHub", "aaaa111", "Ada");
+        first.pull_request_title = Some("Log in with GitHub".into());
+        let second = with(
+            "fix(auth)!: keep the session\n\nBody.\n\nBREAKING CHANGE: sessions expire",
+            "bbbb222",
+            "Grace",
+        );
+        let third = with("test: cover the login", "cccc333", "Ada");
+        let commits = [&first, &second, &third];
+        assert_eq!(
+            pull_request_lines("#34", &commits, Detail::Full),
+            "[aaaa111, bbbb222, cccc333] #34: Log in with GitHub [BREAKING] (Ada, Grace)\n    BREAKING CHANGE: sessions expire\n    - feat(auth): log in with GitHub\n    - fix(auth)!: keep the session\n    - test: cover the login\n"
+        );
+        assert_eq!(
+            pull_request_lines("#34", &commits, Detail::Lean),
+            "[aaaa111, bbbb222, cccc333] #34: Log in with GitHub [BREAKING] (Ada, Grace)\n    BREAKING CHANGE: sessions expire\n    - feat(auth): log in with GitHub\n    - fix(auth)!: keep the session\n"
+        );
+        assert_eq!(
+            pull_request_lines("#34", &commits, Detail::Summary),
+            "[aaaa111, bbbb222, cccc333] #34: Log in with GitHub [BREAKING] (Ada, Grace)\n    BREAKING CHANGE: sessions expire\n"
+        );
+        // With no title, the most significant commit's summary, not repeated below.
+        first.pull_request_title = None;
+        let commits = [&first, &third];
+        assert_eq!(
+            pull_request_lines("#34", &commits, Detail::Trimmed),
+            "[aaaa111, cccc333] #34: feat(auth): log in with GitHub (Ada)\n    - test: cover the login\n"
+        );
     }
 
     #[test]

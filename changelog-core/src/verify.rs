@@ -3,9 +3,12 @@
 //!
 //! The answer is read as Markdown: headings open sections, bullets (and paragraphs) are
 //! candidate entries, and bracketed lists of hexadecimal ids (`[abc1234]`,
-//! `[abc1234, def5678]`, or a link `[abc1234](url)`) are citations. An entry is kept when it
-//! cites at least one commit and every id it cites names exactly one commit of the range; an
-//! id that matches no commit is invented, and one that matches several is ambiguous. Kept
+//! `[abc1234, def5678]`, or a link `[abc1234](url)`) are citations, as are pull-request
+//! references among them (`[#34]`, `[!12]`, `[#34, abc1234]`), which cite every commit of the
+//! range that came through that pull request. An entry is kept when it cites at least one
+//! commit and every id it cites names exactly one commit of the range (every reference, a pull
+//! request of the range); an id that matches no commit is invented, and one that matches
+//! several is ambiguous. Kept
 //! entries are built from the cited commits (breaking flag, references, authors, kind), so
 //! they are structured exactly as the deterministic path's.
 //!
@@ -69,6 +72,17 @@ impl<'a> CommitIndex<'a> {
             (Some(&(_, position)), None) => Resolution::Unique(position),
             (Some(_), Some(_)) => Resolution::Ambiguous,
         }
+    }
+
+    /// Positions of the commits that came through a pull request (`#34`, `!12`), oldest first.
+    #[must_use]
+    pub fn pull_request(&self, reference: &str) -> Vec<usize> {
+        self.commits
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.pull_requests.iter().any(|r| r == reference))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// The commit at a position.
@@ -167,6 +181,13 @@ fn bullet(line: &str) -> Option<&str> {
     None
 }
 
+/// `#34` or `!12`: a pull or merge request reference.
+fn is_pull_request(token: &str) -> bool {
+    token
+        .strip_prefix(['#', '!'])
+        .is_some_and(|n| !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Removes the citation groups from a text and returns them.
 fn split_citations(text: &str) -> (String, Vec<String>) {
     let mut kept = String::with_capacity(text.len());
@@ -184,9 +205,10 @@ fn split_citations(text: &str) -> (String, Vec<String>) {
             .collect();
         let is_citation = !ids.is_empty()
             && ids.iter().all(|id| {
-                id.len() >= MIN_ID_LEN
-                    && id.len() <= 64
-                    && id.bytes().all(|b| b.is_ascii_hexdigit())
+                is_pull_request(id)
+                    || (id.len() >= MIN_ID_LEN
+                        && id.len() <= 64
+                        && id.bytes().all(|b| b.is_ascii_hexdigit()))
             });
         if is_citation {
             kept.push_str(&rest[..open]);
@@ -257,6 +279,18 @@ fn check(candidate: &Candidate, index: &CommitIndex<'_>) -> Result<Vec<usize>, S
     }
     let mut positions = Vec::new();
     for id in &candidate.citations {
+        if is_pull_request(id) {
+            let merged = index.pull_request(id);
+            if merged.is_empty() {
+                return Err(format!("`{id}` is not a pull request of the range"));
+            }
+            for position in merged {
+                if !positions.contains(&position) {
+                    positions.push(position);
+                }
+            }
+            continue;
+        }
         match index.resolve(id) {
             Resolution::Unique(position) => {
                 if !positions.contains(&position) {
@@ -467,6 +501,35 @@ mod tests {
             commit("cccc444000000000000000000000000000000000", "docs: readme"),
             commit("dddd555000000000000000000000000000000000", "perf: faster"),
         ]
+    }
+
+    #[test]
+    fn a_pull_request_number_cites_its_commits() {
+        let mut commits = range();
+        // `fix: crash` came through #4 too (a merge brought it in).
+        commits[1].pull_requests.push("#4".into());
+        let index = CommitIndex::new(&commits);
+        let answer = "### Features\n- paging [#4]\n- paging again [#4, dddd555]\n- invented [#99]\n- prose about [issue 4] [bbbb333]";
+        let (sections, verification) = verify(answer, &index, Style::Conventional);
+        let reasons: Vec<&str> = verification
+            .dropped
+            .iter()
+            .map(|d| d.reason.as_str())
+            .collect();
+        assert_eq!(reasons, ["`#99` is not a pull request of the range"]);
+        let entries: Vec<(&str, Vec<&str>)> = sections
+            .iter()
+            .flat_map(|s| &s.entries)
+            .map(|e| (e.text.as_str(), e.commits.iter().map(|c| &c[..7]).collect()))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("paging", vec!["aaaa111", "aaaa222"]),
+                ("paging again", vec!["aaaa111", "aaaa222", "dddd555"]),
+                ("prose about [issue 4]", vec!["bbbb333"]),
+            ]
+        );
     }
 
     #[test]

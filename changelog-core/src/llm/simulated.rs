@@ -100,6 +100,17 @@ fn summarise(prompt: &str) -> String {
             Some(s) => (s, true),
             None => (summary, false),
         };
+        // A pull request's line: "#34: Title".
+        let summary = match summary.split_once(": ") {
+            Some((reference, title))
+                if reference.len() > 1
+                    && reference.starts_with(['#', '!'])
+                    && reference[1..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                title
+            }
+            _ => summary,
+        };
         let (kind, scope, description, bang) = match conventional_header(summary) {
             Some(h) => (
                 Kind::from_type(h.commit_type).unwrap_or_else(|| classify_plain(h.description)),

@@ -389,3 +389,71 @@ async fn repair_keeps_only_the_commits_it_asked_about_and_duplicates_are_folded(
         "{verification:?}"
     );
 }
+
+#[tokio::test]
+async fn a_pull_request_is_one_line_of_the_prompt_and_its_number_cites_it() {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: start");
+    repo.branch("login");
+    for message in [
+        "feat(auth): log in with GitHub",
+        "fix(auth): keep the session on refresh",
+        "test(auth): cover the callback",
+    ] {
+        repo.commit(message);
+    }
+    repo.checkout("main");
+    repo.commit("fix: no panic on an empty file");
+    repo.merge(
+        "login",
+        "Merge pull request #7 from ada/login\n\nLog in with GitHub",
+    );
+    let h = history(repo.path(), None);
+    let ids: Vec<String> = [
+        "feat(auth): log in with GitHub",
+        "fix(auth): keep the session on refresh",
+        "test(auth): cover the callback",
+    ]
+    .iter()
+    .map(|s| short(&h, s))
+    .collect();
+    let fix = short(&h, "fix: no panic on an empty file");
+    let answer = format!(
+        "### Features\n\n- Log in with GitHub [#7]\n\n### Bug Fixes\n\n- No panic on an empty file [{fix}]\n"
+    );
+    let provider = Scripted::new(&[&answer]);
+    let pipeline = LlmPipeline::new(&provider, options(None)).unwrap();
+    let log = pipeline.generate(h.clone(), &Quiet).await.unwrap();
+
+    let prompt = provider.prompts.lock().unwrap()[0].clone();
+    let line = format!("[{}] #7: Log in with GitHub (Ada Lovelace)", ids.join(", "));
+    assert!(prompt.contains(&line), "{prompt}");
+    for id in &ids {
+        assert!(!prompt.contains(&format!("[{id}]")), "{prompt}");
+    }
+    assert!(prompt.contains(&format!("[{fix}] fix: no panic on an empty file")));
+
+    let login = log
+        .entries()
+        .find(|e| e.text == "Log in with GitHub")
+        .expect("the pull request's entry");
+    assert_eq!(login.commits.len(), 3);
+    assert_eq!(login.pull_requests, ["#7"]);
+    assert_eq!(log.verification.unwrap().dropped_entries, 0);
+
+    // One line per commit when entries are per commit.
+    let provider = Scripted::new(&[&answer]);
+    let per_commit = LlmOptions {
+        build: changelog_core::BuildOptions {
+            group_by: changelog_core::build::GroupBy::Commit,
+            ..changelog_core::BuildOptions::default()
+        },
+        ..options(None)
+    };
+    let pipeline = LlmPipeline::new(&provider, per_commit).unwrap();
+    pipeline.generate(h, &Quiet).await.unwrap();
+    let prompt = provider.prompts.lock().unwrap()[0].clone();
+    for id in &ids {
+        assert!(prompt.contains(&format!("[{id}] ")), "{prompt}");
+    }
+}
