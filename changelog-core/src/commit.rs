@@ -137,6 +137,10 @@ pub struct Range {
     /// Only commits touching one of these paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
+    /// In a shallow clone read with [`RangeQuery::allow_shallow`], the commit where the clone's
+    /// history stops within the range: the commits before it are missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_at: Option<String>,
 }
 
 /// What a caller asks a [`CommitSource`](crate::source::CommitSource) for.
@@ -153,6 +157,10 @@ pub struct RangeQuery {
     /// Classify commits by their messages alone: sources do not look at the files of commits
     /// whose message has no Conventional Commits type (see [`crate::files`]).
     pub words_only: bool,
+    /// Read a shallow clone's range even where it reaches the clone's boundary (the commits
+    /// before it are missing; [`Range::truncated_at`] says where). Without it, that is an
+    /// error.
+    pub allow_shallow: bool,
 }
 
 /// Where the history lives on the web, used to link commits and references.

@@ -190,6 +190,21 @@ pub enum Error {
         commit: String,
     },
 
+    /// A shallow clone whose history stops inside the range.
+    #[cfg(feature = "git")]
+    #[error(
+        "the history of `{}` is shallow and stops inside the range, at commit {commit}: the \
+         commits before it are not in this clone, so the changelog would miss them; fetch them \
+         (`git fetch --unshallow`), or accept a partial changelog with --allow-shallow",
+        path.display()
+    )]
+    ShallowHistory {
+        /// The repository's path.
+        path: PathBuf,
+        /// The commit whose parents the clone does not have.
+        commit: String,
+    },
+
     /// A stored object cannot be read: its compressed data is cut short or damaged.
     #[cfg(feature = "git")]
     #[error("object {id} of the repository at `{}` is corrupt (`{}`): {reason}", repository.display(), file.display())]
@@ -262,7 +277,9 @@ impl Error {
             #[cfg(feature = "git")]
             Self::NotARepository { .. } | Self::Git { .. } => ErrorKind::Source,
             #[cfg(feature = "git")]
-            Self::HistoryCycle { .. } | Self::CorruptObject { .. } => ErrorKind::Source,
+            Self::HistoryCycle { .. }
+            | Self::CorruptObject { .. }
+            | Self::ShallowHistory { .. } => ErrorKind::Source,
             Self::RepositoryRefused { .. }
             | Self::CloneFailed { .. }
             | Self::CloneTimedOut { .. }

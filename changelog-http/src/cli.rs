@@ -85,6 +85,10 @@ pub struct GenerateArgs {
     /// configuration or only lock files is classified by those files.
     #[arg(long = "words-only")]
     pub words_only: bool,
+    /// In a shallow clone, write the changelog of what the clone has when the range reaches
+    /// back past it (with a warning); without it, that is an error.
+    #[arg(long = "allow-shallow")]
+    pub allow_shallow: bool,
     /// Prefix of the release tags, left out of the headings (`tokio-` shows `tokio-1.52.0` as
     /// `1.52.0`).
     #[arg(long = "tag-prefix", value_name = "PREFIX")]

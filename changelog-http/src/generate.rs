@@ -36,6 +36,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             until: args.until,
             paths: args.paths.clone(),
             words_only: args.words_only,
+            allow_shallow: args.allow_shallow,
         },
         version: args.version.clone(),
         title: args.title.clone(),
@@ -95,6 +96,16 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
                 "note: fallback model `{fallback}` answered (`{asked}` failed)"
             );
         }
+    }
+    if let Some(commit) = changelog
+        .range
+        .as_ref()
+        .and_then(|r| r.truncated_at.as_ref())
+    {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "warning: this clone is shallow and its history stops inside the range, at commit {commit}: the changelog leaves out the commits before it (`git fetch --unshallow` fetches them)"
+        );
     }
     if changelog.model.is_none() && request.provider.is_some() {
         let _ = writeln!(

@@ -157,6 +157,35 @@ fn a_reversed_range_or_a_path_that_is_nowhere_is_an_error() {
 }
 
 #[test]
+fn a_shallow_clone_is_an_error_unless_allowed_then_a_warning() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: one");
+    let boundary = repo.commit("feat: two");
+    repo.commit("fix: three");
+    std::fs::write(repo.path().join(".git/shallow"), format!("{boundary}\n")).unwrap();
+    let path = repo.path().to_str().unwrap();
+    let out = changelog(&["generate", "--repo", path]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("shallow"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--allow-shallow"), "{}", stderr(&out));
+
+    let out = changelog(&["generate", "--repo", path, "--allow-shallow"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("warning: this clone is shallow"),
+        "{}",
+        stderr(&out)
+    );
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        markdown.contains("three") && markdown.contains("two"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("one"), "{markdown}");
+}
+
+#[test]
 fn one_entry_per_commit_on_request() {
     let (repo, _) = two_releases();
     let doc = json_of_the_release(&repo, &["--group-by", "commit"]);

@@ -496,3 +496,55 @@ fn reverting_a_pull_request_merge_cancels_what_it_merged() {
     assert_eq!(texts, ["kept", "after the merge"]);
     assert_eq!(log.stats.reverted, 3);
 }
+
+/// Makes the repository shallow at `boundary`: git records the commits whose parents a
+/// shallow clone does not have in `.git/shallow`.
+fn make_shallow(repo: &TestRepo, boundary: git2::Oid) {
+    std::fs::write(repo.path().join(".git/shallow"), format!("{boundary}\n")).unwrap();
+}
+
+#[test]
+fn a_range_that_reaches_a_shallow_boundary_is_an_error_unless_allowed() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.commit("feat: two");
+    let boundary = repo.commit("feat: three");
+    repo.tag("v0.1.0");
+    repo.commit("fix: four");
+    repo.commit("fix: five");
+    make_shallow(&repo, boundary);
+    let source = GitSource::open(repo.path()).unwrap();
+
+    // The release of v0.1.0 is the whole history up to it, which stops at the boundary: an
+    // error that says so and names the ways out.
+    let err = source
+        .read(&RangeQuery {
+            range: Some("v0.1.0".into()),
+            ..RangeQuery::default()
+        })
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("shallow"), "{message}");
+    assert!(message.contains(&boundary.to_string()[..7]), "{message}");
+    assert!(message.contains("--allow-shallow"), "{message}");
+    assert!(message.contains("git fetch --unshallow"), "{message}");
+
+    // The default range, from the latest tag, is above the boundary: whole, no error.
+    let h = source.read(&RangeQuery::default()).unwrap();
+    assert_eq!(h.commits.len(), 2);
+    assert_eq!(h.range.unwrap().truncated_at, None);
+
+    // Allowed: what the clone has, and the range says where it stops.
+    let h = source
+        .read(&RangeQuery {
+            range: Some("v0.1.0".into()),
+            allow_shallow: true,
+            ..RangeQuery::default()
+        })
+        .unwrap();
+    assert_eq!(h.commits.len(), 1);
+    assert_eq!(
+        h.range.unwrap().truncated_at.as_deref(),
+        Some(boundary.to_string().as_str())
+    );
+}

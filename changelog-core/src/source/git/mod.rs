@@ -219,6 +219,18 @@ impl GitSource {
             Ok::<_, Error>((order, position, read, files))
         })?;
 
+        // A shallow clone's boundary commits have no parents here: a range that reaches one
+        // is cut short.
+        let truncated_at = shallow_boundary(&repo, &order).map(hex);
+        if let Some(commit) = &truncated_at
+            && !query.allow_shallow
+        {
+            return Err(Error::ShallowHistory {
+                path: self.path.clone(),
+                commit: commit.clone(),
+            });
+        }
+
         let mut commits = Vec::new();
         // Position in `order` -> position in `commits`, for the commits that pass the filters.
         let mut kept: HashMap<usize, usize> = HashMap::new();
@@ -282,6 +294,7 @@ impl GitSource {
             since: query.since,
             until: query.until,
             paths,
+            truncated_at,
         };
         Ok(History {
             range: Some(range),
@@ -388,6 +401,23 @@ fn read_commits(
         });
     }
     Ok(out)
+}
+
+/// The first commit of `order` whose parents a shallow clone does not have (listed in the
+/// repository's `shallow` file), if any.
+fn shallow_boundary(repo: &Repository, order: &[git2::Commit<'_>]) -> Option<Oid> {
+    if !repo.is_shallow() {
+        return None;
+    }
+    let listed = std::fs::read_to_string(repo.commondir().join("shallow")).ok()?;
+    let boundary: std::collections::HashSet<Oid> = listed
+        .lines()
+        .filter_map(|line| Oid::from_str(line.trim()).ok())
+        .collect();
+    order
+        .iter()
+        .map(git2::Commit::id)
+        .find(|id| boundary.contains(id))
 }
 
 /// What the classifying thread needs of a commit whose files may decide its kind: its id,
