@@ -161,6 +161,10 @@ pub struct RangeQuery {
     /// before it are missing; [`Range::truncated_at`] says where). Without it, that is an
     /// error.
     pub allow_shallow: bool,
+    /// Prefix of the release tags of the package the range is about (`tokio-`, `@scope/pkg@`):
+    /// only tags made of the prefix and a version (`tokio-1.52.0`, not `tokio-macros-2.7.1`)
+    /// bound the default and single-tag ranges, and headings show the version alone.
+    pub tag_prefix: Option<String>,
 }
 
 /// Where the history lives on the web, used to link commits and references.

@@ -81,8 +81,6 @@ pub struct Request {
     pub group_by: GroupBy,
     /// Show the entries the style hides in a last `Internal` section.
     pub show_hidden: bool,
-    /// Prefix of the release tags, left out of the version (`tokio-`).
-    pub tag_prefix: Option<String>,
 }
 
 /// What a generation does when the model's answer keeps no entry (it was empty, or every
@@ -172,7 +170,7 @@ impl Request {
             version: self.version.clone(),
             group_by: self.group_by,
             show_hidden: self.show_hidden,
-            tag_prefix: self.tag_prefix.clone(),
+            tag_prefix: self.query.tag_prefix.clone(),
         }
     }
 

@@ -89,8 +89,9 @@ pub struct GenerateArgs {
     /// back past it (with a warning); without it, that is an error.
     #[arg(long = "allow-shallow")]
     pub allow_shallow: bool,
-    /// Prefix of the release tags, left out of the headings (`tokio-` shows `tokio-1.52.0` as
-    /// `1.52.0`).
+    /// Prefix of the package's release tags in a monorepo (`tokio-`, `@scope/pkg@`): only tags
+    /// made of it and a version bound the default and single-tag ranges (`tokio-1.52.0`, not
+    /// `tokio-macros-2.7.1`), and headings show the version alone.
     #[arg(long = "tag-prefix", value_name = "PREFIX")]
     pub tag_prefix: Option<String>,
     /// Show what the style hides (internal changes in keep-a-changelog) in a last `Internal`

@@ -37,6 +37,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             paths: args.paths.clone(),
             words_only: args.words_only,
             allow_shallow: args.allow_shallow,
+            tag_prefix: args.tag_prefix.clone(),
         },
         version: args.version.clone(),
         title: args.title.clone(),
@@ -58,7 +59,6 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             GroupByArg::Commit => GroupBy::Commit,
         },
         show_hidden: args.show_hidden,
-        tag_prefix: args.tag_prefix.clone(),
         ..Request::default()
     };
     let format = match args.format {

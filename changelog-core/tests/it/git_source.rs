@@ -548,3 +548,70 @@ fn a_range_that_reaches_a_shallow_boundary_is_an_error_unless_allowed() {
         Some(boundary.to_string().as_str())
     );
 }
+
+/// A monorepo: `tokio-` releases, and another package's tag between two of them.
+fn monorepo() -> TestRepo {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: first");
+    repo.tag("tokio-1.52.0");
+    repo.commit("fix(tokio): second");
+    repo.commit("feat(macros): third");
+    repo.tag("tokio-macros-2.7.1");
+    repo.commit("fix(tokio): fourth");
+    repo.tag("tokio-1.53.0");
+    repo.commit("feat(tokio): fifth");
+    repo.tag("tokio-macros-2.7.2");
+    repo.commit("feat(tokio): sixth");
+    repo
+}
+
+#[test]
+fn with_a_tag_prefix_only_the_packages_own_tags_bound_a_range() {
+    let repo = monorepo();
+    let source = GitSource::open(repo.path()).unwrap();
+    let read = |range: Option<&str>, prefix: Option<&str>| {
+        let h = source
+            .read(&RangeQuery {
+                range: range.map(str::to_owned),
+                tag_prefix: prefix.map(str::to_owned),
+                ..RangeQuery::default()
+            })
+            .unwrap();
+        (h.range.clone().unwrap().spec, summaries(&h))
+    };
+    // Without a prefix, any tag is the nearest.
+    assert_eq!(
+        read(Some("tokio-1.53.0"), None),
+        (
+            "tokio-macros-2.7.1..tokio-1.53.0".to_owned(),
+            vec!["fix(tokio): fourth".to_owned()]
+        )
+    );
+    // With one, `tokio-macros-2.7.1` is another package's tag: `macros-2.7.1` is no version.
+    assert_eq!(
+        read(Some("tokio-1.53.0"), Some("tokio-")),
+        (
+            "tokio-1.52.0..tokio-1.53.0".to_owned(),
+            vec![
+                "fix(tokio): second".to_owned(),
+                "feat(macros): third".to_owned(),
+                "fix(tokio): fourth".to_owned()
+            ]
+        )
+    );
+    // The default range starts at the package's latest release.
+    assert_eq!(
+        read(None, Some("tokio-")),
+        (
+            "tokio-1.53.0..HEAD".to_owned(),
+            vec![
+                "feat(tokio): fifth".to_owned(),
+                "feat(tokio): sixth".to_owned()
+            ]
+        )
+    );
+    assert_eq!(
+        read(None, Some("tokio-macros-")).0,
+        "tokio-macros-2.7.2..HEAD"
+    );
+}

@@ -153,7 +153,7 @@ impl GitSource {
         // Every object read below is checked first (see `loose`): a damaged loose object is an
         // error, never a read that does not return.
         let mut loose = LooseObjects::new(&repo);
-        let tags = TagIndex::load(&repo, &mut loose)?;
+        let tags = TagIndex::load(&repo, &mut loose, query.tag_prefix.as_deref())?;
         let (from, to) = resolve(&repo, &mut loose, &tags, query.range.as_deref(), &self.path)?;
 
         let filter = Filter {
@@ -491,13 +491,24 @@ struct TagIndex {
 }
 
 impl TagIndex {
-    fn load(repo: &Repository, loose: &mut LooseObjects) -> Result<Self> {
+    /// The tags of the repository; with a prefix, only those made of the prefix and a version
+    /// (`tokio-1.52.0` for `tokio-`, not `tokio-macros-2.7.1`).
+    fn load(repo: &Repository, loose: &mut LooseObjects, prefix: Option<&str>) -> Result<Self> {
         let mut by_commit: HashMap<Oid, String> = HashMap::new();
         let references = repo
             .references_glob("refs/tags/*")
             .map_err(git("cannot list tags"))?;
         for reference in references {
             let Ok(reference) = reference else { continue };
+            if let Some(prefix) = prefix
+                && !reference
+                    .shorthand()
+                    .ok()
+                    .and_then(|name| name.strip_prefix(prefix))
+                    .is_some_and(is_version)
+            {
+                continue;
+            }
             if let Some(target) = reference.target() {
                 check_peeled(repo, loose, target)?;
             }
@@ -534,6 +545,14 @@ impl TagIndex {
         })?;
         Ok(found.map(|oid| (self.by_commit[&oid].clone(), oid)))
     }
+}
+
+/// Whether a tag name, or what follows a tag prefix, is a version: a digit first, after an
+/// optional `v` (`1.52.0`, `v2.0.0-rc.1`).
+fn is_version(name: &str) -> bool {
+    name.strip_prefix(['v', 'V'])
+        .unwrap_or(name)
+        .starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// How tags on one commit compare: version-like names first, then by their numbers, then a
