@@ -54,6 +54,7 @@ pub mod budget;
 pub mod build;
 pub mod changelog;
 pub mod commit;
+pub mod document;
 pub mod error;
 pub mod files;
 pub mod llm;

@@ -104,7 +104,7 @@ pub struct GenerateArgs {
     /// (the file it points to is written, the link stays).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Replace the --output file even when it is read-only.
+    /// Replace the --output file even when it is read-only or holds other releases.
     #[arg(long, requires = "output")]
     pub force: bool,
     #[command(flatten)]

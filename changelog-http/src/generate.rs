@@ -189,6 +189,9 @@ fn write_output(
 ) -> Result<(), CliError> {
     match &args.output {
         Some(path) => {
+            if !args.force {
+                refuse_other_releases(path, changelog)?;
+            }
             let written = write_atomically(path, args.force, |file| {
                 changelog_core::render::write(changelog, format, file)
             })
@@ -218,6 +221,53 @@ fn write_output(
             }
         }
     }
+}
+
+/// Refuses to replace a changelog file that holds releases other than the one being written:
+/// `--output CHANGELOG.md` would otherwise swap a project's whole history for one release.
+fn refuse_other_releases(path: &Path, changelog: &Changelog) -> Result<(), CliError> {
+    // Only a regular file can hold a history; one too large to be a changelog is not read.
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !metadata.is_file() || metadata.len() > 64 << 20 {
+        return Ok(());
+    }
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(source) => {
+            return Err(CliError::Input {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let ours = changelog.version.as_deref().unwrap_or("Unreleased");
+    let others: Vec<String> = changelog_core::document::release_headings(&text)
+        .into_iter()
+        .map(|h| h.version)
+        .filter(|v| !changelog_core::document::same_release(v, ours))
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let shown = if others.len() > 5 {
+        format!("{}, ...", others[..5].join(", "))
+    } else {
+        others.join(", ")
+    };
+    Err(CliError::Output {
+        path: path.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "it holds {} other release{} ({shown}), which writing this one would replace; \
+                 pass --force to replace the file anyway",
+                others.len(),
+                if others.len() == 1 { "" } else { "s" },
+            ),
+        ),
+    })
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {

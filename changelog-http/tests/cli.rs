@@ -401,6 +401,48 @@ fn output_is_written_atomically() {
 
 #[cfg(unix)]
 #[test]
+fn output_refuses_to_replace_a_file_of_other_releases_without_force() {
+    let (repo, _) = two_releases();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("CHANGELOG.md");
+    let history = "# Changelog\n\n## [0.1.0] - 2024-01-02\n\n### Added\n\n- the first feature\n\n## [0.0.2] - 2024-01-01\n\n- a fix\n\n```\n## not a heading, code\n```\n\n## 0.0.1 (2023-12-01)\n\n- start\n";
+    std::fs::write(&target, history).unwrap();
+    let path = repo.path().to_str().unwrap();
+    let args = [
+        "generate",
+        "--repo",
+        path,
+        "--range",
+        "v0.1.0..v0.2.0",
+        "--output",
+        target.to_str().unwrap(),
+    ];
+    let out = changelog(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("CHANGELOG.md"), "{message}");
+    assert!(message.contains("3 other releases"), "{message}");
+    assert!(message.contains("0.1.0, 0.0.2, 0.0.1"), "{message}");
+    assert!(message.contains("--force"), "{message}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), history);
+
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = changelog(&forced);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        written.contains("## v0.2.0") && !written.contains("0.0.1"),
+        "{written}"
+    );
+
+    // The same release written again replaces itself without --force.
+    let out = changelog(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), written);
+}
+
+#[test]
 fn output_keeps_permissions_and_links() {
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _, symlink};
 
