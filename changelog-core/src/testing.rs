@@ -170,6 +170,13 @@ impl TestRepo {
         self.checkout(name);
     }
 
+    /// Points `HEAD` at a new branch that has no commit yet: the next commit is a root.
+    pub fn orphan(&self, name: &str) {
+        self.repo
+            .set_head(&format!("refs/heads/{name}"))
+            .expect("set HEAD");
+    }
+
     /// Checks a branch out (work tree included).
     pub fn checkout(&self, name: &str) {
         self.repo

@@ -615,3 +615,35 @@ fn with_a_tag_prefix_only_the_packages_own_tags_bound_a_range() {
         "tokio-macros-2.7.2..HEAD"
     );
 }
+
+#[test]
+fn an_open_lower_end_is_the_whole_history_every_root_included() {
+    let mut repo = tagged();
+    // A second root, merged in: its commits are history too.
+    repo.orphan("docs-site");
+    repo.commit("docs: the site's first page");
+    repo.checkout("main");
+    repo.merge("docs-site", "Merge the documentation site");
+    let all = |range: &str| {
+        summaries(&history(repo.path(), Some(range)))
+            .into_iter()
+            .filter(|s| !s.starts_with("Merge"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        all("..HEAD"),
+        [
+            "feat: a",
+            "fix: b",
+            "feat: c",
+            "fix: d",
+            "feat: e",
+            "docs: the site's first page"
+        ]
+    );
+    assert_eq!(all("..v0.2.0"), ["feat: a", "fix: b", "feat: c", "fix: d"]);
+    let h = history(repo.path(), Some("..v0.2.0"));
+    let range = h.range.unwrap();
+    assert_eq!(range.spec, "..v0.2.0");
+    assert!(range.from.is_none());
+}

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `A..B` | reachable from `B` but not from `A` (an error when `B` is an ancestor of `A`: the ends are reversed) |
 //! | `A..` | `A..HEAD` |
-//! | `..B` | `HEAD..B`, as git reads it |
+//! | `..B` | the whole history up to `B`, every root commit included (git reads `HEAD..B`) |
 //! | `vX` (any single revision) | from the nearest tag before `vX` (exclusive) to `vX` |
 //! | none | from the latest tag reachable from `HEAD` to `HEAD`; when `HEAD` itself is tagged, that tag's release (as `vX` above); the whole history when there is no tag |
 //!
@@ -155,6 +155,10 @@ impl GitSource {
         let mut loose = LooseObjects::new(&repo);
         let tags = TagIndex::load(&repo, &mut loose, query.tag_prefix.as_deref())?;
         let (from, to) = resolve(&repo, &mut loose, &tags, query.range.as_deref(), &self.path)?;
+        let whole_history = query
+            .range
+            .as_deref()
+            .is_some_and(|r| r.trim_start().starts_with(".."));
 
         let filter = Filter {
             since: query.since.map(|t| t.timestamp()),
@@ -287,6 +291,7 @@ impl GitSource {
         let range = Range {
             spec: match &from {
                 Some((from_end, _)) => format!("{}..{}", from_end.rev, to.0.rev),
+                None if whole_history => format!("..{}", to.0.rev),
                 None => to.0.rev.clone(),
             },
             from: from.map(|(end, _)| end),
@@ -621,13 +626,18 @@ fn resolve(
                 return Err(invalid("a range has at most one `..`"));
             }
             if from.is_empty() && to.is_empty() {
-                return Err(invalid("both ends are missing"));
+                return Err(invalid(
+                    "both ends are missing; the whole history is `..HEAD`",
+                ));
             }
             let (from, to) = (from.trim(), to.trim());
-            let from = if from.is_empty() { "HEAD" } else { from };
             let to = if to.is_empty() { "HEAD" } else { to };
-            let from = lookup(repo, loose, tags, from)?;
             let to = lookup(repo, loose, tags, to)?;
+            // `..B`: from the very start (git reads `HEAD..B`, which a changelog never wants).
+            if from.is_empty() {
+                return Ok((None, to));
+            }
+            let from = lookup(repo, loose, tags, from)?;
             Ok((Some(from), to))
         }
     }
