@@ -167,6 +167,16 @@ pub struct RangeQuery {
     pub tag_prefix: Option<String>,
 }
 
+/// Which releases of a history to read, one changelog each (see
+/// [`GitSource::read_releases`](crate::source::git::GitSource::read_releases)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReleaseSelection {
+    /// How many releases, newest first; `None` for every one.
+    pub count: Option<usize>,
+    /// Whether the commits after the latest release come first, as an unreleased changelog.
+    pub unreleased: bool,
+}
+
 /// Where the history lives on the web, used to link commits and references.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteRepository {

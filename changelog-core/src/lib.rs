@@ -76,7 +76,9 @@ pub mod verify;
 
 pub use build::{BuildOptions, build};
 pub use changelog::{Author, Changelog, Entry, Section, Stats, Style};
-pub use commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature, Trailer};
+pub use commit::{
+    Commit, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository, Signature, Trailer,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use parse::{Kind, ParsedCommit, parse_commit};
 pub use render::Format;

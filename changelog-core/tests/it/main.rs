@@ -8,6 +8,7 @@ mod injection;
 mod obtain;
 mod pipeline;
 mod pull_requests;
+mod releases;
 mod render;
 mod walk;
 

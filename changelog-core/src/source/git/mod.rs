@@ -37,7 +37,9 @@ pub use obtain::{Checkout, RepoPolicy, Scheme, check_location, check_range, obta
 use self::diff::{Changes, Trees};
 use self::loose::LooseObjects;
 use super::{CommitSource, History, unambiguous_prefixes};
-use crate::commit::{Commit, Range, RangeEnd, RangeQuery, RemoteRepository, Signature};
+use crate::commit::{
+    Commit, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository, Signature,
+};
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::text;
@@ -133,37 +135,177 @@ impl GitSource {
 
     /// Reads the history of a range on the calling thread (libgit2 blocks).
     pub fn read(&self, query: &RangeQuery) -> Result<History> {
-        let paths = normalise_paths(&query.paths)?;
-        if let (Some(since), Some(until)) = (query.since, query.until)
-            && since > until
-        {
-            return Err(Error::InvalidRange {
-                spec: format!(
-                    "--since {} --until {}",
-                    since.to_rfc3339(),
-                    until.to_rfc3339()
-                ),
-                reason: "the start date is after the end date".to_owned(),
-            });
-        }
-        let repo = Repository::open(&self.path).map_err(|source| Error::NotARepository {
-            path: self.path.clone(),
-            source,
-        })?;
+        let paths = check_query(query)?;
+        let repo = self.open_repository()?;
         // Every object read below is checked first (see `loose`): a damaged loose object is an
         // error, never a read that does not return.
         let mut loose = LooseObjects::new(&repo);
-        let tags = TagIndex::load(&repo, &mut loose, query.tag_prefix.as_deref())?;
+        let tags = TagIndex::load(&repo, &mut loose, query.tag_prefix.as_deref(), false)?;
         let (from, to) = resolve(&repo, &mut loose, &tags, query.range.as_deref(), &self.path)?;
         let whole_history = query
             .range
             .as_deref()
             .is_some_and(|r| r.trim_start().starts_with(".."));
+        let Collected {
+            mut commits,
+            truncated_at,
+            ..
+        } = self.collect(&repo, &mut loose, from.as_ref(), &to, query, &paths)?;
 
+        if commits.is_empty() && !paths.is_empty() {
+            // No commit changed them: a path that is not there either is a mistake (a typo,
+            // a path from another repository), not an empty changelog.
+            check_paths_exist(&repo, &mut loose, to.1, &paths)?;
+        }
+        set_short_ids(&mut commits);
+
+        let range = Range {
+            spec: match &from {
+                Some((from_end, _)) => format!("{}..{}", from_end.rev, to.0.rev),
+                None if whole_history => format!("..{}", to.0.rev),
+                None => to.0.rev.clone(),
+            },
+            from: from.map(|(end, _)| end),
+            to: to.0,
+            since: query.since,
+            until: query.until,
+            paths,
+            truncated_at,
+        };
+        Ok(History {
+            range: Some(range),
+            commits,
+            repository: self.repository.clone(),
+        })
+    }
+
+    /// Reads releases in one walk of the history up to `HEAD`: a release is a version tag
+    /// (with the query's tag prefix, the prefix and a version), and every commit belongs to the
+    /// oldest release whose tag reaches it, so each release holds what it added over the
+    /// releases before it. Releases come newest first, after the unreleased commits when the
+    /// selection asks for them; commits older than the first release belong to it.
+    ///
+    /// The cost is one walk whatever the number of tags: each commit's release is passed on to
+    /// its parents as the walk's order (children first) comes to them.
+    pub fn read_releases(
+        &self,
+        query: &RangeQuery,
+        selection: ReleaseSelection,
+    ) -> Result<Vec<History>> {
+        if let Some(range) = &query.range {
+            return Err(Error::InvalidRange {
+                spec: range.clone(),
+                reason: "releases are read from the whole history up to HEAD; leave the range \
+                         out"
+                .to_owned(),
+            });
+        }
+        let paths = check_query(query)?;
+        let repo = self.open_repository()?;
+        let mut loose = LooseObjects::new(&repo);
+        let tags = TagIndex::load(&repo, &mut loose, query.tag_prefix.as_deref(), true)?;
+        let (_, head) = resolve(&repo, &mut loose, &tags, Some("..HEAD"), &self.path)?;
+        let Collected {
+            commits,
+            at,
+            parents,
+            ids,
+            truncated_at,
+        } = self.collect(&repo, &mut loose, None, &head, query, &paths)?;
+
+        // Release numbers, newest first, by the walk's order of the tagged commits; a commit
+        // takes the oldest (greatest) number among its own and its children's.
+        let mut release_of: Vec<Option<usize>> = vec![None; ids.len()];
+        let mut tagged: Vec<usize> = Vec::new();
+        for i in 0..ids.len() {
+            if tags.by_commit.contains_key(&ids[i]) {
+                release_of[i] = Some(tagged.len());
+                tagged.push(i);
+            }
+            if let Some(release) = release_of[i] {
+                for &parent in &parents[i] {
+                    release_of[parent] = release_of[parent].max(Some(release));
+                }
+            }
+        }
+        let mut unreleased = Vec::new();
+        let mut released: Vec<Vec<Commit>> = vec![Vec::new(); tagged.len()];
+        for (commit, i) in commits.into_iter().zip(at) {
+            match release_of[i] {
+                Some(release) => released[release].push(commit),
+                None => unreleased.push(commit),
+            }
+        }
+
+        let ends: Vec<End> = tagged
+            .iter()
+            .map(|&i| {
+                let name = &tags.by_commit[&ids[i]];
+                end(&repo, name, ids[i], Some(name.clone()))
+            })
+            .collect::<Result<_>>()?;
+        let history = |commits: Vec<Commit>, from: Option<&End>, to: &End, whole: bool| {
+            let mut commits = commits;
+            set_short_ids(&mut commits);
+            let truncated_at = truncated_at
+                .clone()
+                .filter(|boundary| commits.iter().any(|c| &c.id == boundary));
+            History {
+                range: Some(Range {
+                    spec: match from {
+                        Some((from, _)) => format!("{}..{}", from.rev, to.0.rev),
+                        None if whole => format!("..{}", to.0.rev),
+                        None => to.0.rev.clone(),
+                    },
+                    from: from.map(|(end, _)| end.clone()),
+                    to: to.0.clone(),
+                    since: query.since,
+                    until: query.until,
+                    paths: paths.clone(),
+                    truncated_at,
+                }),
+                commits,
+                repository: self.repository.clone(),
+            }
+        };
+        let mut out = Vec::new();
+        if selection.unreleased {
+            out.push(history(unreleased, ends.first(), &head, true));
+        }
+        let count = selection.count.unwrap_or(ends.len()).min(ends.len());
+        for (release, commits) in released.into_iter().enumerate().take(count) {
+            out.push(history(
+                commits,
+                ends.get(release + 1),
+                &ends[release],
+                true,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn open_repository(&self) -> Result<Repository> {
+        Repository::open(&self.path).map_err(|source| Error::NotARepository {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// The commits of `from..to` that pass the query's filters, newest first, with their pull
+    /// requests and the sort of their files; and the graph they were read from.
+    fn collect(
+        &self,
+        repo: &Repository,
+        loose: &mut LooseObjects,
+        from: Option<&End>,
+        to: &End,
+        query: &RangeQuery,
+        paths: &[String],
+    ) -> Result<Collected> {
         let filter = Filter {
             since: query.since.map(|t| t.timestamp()),
             until: query.until.map(|t| t.timestamp()),
-            paths: &paths,
+            paths,
             // Under `--path` the commits the filter keeps are few: their files are compared
             // as they are read.
             files: !query.words_only && !paths.is_empty(),
@@ -185,15 +327,15 @@ impl GitSource {
             // Every commit of the range, in topological order (children before parents),
             // before any filter: the merge analysis needs the whole graph.
             let order = walk::range(
-                &repo,
-                &mut loose,
+                repo,
+                loose,
                 to.1,
-                from.as_ref().map(|(_, oid)| *oid),
+                from.map(|(_, oid)| *oid),
                 classify.then_some(&mut expanded as &mut walk::Expanded<'_>),
             )?;
             drop(jobs);
             if order.is_empty()
-                && let Some((from_end, from_oid)) = &from
+                && let Some((from_end, from_oid)) = from
                 && *from_oid != to.1
                 && repo
                     .graph_descendant_of(*from_oid, to.1)
@@ -214,7 +356,7 @@ impl GitSource {
                 .enumerate()
                 .map(|(i, commit)| (commit.id(), i))
                 .collect();
-            let read = read_commits(&repo, &mut loose, &order, &position, &filter)?;
+            let read = read_commits(repo, loose, &order, &position, &filter)?;
             let files = match classifier.map(std::thread::ScopedJoinHandle::join) {
                 Some(Ok(files)) => files?,
                 Some(Err(panic)) => std::panic::resume_unwind(panic),
@@ -225,7 +367,7 @@ impl GitSource {
 
         // A shallow clone's boundary commits have no parents here: a range that reaches one
         // is cut short.
-        let truncated_at = shallow_boundary(&repo, &order).map(hex);
+        let truncated_at = shallow_boundary(repo, &order).map(hex);
         if let Some(commit) = &truncated_at
             && !query.allow_shallow
         {
@@ -236,6 +378,7 @@ impl GitSource {
         }
 
         let mut commits = Vec::new();
+        let mut at = Vec::new();
         // Position in `order` -> position in `commits`, for the commits that pass the filters.
         let mut kept: HashMap<usize, usize> = HashMap::new();
         let mut merges: Vec<(usize, PullRequestMerge, bool)> = Vec::new();
@@ -248,6 +391,7 @@ impl GitSource {
             if let Some(commit) = one.commit {
                 kept.insert(i, commits.len());
                 commits.push(commit);
+                at.push(i);
             }
         }
 
@@ -275,36 +419,12 @@ impl GitSource {
                 }
             }
         }
-
-        if commits.is_empty() && !paths.is_empty() {
-            // No commit changed them: a path that is not there either is a mistake (a typo,
-            // a path from another repository), not an empty changelog.
-            check_paths_exist(&repo, &mut loose, to.1, &paths)?;
-        }
-
-        let ids: Vec<&str> = commits.iter().map(|c| c.id.as_str()).collect();
-        let lengths = unambiguous_prefixes(&ids, 7);
-        for (commit, length) in commits.iter_mut().zip(lengths) {
-            commit.short_id = commit.id[..length].to_owned();
-        }
-
-        let range = Range {
-            spec: match &from {
-                Some((from_end, _)) => format!("{}..{}", from_end.rev, to.0.rev),
-                None if whole_history => format!("..{}", to.0.rev),
-                None => to.0.rev.clone(),
-            },
-            from: from.map(|(end, _)| end),
-            to: to.0,
-            since: query.since,
-            until: query.until,
-            paths,
-            truncated_at,
-        };
-        Ok(History {
-            range: Some(range),
+        Ok(Collected {
             commits,
-            repository: self.repository.clone(),
+            at,
+            parents,
+            ids: order.iter().map(git2::Commit::id).collect(),
+            truncated_at,
         })
     }
 }
@@ -318,11 +438,72 @@ impl CommitSource for GitSource {
     async fn history(&self, query: &RangeQuery) -> Result<History> {
         let source = self.clone();
         let query = query.clone();
-        match tokio::task::spawn_blocking(move || source.read(&query)).await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(Error::Task(e.to_string())),
-        }
+        blocking(move || source.read(&query)).await
+    }
+}
+
+impl GitSource {
+    /// [`GitSource::read_releases`] off the async runtime's threads.
+    pub async fn releases(
+        &self,
+        query: &RangeQuery,
+        selection: ReleaseSelection,
+    ) -> Result<Vec<History>> {
+        let source = self.clone();
+        let query = query.clone();
+        blocking(move || source.read_releases(&query, selection)).await
+    }
+}
+
+/// Runs libgit2 work on the blocking pool; a panic there is the caller's.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::Task(e.to_string())),
+    }
+}
+
+/// What [`GitSource::collect`] read.
+struct Collected {
+    /// The commits that pass the filters, newest first (children before parents).
+    commits: Vec<Commit>,
+    /// Each commit's position in the walk's order.
+    at: Vec<usize>,
+    /// The positions of each walked commit's parents in the walk, by its own position.
+    parents: Vec<Vec<usize>>,
+    /// The walked commits' ids, in the walk's order.
+    ids: Vec<Oid>,
+    /// Where a shallow clone's history stops inside the range.
+    truncated_at: Option<String>,
+}
+
+/// Checks what a query asks before anything is read; returns its normalised paths.
+fn check_query(query: &RangeQuery) -> Result<Vec<String>> {
+    let paths = normalise_paths(&query.paths)?;
+    if let (Some(since), Some(until)) = (query.since, query.until)
+        && since > until
+    {
+        return Err(Error::InvalidRange {
+            spec: format!(
+                "--since {} --until {}",
+                since.to_rfc3339(),
+                until.to_rfc3339()
+            ),
+            reason: "the start date is after the end date".to_owned(),
+        });
+    }
+    Ok(paths)
+}
+
+/// Gives each commit the shortest id (at least 7 digits) that no other commit of the list has.
+fn set_short_ids(commits: &mut [Commit]) {
+    let ids: Vec<&str> = commits.iter().map(|c| c.id.as_str()).collect();
+    let lengths = unambiguous_prefixes(&ids, 7);
+    for (commit, length) in commits.iter_mut().zip(lengths) {
+        commit.short_id = commit.id[..length].to_owned();
     }
 }
 
@@ -497,19 +678,25 @@ struct TagIndex {
 
 impl TagIndex {
     /// The tags of the repository; with a prefix, only those made of the prefix and a version
-    /// (`tokio-1.52.0` for `tokio-`, not `tokio-macros-2.7.1`).
-    fn load(repo: &Repository, loose: &mut LooseObjects, prefix: Option<&str>) -> Result<Self> {
+    /// (`tokio-1.52.0` for `tokio-`, not `tokio-macros-2.7.1`), and with `versions_only`,
+    /// only versions (release tags).
+    fn load(
+        repo: &Repository,
+        loose: &mut LooseObjects,
+        prefix: Option<&str>,
+        versions_only: bool,
+    ) -> Result<Self> {
         let mut by_commit: HashMap<Oid, String> = HashMap::new();
         let references = repo
             .references_glob("refs/tags/*")
             .map_err(git("cannot list tags"))?;
         for reference in references {
             let Ok(reference) = reference else { continue };
-            if let Some(prefix) = prefix
+            if (prefix.is_some() || versions_only)
                 && !reference
                     .shorthand()
                     .ok()
-                    .and_then(|name| name.strip_prefix(prefix))
+                    .and_then(|name| name.strip_prefix(prefix.unwrap_or_default()))
                     .is_some_and(is_version)
             {
                 continue;

@@ -1,0 +1,171 @@
+//! Several releases from one walk of the history.
+
+use changelog_core::source::git::GitSource;
+use changelog_core::testing::TestRepo;
+use changelog_core::{History, RangeQuery, ReleaseSelection};
+use pretty_assertions::assert_eq;
+
+use crate::summaries;
+
+/// Each release's range and summaries, newest first.
+fn releases(
+    repo: &TestRepo,
+    query: &RangeQuery,
+    selection: ReleaseSelection,
+) -> Vec<(String, Vec<String>)> {
+    GitSource::open(repo.path())
+        .unwrap()
+        .read_releases(query, selection)
+        .unwrap()
+        .iter()
+        .map(|h: &History| (h.range.clone().unwrap().spec, summaries(h)))
+        .collect()
+}
+
+fn all() -> ReleaseSelection {
+    ReleaseSelection::default()
+}
+
+fn release(spec: &str, summaries: &[&str]) -> (String, Vec<String>) {
+    (
+        spec.to_owned(),
+        summaries.iter().map(|s| (*s).to_owned()).collect(),
+    )
+}
+
+/// a, b (v0.1.0), c, d (v0.2.0-rc.1), e (v0.2.0, annotated), f; a `docs-snapshot` tag on c.
+fn linear() -> TestRepo {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.commit("fix: b");
+    repo.tag("v0.1.0");
+    repo.commit("feat: c");
+    repo.tag("docs-snapshot");
+    repo.commit("fix: d");
+    repo.tag("v0.2.0-rc.1");
+    repo.commit("feat: e");
+    repo.annotated_tag("v0.2.0", "Release 0.2.0");
+    repo.commit("fix: f");
+    repo
+}
+
+#[test]
+fn every_release_holds_what_it_added_newest_first() {
+    let repo = linear();
+    let q = RangeQuery::default();
+    assert_eq!(
+        releases(&repo, &q, all()),
+        [
+            release("v0.2.0-rc.1..v0.2.0", &["feat: e"]),
+            release("v0.1.0..v0.2.0-rc.1", &["feat: c", "fix: d"]),
+            release("..v0.1.0", &["feat: a", "fix: b"]),
+        ]
+    );
+    let with_unreleased = ReleaseSelection {
+        count: Some(1),
+        unreleased: true,
+    };
+    assert_eq!(
+        releases(&repo, &q, with_unreleased),
+        [
+            release("v0.2.0..HEAD", &["fix: f"]),
+            release("v0.2.0-rc.1..v0.2.0", &["feat: e"]),
+        ]
+    );
+    let only_unreleased = ReleaseSelection {
+        count: Some(0),
+        unreleased: true,
+    };
+    assert_eq!(
+        releases(&repo, &q, only_unreleased),
+        [release("v0.2.0..HEAD", &["fix: f"])]
+    );
+}
+
+#[test]
+fn a_history_without_release_tags_is_all_unreleased() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.tag("nightly");
+    repo.commit("feat: two");
+    let q = RangeQuery::default();
+    assert!(releases(&repo, &q, all()).is_empty());
+    let unreleased = ReleaseSelection {
+        count: None,
+        unreleased: true,
+    };
+    assert_eq!(
+        releases(&repo, &q, unreleased),
+        [release("..HEAD", &["feat: one", "feat: two"])]
+    );
+}
+
+#[test]
+fn a_release_of_a_maintenance_branch_keeps_its_own_commits() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    repo.branch("maint");
+    repo.commit("fix: backported");
+    repo.tag("v1.0.1");
+    repo.checkout("main");
+    repo.commit("feat: b");
+    repo.merge("maint", "Merge branch 'maint'");
+    repo.commit("feat: c");
+    repo.tag("v1.1.0");
+    let got = releases(&repo, &RangeQuery::default(), all());
+    let specs: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(specs, ["v1.0.1..v1.1.0", "v1.0.0..v1.0.1", "..v1.0.0"]);
+    let without_merges = |i: usize| -> Vec<String> {
+        got[i]
+            .1
+            .iter()
+            .filter(|s| !s.starts_with("Merge"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(without_merges(0), ["feat: b", "feat: c"]);
+    assert_eq!(without_merges(1), ["fix: backported"]);
+    assert_eq!(without_merges(2), ["feat: a"]);
+}
+
+#[test]
+fn a_tag_prefix_reads_one_packages_releases() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: first");
+    repo.tag("tokio-1.52.0");
+    repo.commit("feat(macros): second");
+    repo.tag("tokio-macros-2.7.1");
+    repo.commit("fix(tokio): third");
+    repo.tag("tokio-1.53.0");
+    let q = RangeQuery {
+        tag_prefix: Some("tokio-".into()),
+        ..RangeQuery::default()
+    };
+    assert_eq!(
+        releases(&repo, &q, all()),
+        [
+            release(
+                "tokio-1.52.0..tokio-1.53.0",
+                &["feat(macros): second", "fix(tokio): third"]
+            ),
+            release("..tokio-1.52.0", &["feat: first"]),
+        ]
+    );
+}
+
+#[test]
+fn a_range_cannot_be_given_with_releases() {
+    let repo = linear();
+    let err = GitSource::open(repo.path())
+        .unwrap()
+        .read_releases(
+            &RangeQuery {
+                range: Some("v0.1.0..".into()),
+                ..RangeQuery::default()
+            },
+            all(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("leave the range out"), "{err}");
+}
