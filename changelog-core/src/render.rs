@@ -85,10 +85,45 @@ pub fn json(changelog: &Changelog) -> Result<String> {
 /// their `BREAKING CHANGE` footer beneath.
 #[must_use]
 pub fn markdown(changelog: &Changelog) -> String {
+    markdown_with(changelog, true)
+}
+
+/// Several releases (newest first) as one document: the first one's title, then each release's
+/// section. An empty list gives an empty text.
+#[must_use]
+pub fn markdown_releases(changelogs: &[Changelog]) -> String {
+    let mut out = String::new();
+    for (i, changelog) in changelogs.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&markdown_with(changelog, i == 0));
+    }
+    out
+}
+
+/// Several releases (newest first) into a writer: Markdown as [`markdown_releases`], JSON as a
+/// list of documents.
+pub fn write_releases(
+    changelogs: &[Changelog],
+    format: Format,
+    mut out: impl io::Write,
+) -> io::Result<()> {
+    match format {
+        Format::Markdown => out.write_all(markdown_releases(changelogs).as_bytes())?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, changelogs)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
+}
+
+fn markdown_with(changelog: &Changelog, title: bool) -> String {
     let short = short_ids(changelog);
     let links = changelog.repository.as_ref();
     let mut out = String::with_capacity(256 + 160 * changelog.stats.entries);
-    if !changelog.title.is_empty() {
+    if title && !changelog.title.is_empty() {
         out.push_str("# ");
         push_escaped(&mut out, &single_line(&changelog.title), Place::Heading);
         out.push_str("\n\n");

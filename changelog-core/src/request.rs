@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::build::{BuildOptions, GroupBy, build};
 use crate::changelog::{Changelog, Stats, Style};
-use crate::commit::{History, RangeQuery};
+use crate::commit::{History, RangeQuery, ReleaseSelection};
 use crate::error::{Error, Result};
 use crate::llm::simulated::SimulatedProvider;
 use crate::llm::stack::StackConfig;
@@ -304,24 +304,7 @@ pub async fn generate(
         });
     }
     let (history, location) = request.history(policy).await?;
-    let changelog = match &request.provider {
-        None => build(history, &request.build_options()),
-        Some(stack) => {
-            let stack = StackConfig {
-                model: Some(request.model()),
-                ..stack.clone()
-            };
-            let provider = stack.build()?;
-            let pipeline = LlmPipeline::new(provider.as_ref(), request.llm_options())?;
-            let spare = (request.on_empty == OnEmpty::Deterministic).then(|| history.clone());
-            match (pipeline.generate(history, observer).await, spare) {
-                (Err(Error::EmptyAnswer { .. }), Some(history)) => {
-                    build(history, &request.build_options())
-                }
-                (result, _) => result?,
-            }
-        }
-    };
+    let changelog = changelog_of(request, history, observer).await?;
     Ok(Generated {
         commit_range: changelog
             .range
@@ -338,6 +321,75 @@ pub async fn generate(
         content: None,
         source: ChangelogSource::Git,
         tags: request.tags.clone(),
+    })
+}
+
+/// One changelog per release, newest first, as [`generate`] writes one (see
+/// [`GitSource::read_releases`](crate::source::git::GitSource::read_releases)): every release
+/// of the history up to `HEAD`, the latest `count` of them, and the unreleased commits first
+/// when `selection` asks. The history is walked once, whatever the number of releases.
+pub async fn generate_releases(
+    request: &Request,
+    policy: &RepoPolicy,
+    selection: ReleaseSelection,
+    observer: &dyn Observer,
+) -> Result<Vec<Changelog>> {
+    request.check()?;
+    if request.source == ChangelogSource::Manual {
+        return Err(Error::InvalidRequest {
+            field: "source",
+            reason: "releases are read from a repository's history; a \"manual\" changelog has \
+                     none"
+                .to_owned(),
+        });
+    }
+    let checkout = obtain(request.repo_url.as_deref().unwrap_or("."), policy).await?;
+    let histories = checkout
+        .source()?
+        .releases(&request.query, selection)
+        .await?;
+    let mut out = Vec::with_capacity(histories.len());
+    for history in histories {
+        let mut changelog = changelog_of(request, history, observer).await?;
+        // A release's heading is its own tag's version; the unreleased commits take the
+        // request's version, if it names one (the release they are about to be).
+        if let Some(tag) = changelog.range.as_ref().and_then(|r| r.to.tag.as_deref()) {
+            let version = request
+                .query
+                .tag_prefix
+                .as_deref()
+                .and_then(|prefix| tag.strip_prefix(prefix))
+                .unwrap_or(tag);
+            changelog.version = Some(version.to_owned());
+        }
+        out.push(changelog);
+    }
+    Ok(out)
+}
+
+/// The changelog of a history: built, or written by the request's model.
+async fn changelog_of(
+    request: &Request,
+    history: History,
+    observer: &dyn Observer,
+) -> Result<Changelog> {
+    Ok(match &request.provider {
+        None => build(history, &request.build_options()),
+        Some(stack) => {
+            let stack = StackConfig {
+                model: Some(request.model()),
+                ..stack.clone()
+            };
+            let provider = stack.build()?;
+            let pipeline = LlmPipeline::new(provider.as_ref(), request.llm_options())?;
+            let spare = (request.on_empty == OnEmpty::Deterministic).then(|| history.clone());
+            match (pipeline.generate(history, observer).await, spare) {
+                (Err(Error::EmptyAnswer { .. }), Some(history)) => {
+                    build(history, &request.build_options())
+                }
+                (result, _) => result?,
+            }
+        }
     })
 }
 

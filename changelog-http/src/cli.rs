@@ -55,6 +55,18 @@ pub struct GenerateArgs {
     /// The range of commits.
     #[arg(long, value_name = "SPEC")]
     pub range: Option<String>,
+    /// One section per release, newest first: `all` of them or the latest N. A release is a
+    /// version tag (with --tag-prefix, the prefix and a version); commits before the first
+    /// one belong to it. JSON is a list of changelogs.
+    #[arg(long, value_name = "all|N", value_parser = releases, conflicts_with_all = ["range", "latest"])]
+    pub releases: Option<ReleaseCount>,
+    /// The latest release's section (as --releases 1).
+    #[arg(long, conflicts_with = "range")]
+    pub latest: bool,
+    /// The commits after the latest release, first, as an `Unreleased` section (named by
+    /// --version when given); alone, only them.
+    #[arg(long, conflicts_with = "range")]
+    pub unreleased: bool,
     /// Only commits committed on or after this date (YYYY-MM-DD or RFC 3339).
     #[arg(long, value_name = "DATE", value_parser = since)]
     pub since: Option<DateTime<FixedOffset>>,
@@ -189,6 +201,39 @@ pub enum FormatArg {
     Markdown,
     /// The structured changelog as JSON.
     Json,
+}
+
+/// How many releases `--releases` asks for: `None` for all.
+#[derive(Debug, Clone, Copy)]
+pub struct ReleaseCount(Option<usize>);
+
+/// `--releases all` (every release) or `--releases N` (the latest N, N >= 1).
+fn releases(value: &str) -> Result<ReleaseCount, String> {
+    if value.eq_ignore_ascii_case("all") {
+        return Ok(ReleaseCount(None));
+    }
+    match value.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!(
+            "`{value}`: give `all` or a number of releases, 1 or more"
+        )),
+        Ok(n) => Ok(ReleaseCount(Some(n))),
+    }
+}
+
+impl GenerateArgs {
+    /// The releases asked for by --releases, --latest and --unreleased, if any.
+    pub(crate) fn release_selection(&self) -> Option<changelog_core::ReleaseSelection> {
+        let count = match (self.releases, self.latest) {
+            (Some(ReleaseCount(count)), _) => count,
+            (None, true) => Some(1),
+            (None, false) if self.unreleased => Some(0),
+            (None, false) => return None,
+        };
+        Some(changelog_core::ReleaseSelection {
+            count,
+            unreleased: self.unreleased,
+        })
+    }
 }
 
 /// `--group-by` values.

@@ -79,6 +79,30 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         let estimate = runtime.block_on(request::estimate(&request, &policy))?;
         return print_estimate(&estimate, format);
     }
+    if let Some(selection) = args.release_selection() {
+        let observer = Terminal::new(llm.stream);
+        let changelogs = runtime.block_on(request::generate_releases(
+            &request, &policy, selection, &observer,
+        ))?;
+        observer.finish();
+        if changelogs.is_empty() {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "note: no release tag (a version such as v1.2.0{}) is reachable from HEAD; --unreleased writes the commits",
+                args.tag_prefix
+                    .as_deref()
+                    .map(|p| format!(" after `{p}`"))
+                    .unwrap_or_default()
+            );
+        }
+        let versions: Vec<&str> = changelogs
+            .iter()
+            .map(|c| c.version.as_deref().unwrap_or("Unreleased"))
+            .collect();
+        return write_to(args, &versions, |out| {
+            changelog_core::render::write_releases(&changelogs, format, out)
+        });
+    }
     let observer = Terminal::new(llm.stream);
     let generated = runtime.block_on(request::generate(&request, &policy, &observer))?;
     observer.finish();
@@ -187,18 +211,31 @@ fn write_output(
     changelog: &Changelog,
     format: Format,
 ) -> Result<(), CliError> {
+    let version = changelog.version.as_deref().unwrap_or("Unreleased");
+    write_to(args, &[version], |out| {
+        changelog_core::render::write(changelog, format, out)
+    })
+}
+
+/// Writes to --output (atomically, refusing a file of other releases than `versions` unless
+/// --force) or to standard output.
+fn write_to(
+    args: &GenerateArgs,
+    versions: &[&str],
+    render: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> Result<(), CliError> {
     match &args.output {
         Some(path) => {
             if !args.force {
-                refuse_other_releases(path, changelog)?;
+                refuse_other_releases(path, versions)?;
             }
-            let written = write_atomically(path, args.force, |file| {
-                changelog_core::render::write(changelog, format, file)
-            })
-            .map_err(|source| CliError::Output {
-                path: path.clone(),
-                source,
-            })?;
+            let written =
+                write_atomically(path, args.force, |file| render(file)).map_err(|source| {
+                    CliError::Output {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
             if let Written::ThroughLink(target) = written {
                 let _ = writeln!(
                     io::stderr().lock(),
@@ -210,8 +247,8 @@ fn write_output(
             Ok(())
         }
         None => {
-            let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-            match changelog_core::render::write(changelog, format, stdout) {
+            let mut stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            match render(&mut stdout) {
                 // A closed pipe (`changelog generate | head`) is not a failure of ours.
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
                 result => result.map_err(|source| CliError::Output {
@@ -225,7 +262,7 @@ fn write_output(
 
 /// Refuses to replace a changelog file that holds releases other than the one being written:
 /// `--output CHANGELOG.md` would otherwise swap a project's whole history for one release.
-fn refuse_other_releases(path: &Path, changelog: &Changelog) -> Result<(), CliError> {
+fn refuse_other_releases(path: &Path, ours: &[&str]) -> Result<(), CliError> {
     // Only a regular file can hold a history; one too large to be a changelog is not read.
     let Ok(metadata) = std::fs::metadata(path) else {
         return Ok(());
@@ -242,11 +279,14 @@ fn refuse_other_releases(path: &Path, changelog: &Changelog) -> Result<(), CliEr
             });
         }
     };
-    let ours = changelog.version.as_deref().unwrap_or("Unreleased");
     let others: Vec<String> = changelog_core::document::release_headings(&text)
         .into_iter()
         .map(|h| h.version)
-        .filter(|v| !changelog_core::document::same_release(v, ours))
+        .filter(|v| {
+            !ours
+                .iter()
+                .any(|o| changelog_core::document::same_release(v, o))
+        })
         .collect();
     if others.is_empty() {
         return Ok(());
@@ -261,8 +301,8 @@ fn refuse_other_releases(path: &Path, changelog: &Changelog) -> Result<(), CliEr
         source: io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!(
-                "it holds {} other release{} ({shown}), which writing this one would replace; \
-                 pass --force to replace the file anyway",
+                "it holds {} other release{} ({shown}), which writing would replace; pass \
+                 --force to replace the file anyway",
                 others.len(),
                 if others.len() == 1 { "" } else { "s" },
             ),

@@ -186,6 +186,67 @@ fn a_shallow_clone_is_an_error_unless_allowed_then_a_warning() {
 }
 
 #[test]
+fn every_release_newest_first_the_latest_and_the_unreleased() {
+    let (repo, _) = two_releases();
+    let path = repo.path().to_str().unwrap();
+    let run = |extra: &[&str]| -> String {
+        let mut args = vec!["generate", "--repo", path];
+        args.extend_from_slice(extra);
+        let out = changelog(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let headings = |markdown: &str| -> Vec<String> {
+        markdown
+            .lines()
+            .filter(|l| l.starts_with("# ") || l.starts_with("## "))
+            .map(|l| l.split(" (").next().unwrap().to_owned())
+            .collect()
+    };
+    let all = run(&["--releases", "all"]);
+    assert_eq!(headings(&all), ["# Changelog", "## v0.2.0", "## v0.1.0"]);
+    assert!(all.contains("the first fix") && all.contains("no panic on an empty file"));
+    assert!(!all.contains("after the release"), "{all}");
+
+    let with_unreleased = run(&["--releases", "all", "--unreleased", "--version", "0.3.0"]);
+    assert_eq!(
+        headings(&with_unreleased),
+        ["# Changelog", "## 0.3.0", "## v0.2.0", "## v0.1.0"]
+    );
+    assert_eq!(headings(&run(&["--latest"])), ["# Changelog", "## v0.2.0"]);
+    assert_eq!(
+        headings(&run(&["--releases", "1"])),
+        ["# Changelog", "## v0.2.0"]
+    );
+    let unreleased = run(&["--unreleased"]);
+    assert_eq!(headings(&unreleased), ["# Changelog", "## Unreleased"]);
+    assert!(unreleased.contains("after the release"), "{unreleased}");
+
+    let json: Value =
+        serde_json::from_str(&run(&["--releases", "all", "--format", "json"])).unwrap();
+    let versions: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["v0.2.0", "v0.1.0"]);
+    assert_eq!(json[0]["range"]["spec"], "v0.1.0..v0.2.0");
+
+    for bad in [
+        &["--releases", "0"][..],
+        &["--releases", "many"],
+        &["--releases", "all", "--range", "v0.1.0.."],
+        &["--latest", "--releases", "2"],
+    ] {
+        let mut args = vec!["generate", "--repo", path];
+        args.extend_from_slice(bad);
+        let out = changelog(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn one_entry_per_commit_on_request() {
     let (repo, _) = two_releases();
     let doc = json_of_the_release(&repo, &["--group-by", "commit"]);
