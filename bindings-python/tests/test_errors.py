@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,6 +90,30 @@ def test_wrong_types_are_type_errors(repo: Path) -> None:
         changelog.generate(repo_url=repo, allow_local=True, cache=3)
     with pytest.raises(TypeError):
         changelog.generate(repo, "v0.1.0..")  # type: ignore[misc]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11),
+                    reason="PyO3 names the argument in an exception note (Python 3.11+)")
+def test_type_errors_name_the_argument(repo: Path) -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"version": 1}, "version"),
+        ({"tags": [1]}, "tags"),
+        ({"paths": "src"}, "paths"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"max_input_tokens": "x"}, "max_input_tokens"),
+        ({"style": 3}, "style"),
+    ]
+    for arguments, name in cases:
+        with pytest.raises(TypeError, match=f"^argument '{name}': "):
+            changelog.generate(repo_url=repo, allow_local=True, **arguments)
+    with pytest.raises(TypeError, match="^argument 'commit_range': "):
+        changelog.estimate(repo_url=repo, allow_local=True, commit_range=5)
+
+    async def agenerate() -> None:
+        await changelog.agenerate(repo_url=repo, allow_local=True, title=["x"])
+
+    with pytest.raises(TypeError, match="^argument 'title': "):
+        asyncio.run(agenerate())
 
 
 def test_a_clone_that_fails_names_the_url_without_credentials(tmp_path: Path) -> None:

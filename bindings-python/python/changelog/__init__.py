@@ -55,8 +55,6 @@ from changelog._native import (
     Usage,
     Verification,
     __version__,
-    estimate,
-    generate,
 )
 
 if TYPE_CHECKING:
@@ -105,5 +103,32 @@ def _coroutine_function(native: Callable[_P, Awaitable[_T]]) -> Callable[_P, Cor
     return functools.wraps(native)(call)
 
 
-agenerate = _coroutine_function(_native.agenerate)
-aestimate = _coroutine_function(_native.aestimate)
+def _naming_arguments(native: Callable[_P, _T]) -> Callable[_P, _T]:
+    """`native`, whose TypeErrors for an argument of the wrong type name the argument in their
+    message: PyO3 names it in a note (Python 3.11 and later), which ``str(error)`` leaves out."""
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return native(*args, **kwargs)
+        except TypeError as error:
+            named = _argument_error(error)
+            if named is None:
+                raise
+            raise named from None
+
+    return functools.wraps(native)(call)
+
+
+def _argument_error(error: TypeError) -> TypeError | None:
+    """The error with the argument its note names in front of its message, if a note names one."""
+    prefix = "while processing '"
+    for note in getattr(error, "__notes__", ()):
+        if isinstance(note, str) and note.startswith(prefix) and note.endswith("'"):
+            return TypeError(f"argument '{note[len(prefix):-1]}': {error}")
+    return None
+
+
+generate = _naming_arguments(_native.generate)
+estimate = _naming_arguments(_native.estimate)
+agenerate = _coroutine_function(_naming_arguments(_native.agenerate))
+aestimate = _coroutine_function(_naming_arguments(_native.aestimate))
