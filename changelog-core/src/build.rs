@@ -20,7 +20,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::changelog::{Changelog, Entry, Section, Stats, Style};
-use crate::commit::{History, Range, RemoteRepository};
+use crate::commit::{Commit, History, Range, RemoteRepository};
 use crate::error::{Error, Result};
 use crate::parse::{Kind, Noise, ParsedCommit, parse_commit, parse_title};
 
@@ -99,8 +99,9 @@ pub fn prepare(history: History) -> Prepared {
     let mut parsed: Vec<ParsedCommit> = Vec::with_capacity(commits.len());
     // Merges are noise, but a revert of a merge undoes what it merged.
     let mut merges: Vec<Merge> = Vec::new();
-    for commit in commits.into_iter().rev() {
-        let p = parse_commit(commit);
+    let mut commits = commits;
+    commits.reverse();
+    for p in parse_all(commits) {
         match p.noise {
             Some(Noise::Merge) => {
                 stats.merges += 1;
@@ -131,6 +132,27 @@ pub fn prepare(history: History) -> Prepared {
         commits: parsed,
         stats,
     }
+}
+
+/// Parses commits, in order; a long list on two threads (parsing is most of what preparing a
+/// long history costs, and a parsed commit depends on its own commit alone).
+fn parse_all(mut commits: Vec<Commit>) -> Vec<ParsedCommit> {
+    /// Below this, a thread costs more than it saves.
+    const PARALLEL_FROM: usize = 4096;
+    if commits.len() < PARALLEL_FROM {
+        return commits.into_iter().map(parse_commit).collect();
+    }
+    let second = commits.split_off(commits.len() / 2);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| commits.into_iter().map(parse_commit).collect::<Vec<_>>());
+        let second: Vec<ParsedCommit> = second.into_iter().map(parse_commit).collect();
+        let mut parsed = match first.join() {
+            Ok(parsed) => parsed,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        parsed.extend(second);
+        parsed
+    })
 }
 
 impl Prepared {

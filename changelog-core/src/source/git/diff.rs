@@ -7,12 +7,11 @@
 //! settled by the first source file found.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use git2::{ObjectType, Oid, Repository, Tree, TreeEntry};
 
-use super::git_at;
 use super::loose::LooseObjects;
+use super::{OidMap, git_at};
 use crate::error::Result;
 use crate::files::{Files, Tally};
 
@@ -33,7 +32,7 @@ impl Trees {
         loose: &mut LooseObjects,
         commit: &git2::Commit<'_>,
         order: &[git2::Commit<'_>],
-        position: &HashMap<Oid, usize>,
+        position: &OidMap<usize>,
     ) -> Result<Self> {
         let new = commit.tree_id();
         let Ok(parent) = commit.parent_id(0) else {

@@ -17,6 +17,7 @@
 //! `.mailmap`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc;
 
@@ -41,7 +42,6 @@ use crate::commit::{
     Commit, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository, Signature,
 };
 use crate::error::{Error, Result};
-use crate::files::Files;
 use crate::text;
 
 /// Sets libgit2 up for reading a history once, front to back, as a command-line run does.
@@ -310,18 +310,25 @@ impl GitSource {
             // as they are read.
             files: !query.words_only && !paths.is_empty(),
         };
-        // Otherwise the files of the commits whose words leave their kind open are compared on
-        // a second thread, with a handle of its own on the repository, while this one walks
-        // the history and reads the commits: the walk hands it each commit it expands.
+        // A second thread, with a handle of its own on the repository, converts each commit the
+        // walk hands it while this one walks the history, and compares the files of those
+        // whose words leave their kind open (the `--path` filter's are compared here).
         let classify = !query.words_only && paths.is_empty();
-        let (order, position, read, files) = std::thread::scope(|scope| {
-            let (jobs, queue) = mpsc::channel::<ClassificationJob>();
+        let (order, position, read, mut converted) = std::thread::scope(|scope| {
+            let (sender, queue) = mpsc::channel::<Vec<RawCommit>>();
             let path = self.path.as_path();
-            let classifier = classify.then(|| scope.spawn(move || classify_files(path, &queue)));
+            let filter = &filter;
+            let worker = std::thread::Builder::new()
+                .name("changelog-convert".to_owned())
+                .spawn_scoped(scope, move || convert_all(path, &queue, filter, classify))
+                .map_err(|e| Error::Task(format!("cannot start a thread: {e}")))?;
+            // In batches: a message per commit would wake the worker once per commit.
+            let mut batch = Vec::with_capacity(BATCH);
             let mut expanded = |commit: &git2::Commit<'_>, parent_tree: Option<Oid>| {
-                if let Some(job) = classification_job(commit, parent_tree, &filter) {
-                    // A classifier that stopped has an error to tell, at the join below.
-                    let _ = jobs.send(job);
+                batch.push(RawCommit::of(commit, parent_tree));
+                if batch.len() == BATCH {
+                    // A worker that stopped has an error to tell, at the join below.
+                    let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
             };
             // Every commit of the range, in topological order (children before parents),
@@ -331,9 +338,15 @@ impl GitSource {
                 loose,
                 to.1,
                 from.map(|(_, oid)| *oid),
-                classify.then_some(&mut expanded as &mut walk::Expanded<'_>),
-            )?;
-            drop(jobs);
+                Some(&mut expanded as &mut walk::Expanded<'_>),
+            );
+            if !batch.is_empty() {
+                let _ = sender.send(batch);
+            }
+            // The queue closes: the worker ends once it has converted what it was given (the
+            // scope waits for it on every return below).
+            drop(sender);
+            let order = order?;
             if order.is_empty()
                 && let Some((from_end, from_oid)) = from
                 && *from_oid != to.1
@@ -351,18 +364,17 @@ impl GitSource {
                     ),
                 });
             }
-            let position: HashMap<Oid, usize> = order
+            let position: OidMap<usize> = order
                 .iter()
                 .enumerate()
                 .map(|(i, commit)| (commit.id(), i))
                 .collect();
-            let read = read_commits(repo, loose, &order, &position, &filter)?;
-            let files = match classifier.map(std::thread::ScopedJoinHandle::join) {
-                Some(Ok(files)) => files?,
-                Some(Err(panic)) => std::panic::resume_unwind(panic),
-                None => Vec::new(),
+            let read = read_commits(repo, loose, &order, &position, filter)?;
+            let converted = match worker.join() {
+                Ok(converted) => converted?,
+                Err(panic) => std::panic::resume_unwind(panic),
             };
-            Ok::<_, Error>((order, position, read, files))
+            Ok::<_, Error>((order, position, read, converted))
         })?;
 
         // A shallow clone's boundary commits have no parents here: a range that reaches one
@@ -383,22 +395,28 @@ impl GitSource {
         let mut kept: HashMap<usize, usize> = HashMap::new();
         let mut merges: Vec<(usize, PullRequestMerge, bool)> = Vec::new();
         let mut parents: Vec<Vec<usize>> = Vec::with_capacity(order.len());
+        let mut changes = Changes::new(repo);
         for (i, one) in read.into_iter().enumerate() {
             parents.push(one.parents);
-            if let Some((refs, first_in_range)) = one.merge {
-                merges.push((i, refs, first_in_range));
+            let id = order[i].id();
+            let Some(mut commit) = converted.take(id) else {
+                return Err(Error::Task(format!("commit {id} was walked but not read")));
+            };
+            if one.is_merge {
+                let refs = crate::pull_request::merged_pull_requests(&commit.summary, &commit.body);
+                if !refs.0.is_empty() {
+                    merges.push((i, refs, one.first_in_range));
+                }
             }
-            if let Some(commit) = one.commit {
+            if one.keep {
+                if filter.files && !one.is_merge && crate::parse::files_may_decide(&commit.summary)
+                {
+                    let trees = Trees::of(repo, loose, &order[i], &order, &position)?;
+                    commit.files = changes.files(loose, trees)?;
+                }
                 kept.insert(i, commits.len());
                 commits.push(commit);
                 at.push(i);
-            }
-        }
-
-        // The classifier saw every commit the walk expanded; some were hidden later.
-        for (oid, sort) in files {
-            if let Some(c) = position.get(&oid).and_then(|i| kept.get(i)) {
-                commits[*c].files = Some(sort);
             }
         }
 
@@ -516,29 +534,38 @@ struct Filter<'a> {
     files: bool,
 }
 
+impl Filter<'_> {
+    /// Whether a commit date (seconds) is within the dates.
+    fn in_dates(&self, committed: i64) -> bool {
+        self.since.is_none_or(|s| committed >= s) && self.until.is_none_or(|u| committed <= u)
+    }
+}
+
 /// The pull requests a merge names, and their title.
 type PullRequestMerge = (Vec<String>, Option<String>);
 
-/// What reading one commit of the range yields.
+/// What reading one commit of the range yields (the commit itself comes from the converting
+/// thread).
 struct ReadCommit {
-    /// The commit, when it passes the filters.
-    commit: Option<Commit>,
+    /// It passes the filters.
+    keep: bool,
     /// Positions of its parents in the range.
     parents: Vec<usize>,
-    /// For a pull or merge request merge: its references and title, and whether its first
-    /// parent is in the range.
-    merge: Option<(PullRequestMerge, bool)>,
+    /// It has several parents.
+    is_merge: bool,
+    /// Its first parent is in the range.
+    first_in_range: bool,
 }
 
-/// Reads consecutive commits of the range, in order.
+/// Reads consecutive commits of the range, in order: their place in the graph and whether
+/// they pass the filters.
 fn read_commits(
     repo: &Repository,
     loose: &mut LooseObjects,
     order: &[git2::Commit<'_>],
-    position: &HashMap<Oid, usize>,
+    position: &OidMap<usize>,
     filter: &Filter<'_>,
 ) -> Result<Vec<ReadCommit>> {
-    let mailmap = repo.mailmap().ok();
     let mut changes = Changes::new(repo);
     let mut out = Vec::with_capacity(order.len());
     for commit in order {
@@ -546,44 +573,19 @@ fn read_commits(
             .parent_ids()
             .filter_map(|p| position.get(&p).copied())
             .collect();
-        let committed = commit.committer().when().seconds();
-        let in_dates = filter.since.is_none_or(|s| committed >= s)
-            && filter.until.is_none_or(|u| committed <= u);
         // Dates first: they are free, paths need tree comparisons.
-        let keep = in_dates
+        let keep = filter.in_dates(commit.committer().when().seconds())
             && (filter.paths.is_empty() || {
                 let trees = Trees::of(repo, loose, commit, order, position)?;
                 changes.touches(loose, trees, filter.paths)?
             });
-        let is_merge = commit.parent_count() > 1;
-        let mut converted = if keep || is_merge {
-            Some(convert(commit, mailmap.as_ref())?)
-        } else {
-            None
-        };
-        if let Some(converted) = &mut converted
-            && keep
-            && !is_merge
-            && filter.files
-            && crate::parse::files_may_decide(&converted.summary)
-        {
-            let trees = Trees::of(repo, loose, commit, order, position)?;
-            converted.files = changes.files(loose, trees)?;
-        }
-        let merge = match &converted {
-            Some(c) if is_merge => {
-                let refs = crate::pull_request::merged_pull_requests(&c.summary, &c.body);
-                let first_in_range = commit
-                    .parent_id(0)
-                    .is_ok_and(|first| position.contains_key(&first));
-                (!refs.0.is_empty()).then_some((refs, first_in_range))
-            }
-            _ => None,
-        };
         out.push(ReadCommit {
-            commit: converted.filter(|_| keep),
+            keep,
             parents,
-            merge,
+            is_merge: commit.parent_count() > 1,
+            first_in_range: commit
+                .parent_id(0)
+                .is_ok_and(|first| position.contains_key(&first)),
         });
     }
     Ok(out)
@@ -606,55 +608,123 @@ fn shallow_boundary(repo: &Repository, order: &[git2::Commit<'_>]) -> Option<Oid
         .find(|id| boundary.contains(id))
 }
 
-/// What the classifying thread needs of a commit whose files may decide its kind: its id,
-/// its summary and its trees.
-type ClassificationJob = (Oid, String, Trees);
+/// A map keyed by object id. Ids are hashes already: their first bytes are spread evenly, so
+/// the map takes them as they are rather than hashing them again (SipHash showed in profiles
+/// of long histories).
+pub(super) type OidMap<V> = HashMap<Oid, V, BuildHasherDefault<OidHasher>>;
 
-/// The job for a commit the walk expanded, unless it is a merge or outside the dates (which
-/// commits the files may decide is the classifying thread's to work out).
-fn classification_job(
-    commit: &git2::Commit<'_>,
-    parent_tree: Option<Oid>,
-    filter: &Filter<'_>,
-) -> Option<ClassificationJob> {
-    let committed = commit.committer().when().seconds();
-    if commit.parent_count() > 1
-        || filter.since.is_some_and(|s| committed < s)
-        || filter.until.is_some_and(|u| committed > u)
-    {
-        return None;
+/// The hasher of [`OidMap`]: the first eight bytes of what it is given.
+#[derive(Default)]
+pub(super) struct OidHasher(u64);
+
+impl Hasher for OidHasher {
+    fn finish(&self) -> u64 {
+        self.0
     }
-    let encoding = commit.message_encoding().ok().flatten();
-    let summary = decode(commit.summary_bytes().unwrap_or_default(), encoding);
-    let trees = Trees {
-        old: parent_tree,
-        new: commit.tree_id(),
-    };
-    Some((commit.id(), summary, trees))
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `Oid` hashes its bytes with one `write` (a slice's length goes first, through
+        // `write_usize`): fold in whatever comes, the id's leading bytes last.
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+    }
 }
 
-/// The sort of the files of each queued commit whose files may decide its kind (see
-/// [`crate::parse::files_may_decide`]), when they are all of one sort; run with a handle of its
-/// own on the repository at `path`, until the queue closes.
-fn classify_files(
+/// How many commits the walk hands the converting thread at a time.
+const BATCH: usize = 256;
+
+/// A commit as the walk hands it to the converting thread: what it needs, copied out of
+/// libgit2's object.
+struct RawCommit {
+    id: Oid,
+    /// Parent ids as the walk sees them (grafts and shallow boundaries applied).
+    parents: Vec<Oid>,
+    /// The header (`tree`, `parent`, `author`, `committer`, `encoding` ... lines).
+    header: Vec<u8>,
+    message: Vec<u8>,
+    trees: Trees,
+}
+
+impl RawCommit {
+    fn of(commit: &git2::Commit<'_>, parent_tree: Option<Oid>) -> Self {
+        Self {
+            id: commit.id(),
+            parents: commit.parent_ids().collect(),
+            header: commit.raw_header_bytes().to_vec(),
+            message: commit.message_bytes().to_vec(),
+            trees: Trees {
+                old: parent_tree,
+                new: commit.tree_id(),
+            },
+        }
+    }
+}
+
+/// Converts each commit the walk hands over, until the walk ends; with `classify`, also sorts
+/// the files of those in the dates whose words leave their kind open (see
+/// [`crate::parse::files_may_decide`]). Runs with a handle of its own on the repository at
+/// `path`.
+fn convert_all(
     path: &Path,
-    queue: &mpsc::Receiver<ClassificationJob>,
-) -> Result<Vec<(Oid, Files)>> {
+    queue: &mpsc::Receiver<Vec<RawCommit>>,
+    filter: &Filter<'_>,
+    classify: bool,
+) -> Result<Converted> {
     let repo = Repository::open(path).map_err(|source| Error::NotARepository {
         path: path.to_owned(),
         source,
     })?;
     let mut loose = LooseObjects::new(&repo);
     let mut changes = Changes::new(&repo);
-    let mut out = Vec::new();
-    for (oid, summary, trees) in queue {
-        if crate::parse::files_may_decide(&summary)
-            && let Some(sort) = changes.files(&mut loose, trees)?
+    let mailmap = mailmap_of(&repo);
+    let mut out = Converted::default();
+    for raw in queue.iter().flatten() {
+        let mut commit = convert(&raw, mailmap.as_ref());
+        if classify
+            && raw.parents.len() <= 1
+            && filter.in_dates(commit.committer.time.timestamp())
+            && crate::parse::files_may_decide(&commit.summary)
         {
-            out.push((oid, sort));
+            commit.files = changes.files(&mut loose, raw.trees)?;
         }
+        out.index.insert(raw.id, out.commits.len());
+        out.commits.push(Some(commit));
     }
     Ok(out)
+}
+
+/// What the converting thread gives back: the commits, and where each one is.
+#[derive(Default)]
+struct Converted {
+    commits: Vec<Option<Commit>>,
+    index: OidMap<usize>,
+}
+
+impl Converted {
+    /// Takes the commit with this id out.
+    fn take(&mut self, id: Oid) -> Option<Commit> {
+        let at = *self.index.get(&id)?;
+        self.commits[at].take()
+    }
+}
+
+/// The repository's mailmap, when it has one (a `.mailmap` file, or `mailmap.file` or
+/// `mailmap.blob` in its configuration): without one, nothing is looked up.
+fn mailmap_of(repo: &Repository) -> Option<Mailmap> {
+    let configured = repo.config().ok().is_some_and(|config| {
+        config.get_entry("mailmap.file").is_ok() || config.get_entry("mailmap.blob").is_ok()
+    });
+    let in_tree = match repo.workdir() {
+        Some(dir) => dir.join(".mailmap").exists(),
+        None => repo.revparse_single("HEAD:.mailmap").is_ok(),
+    };
+    if configured || in_tree {
+        repo.mailmap().ok()
+    } else {
+        None
+    }
 }
 
 fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
@@ -1027,28 +1097,35 @@ fn entry_at(
     Ok(None)
 }
 
-fn convert(commit: &git2::Commit<'_>, mailmap: Option<&Mailmap>) -> Result<Commit> {
-    let (author, committer) = match mailmap {
-        Some(map) => (
-            commit.author_with_mailmap(map),
-            commit.committer_with_mailmap(map),
-        ),
-        None => (Ok(commit.author()), Ok(commit.committer())),
-    };
-    let author = author.map_err(git_at("cannot read the author of", commit.id()))?;
-    let committer = committer.map_err(git_at("cannot read the committer of", commit.id()))?;
-    let encoding = commit.message_encoding().ok().flatten();
-    let message = decode(commit.message_bytes(), encoding);
+fn convert(raw: &RawCommit, mailmap: Option<&Mailmap>) -> Commit {
+    let mut author: &[u8] = b"";
+    let mut committer: &[u8] = b"";
+    let mut encoding = None;
+    for line in raw.header.split(|&b| b == b'\n') {
+        if let Some(rest) = line.strip_prefix(b"author ") {
+            if author.is_empty() {
+                author = rest;
+            }
+        } else if let Some(rest) = line.strip_prefix(b"committer ") {
+            if committer.is_empty() {
+                committer = rest;
+            }
+        } else if let Some(rest) = line.strip_prefix(b"encoding ") {
+            encoding = Some(String::from_utf8_lossy(rest).trim().to_owned());
+        }
+    }
+    let encoding = encoding.as_deref();
+    let message = decode(&raw.message, encoding);
     let mut commit = Commit::from_message(
-        hex(commit.id()),
-        signature(&author, encoding),
-        signature(&committer, encoding),
+        hex(raw.id),
+        signature(author, encoding, mailmap),
+        signature(committer, encoding, mailmap),
         &text::sanitize_multiline(&message),
-        commit.parent_ids().map(hex).collect(),
+        raw.parents.iter().copied().map(hex).collect(),
     );
     // The message keeps its line breaks and tabs (the body needs them); the summary is one line.
     commit.summary = text::sanitize_owned(commit.summary);
-    Ok(commit)
+    commit
 }
 
 /// Lower-case hexadecimal of an object id (what `Oid::to_string` gives, without the formatting
@@ -1063,12 +1140,51 @@ fn hex(oid: Oid) -> String {
     out
 }
 
-/// A signature, its name decoded like the message (the `encoding` header covers the commit).
-fn signature(sig: &git2::Signature<'_>, encoding: Option<&str>) -> Signature {
+/// A signature from its header line (`Name <email> 1700000000 +0100`), its name decoded like
+/// the message (the `encoding` header covers the commit) and looked up in the mailmap. A line
+/// git would not have written is read as far as it goes.
+fn signature(line: &[u8], encoding: Option<&str>, mailmap: Option<&Mailmap>) -> Signature {
+    let (name, email, rest) = match line.iter().position(|&b| b == b'<') {
+        Some(lt) => match line[lt..].iter().position(|&b| b == b'>') {
+            Some(gt) => (&line[..lt], &line[lt + 1..lt + gt], &line[lt + gt + 1..]),
+            None => (&line[..lt], &line[lt + 1..], &b""[..]),
+        },
+        None => (line, &b""[..], &b""[..]),
+    };
+    let rest = String::from_utf8_lossy(rest);
+    let mut fields = rest.split_whitespace();
+    let seconds: i64 = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let offset = fields.next().map_or(0, offset_minutes);
+    let time = git2::Time::new(seconds, offset);
+    let mut name = decode(name.trim_ascii(), encoding);
+    let mut email = decode(email, encoding);
+    if let Some(mailmap) = mailmap
+        && let Ok(sig) = git2::Signature::new(&name, &email, &time)
+        && let Ok(resolved) = mailmap.resolve_signature(&sig)
+    {
+        name = String::from_utf8_lossy(resolved.name_bytes()).into_owned();
+        email = String::from_utf8_lossy(resolved.email_bytes()).into_owned();
+    }
     Signature {
-        name: text::sanitize_owned(decode(sig.name_bytes(), encoding)),
-        email: text::sanitize_owned(decode(sig.email_bytes(), encoding)),
-        time: time_of(sig.when()),
+        name: text::sanitize_owned(name),
+        email: text::sanitize_owned(email),
+        time: time_of(time),
+    }
+}
+
+/// `+0100` as minutes east of UTC.
+fn offset_minutes(zone: &str) -> i32 {
+    let (sign, digits) = match zone.as_bytes().first() {
+        Some(b'-') => (-1, &zone[1..]),
+        Some(b'+') => (1, &zone[1..]),
+        _ => (1, zone),
+    };
+    match (
+        digits.get(..2).and_then(|h| h.parse::<i32>().ok()),
+        digits.get(2..4).and_then(|m| m.parse::<i32>().ok()),
+    ) {
+        (Some(hours), Some(minutes)) if digits.len() == 4 => sign * (hours * 60 + minutes),
+        _ => 0,
     }
 }
 
@@ -1117,6 +1233,39 @@ mod tests {
             err.is_usage() && err.to_string().contains("patterns"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn signatures_are_read_from_header_lines_even_damaged_ones() {
+        let sig = signature(
+            b"Ada Lovelace <ada@example.com> 1700000000 +0130",
+            None,
+            None,
+        );
+        assert_eq!(
+            (sig.name.as_str(), sig.email.as_str()),
+            ("Ada Lovelace", "ada@example.com")
+        );
+        assert_eq!(sig.time.timestamp(), 1_700_000_000);
+        assert_eq!(sig.time.offset().local_minus_utc(), 90 * 60);
+        let west = signature(b"A <a@b> 1700000000 -0800", None, None);
+        assert_eq!(west.time.offset().local_minus_utc(), -8 * 3600);
+        let latin1 = signature(b"Ren\xe9 <r@e> 1 +0000", Some("ISO-8859-1"), None);
+        assert_eq!(latin1.name, "René");
+        // What git would not write is read as far as it goes, never an error.
+        for line in [
+            &b"no email at all"[..],
+            b"Half <open",
+            b"<> x y",
+            b"",
+            b"N <e> 12 +99999",
+        ] {
+            let sig = signature(line, None, None);
+            assert!(sig.time.timestamp() >= 0, "{line:?}");
+        }
+        assert_eq!(signature(b"Half <open", None, None).email, "open");
+        assert_eq!(offset_minutes("+0000"), 0);
+        assert_eq!(offset_minutes("garbage"), 0);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::collections::{BinaryHeap, HashMap};
 
 use git2::{Commit, Oid, Repository};
 
-use super::git_at;
 use super::loose::LooseObjects;
+use super::{OidMap, git_at};
 use crate::error::{Error, Result};
 
 /// Told of each commit the walk expands, with its first parent's tree (see [`range`]).
@@ -115,7 +115,7 @@ struct Graph<'r, 'l> {
     repo: &'r Repository,
     loose: &'l mut LooseObjects,
     nodes: Vec<Node<'r>>,
-    index: HashMap<Oid, usize>,
+    index: OidMap<usize>,
     /// Newest commit first; ties in the order commits were found.
     queue: BinaryHeap<(i64, Reverse<usize>)>,
     /// Queued nodes that are not hidden: while there are some, the walk goes on.
@@ -128,7 +128,7 @@ impl<'r, 'l> Graph<'r, 'l> {
             repo,
             loose,
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: OidMap::default(),
             queue: BinaryHeap::new(),
             visible_in_queue: 0,
         }
