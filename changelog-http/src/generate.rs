@@ -19,6 +19,13 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     if llm.provider == ProviderArg::None && llm.stream {
         return Err(CliError::Usage("--stream needs --provider".to_owned()));
     }
+    if llm.estimate && args.release_selection().is_some() {
+        return Err(CliError::Usage(
+            "--estimate prices one range: give --range instead of --releases, --latest or \
+             --unreleased"
+                .to_owned(),
+        ));
+    }
     let template = match &llm.template {
         Some(path) => Some(
             std::fs::read_to_string(path).map_err(|source| CliError::Input {

@@ -238,6 +238,7 @@ fn every_release_newest_first_the_latest_and_the_unreleased() {
         &["--releases", "many"],
         &["--releases", "all", "--range", "v0.1.0.."],
         &["--latest", "--releases", "2"],
+        &["--latest", "--provider", "openai", "--estimate"],
     ] {
         let mut args = vec!["generate", "--repo", path];
         args.extend_from_slice(bad);
