@@ -574,7 +574,7 @@ fn read_commits(
             .filter_map(|p| position.get(&p).copied())
             .collect();
         // Dates first: they are free, paths need tree comparisons.
-        let keep = filter.in_dates(commit.committer().when().seconds())
+        let keep = filter.in_dates(commit.time().seconds())
             && (filter.paths.is_empty() || {
                 let trees = Trees::of(repo, loose, commit, order, position)?;
                 changes.touches(loose, trees, filter.paths)?

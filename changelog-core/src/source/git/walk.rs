@@ -144,7 +144,7 @@ impl<'r, 'l> Graph<'r, 'l> {
             .find_commit(oid)
             .map_err(git_at("cannot read commit", oid))?;
         let node = self.nodes.len();
-        let time = commit.committer().when().seconds();
+        let time = commit.time().seconds(); // the committer date, without copying the signature
         self.nodes.push(Node {
             time,
             commit,
