@@ -59,15 +59,8 @@ pub fn render(changelog: &Changelog, format: Format) -> Result<String> {
 
 /// Renders a changelog into a writer, without holding the whole text in memory for JSON (a
 /// long history's JSON runs to megabytes). Give it a buffered writer.
-pub fn write(changelog: &Changelog, format: Format, mut out: impl io::Write) -> io::Result<()> {
-    match format {
-        Format::Markdown => out.write_all(markdown(changelog).as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, changelog)?;
-            out.write_all(b"\n")?;
-        }
-    }
-    out.flush()
+pub fn write(changelog: &Changelog, format: Format, out: impl io::Write) -> io::Result<()> {
+    write_document(format, out, changelog, || markdown(changelog))
 }
 
 /// The changelog as pretty-printed JSON (see the crate docs for its shape).
@@ -107,12 +100,22 @@ pub fn markdown_releases(changelogs: &[Changelog]) -> String {
 pub fn write_releases(
     changelogs: &[Changelog],
     format: Format,
+    out: impl io::Write,
+) -> io::Result<()> {
+    write_document(format, out, changelogs, || markdown_releases(changelogs))
+}
+
+/// Writes `document` as pretty JSON, or the Markdown `markdown` makes, then flushes.
+fn write_document<T: serde::Serialize + ?Sized>(
+    format: Format,
     mut out: impl io::Write,
+    document: &T,
+    markdown: impl FnOnce() -> String,
 ) -> io::Result<()> {
     match format {
-        Format::Markdown => out.write_all(markdown_releases(changelogs).as_bytes())?,
+        Format::Markdown => out.write_all(markdown().as_bytes())?,
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, changelogs)?;
+            serde_json::to_writer_pretty(&mut out, document)?;
             out.write_all(b"\n")?;
         }
     }

@@ -50,6 +50,15 @@ fn two_releases() -> (TestRepo, Vec<String>) {
     (repo, ids)
 }
 
+/// A run that failed (status 1) with a message saying each of `needles`.
+fn assert_refused(out: &Output, needles: &[&str]) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    let message = stderr(out);
+    for needle in needles {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+}
+
 /// `generate --format json` of v0.1.0..v0.2.0 with `extra` arguments, read.
 fn json_of_the_release(repo: &TestRepo, extra: &[&str]) -> Value {
     let mut args = vec![
@@ -479,13 +488,15 @@ fn output_refuses_to_replace_a_file_of_other_releases_without_force() {
         "--output",
         target.to_str().unwrap(),
     ];
-    let out = changelog(&args);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let message = stderr(&out);
-    assert!(message.contains("CHANGELOG.md"), "{message}");
-    assert!(message.contains("3 other releases"), "{message}");
-    assert!(message.contains("0.1.0, 0.0.2, 0.0.1"), "{message}");
-    assert!(message.contains("--force"), "{message}");
+    assert_refused(
+        &changelog(&args),
+        &[
+            "CHANGELOG.md",
+            "3 other releases",
+            "0.1.0, 0.0.2, 0.0.1",
+            "--force",
+        ],
+    );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), history);
 
     let mut forced = args.to_vec();
@@ -612,12 +623,7 @@ fn a_read_only_output_file_is_replaced_only_with_force() {
         "--output",
         target.to_str().unwrap(),
     ];
-    let out = changelog(&args);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let message = stderr(&out);
-    assert!(message.contains("CHANGELOG.md"), "{message}");
-    assert!(message.contains("read-only"), "{message}");
-    assert!(message.contains("--force"), "{message}");
+    assert_refused(&changelog(&args), &["CHANGELOG.md", "read-only", "--force"]);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
     assert_eq!(entries_in(dir.path()), ["CHANGELOG.md"]);
 

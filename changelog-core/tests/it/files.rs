@@ -91,7 +91,7 @@ fn files_decide_where_the_words_leave_the_kind_open() {
             ..RangeQuery::default()
         },
     ));
-    let expected: Vec<(String, Kind)> = [
+    let expected = [
         ("Fix the race in the pool", Kind::Test),
         ("Describe the retry policy", Kind::Documentation),
         ("Update", Kind::Build),
@@ -112,9 +112,7 @@ fn files_decide_where_the_words_leave_the_kind_open() {
         // Files of two sorts decide nothing.
         ("Touch tests and docs", Kind::Other),
     ]
-    .into_iter()
-    .map(|(s, k)| (s.to_owned(), k))
-    .collect();
+    .map(|(s, k)| (s.to_owned(), k));
     assert_eq!(got, expected);
 }
 
@@ -164,16 +162,14 @@ fn a_path_filter_classifies_the_commits_it_keeps() {
             ..RangeQuery::default()
         },
     ));
-    let expected: Vec<(String, Kind)> = [
+    let expected = [
         ("Fix the race in the pool", Kind::Test),
         ("Handle empty input", Kind::Fix),
         ("Speed up the pool", Kind::Performance),
         ("Drop the old fixtures", Kind::Test),
         ("Touch tests and docs", Kind::Other),
     ]
-    .into_iter()
-    .map(|(s, k)| (s.to_owned(), k))
-    .collect();
+    .map(|(s, k)| (s.to_owned(), k));
     assert_eq!(got, expected);
 }
 
