@@ -47,23 +47,37 @@ pub fn release_headings(text: &str) -> Vec<ReleaseHeading> {
             continue;
         };
         if let Some(version) = release_of(heading.trim()) {
-            out.push(ReleaseHeading {
-                version: version.to_owned(),
-                line,
-            });
+            out.push(ReleaseHeading { version, line });
         }
     }
     out
 }
 
 /// The release a level-2 heading's text names: its first word, out of its brackets or link.
-fn release_of(heading: &str) -> Option<&str> {
+fn release_of(heading: &str) -> Option<String> {
     let version = match heading.strip_prefix('[') {
         Some(rest) => &rest[..rest.find(']')?],
         None => heading.split_whitespace().next()?,
     };
     let version = version.trim();
-    (!version.is_empty()).then_some(version)
+    (!version.is_empty()).then(|| unescape(version))
+}
+
+/// Markdown's backslash escapes undone (`pkg\@1.2.0` is `pkg@1.2.0`), as the renderer writes
+/// them.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek() {
+            Some(&next) if c == '\\' && next.is_ascii_punctuation() => {
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether two release names are the same release (`v1.2.0` and `1.2.0` are).
@@ -84,12 +98,20 @@ mod tests {
 
     #[test]
     fn every_common_heading_names_its_release() {
-        let text = "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2024-05-01\n### Added\n## [1.1.0](https://github.com/o/r/compare/v1.0.0...v1.1.0) (2024-04-01)\n## v1.0.0 (2024-03-01)\n   ## 0.9.0\n    ## not a heading (code)\n```md\n## 0.8.0 in a fence\n```\n~~~\n## 0.7.0 in a fence\n~~~\n## 0.1.0\n";
+        let text = "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2024-05-01\n### Added\n## [1.1.0](https://github.com/o/r/compare/v1.0.0...v1.1.0) (2024-04-01)\n## v1.0.0 (2024-03-01)\n   ## 0.9.0\n    ## not a heading (code)\n```md\n## 0.8.0 in a fence\n```\n~~~\n## 0.7.0 in a fence\n~~~\n## 0.1.0\n## pkg\\@1.0.0 (2024-01-01)\n";
         let found = release_headings(text);
         let versions: Vec<&str> = found.iter().map(|h| h.version.as_str()).collect();
         assert_eq!(
             versions,
-            ["Unreleased", "1.2.0", "1.1.0", "v1.0.0", "0.9.0", "0.1.0"]
+            [
+                "Unreleased",
+                "1.2.0",
+                "1.1.0",
+                "v1.0.0",
+                "0.9.0",
+                "0.1.0",
+                "pkg@1.0.0"
+            ]
         );
         assert_eq!(found[1].line, 4);
     }

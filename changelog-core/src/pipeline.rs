@@ -462,22 +462,7 @@ impl<'p> LlmPipeline<'p> {
         // (line, its tokens, its commits)
         let mut lines: Vec<(String, usize, usize)> = Vec::with_capacity(units.len());
         for unit in units {
-            let mut line = unit.line(Detail::Trimmed);
-            let mut tokens = self.counter.count(&line);
-            if tokens > room {
-                line = unit.line(Detail::Summary);
-                tokens = self.counter.count(&line);
-            }
-            if tokens > room {
-                let mut cut = self
-                    .counter
-                    .truncate(&line, room.saturating_sub(1))
-                    .to_owned();
-                cut.push('\n');
-                tokens = self.counter.count(&cut);
-                line = cut;
-            }
-            lines.push((line, tokens, unit.commits.len()));
+            self.fit(unit, room, &mut lines);
         }
 
         let mut requests = Vec::new();
@@ -519,6 +504,38 @@ impl<'p> LlmPipeline<'p> {
             requests,
             detail: Detail::Trimmed,
         })
+    }
+
+    /// A unit's line as it fits `room`: with trimmed bodies, else summaries only; a pull
+    /// request still too large is listed commit by commit (its line would lose citations if
+    /// cut), and a single commit still too large is cut.
+    fn fit(&self, unit: &Unit<'_>, room: usize, lines: &mut Vec<(String, usize, usize)>) {
+        let mut line = unit.line(Detail::Trimmed);
+        let mut tokens = self.counter.count(&line);
+        if tokens > room {
+            line = unit.line(Detail::Summary);
+            tokens = self.counter.count(&line);
+        }
+        if tokens > room && unit.commits.len() > 1 {
+            for commit in &unit.commits {
+                let alone = Unit {
+                    commits: vec![commit],
+                    pull_request: None,
+                };
+                self.fit(&alone, room, lines);
+            }
+            return;
+        }
+        if tokens > room {
+            let mut cut = self
+                .counter
+                .truncate(&line, room.saturating_sub(1))
+                .to_owned();
+            cut.push('\n');
+            tokens = self.counter.count(&cut);
+            line = cut;
+        }
+        lines.push((line, tokens, unit.commits.len()));
     }
 
     /// Merges partial changelogs until one is left.

@@ -278,11 +278,15 @@ fn check(candidate: &Candidate, index: &CommitIndex<'_>) -> Result<Vec<usize>, S
         return Err("cites no commit".to_owned());
     }
     let mut positions = Vec::new();
+    // A number that is no pull request of the range may be an issue the text links to
+    // (`closes [#12](...)`): it cites nothing, and the entry stands on its other citations.
+    let mut unknown = None;
     for id in &candidate.citations {
         if is_pull_request(id) {
             let merged = index.pull_request(id);
             if merged.is_empty() {
-                return Err(format!("`{id}` is not a pull request of the range"));
+                unknown.get_or_insert(id);
+                continue;
             }
             for position in merged {
                 if !positions.contains(&position) {
@@ -301,7 +305,12 @@ fn check(candidate: &Candidate, index: &CommitIndex<'_>) -> Result<Vec<usize>, S
             Resolution::Missing => return Err(format!("`{id}` is not a commit of the range")),
         }
     }
-    Ok(positions)
+    match unknown {
+        Some(id) if positions.is_empty() => {
+            Err(format!("`{id}` is not a pull request of the range"))
+        }
+        _ => Ok(positions),
+    }
 }
 
 fn entry_for(candidate: &Candidate, positions: &[usize], index: &CommitIndex<'_>) -> Entry {
@@ -509,7 +518,7 @@ mod tests {
         // `fix: crash` came through #4 too (a merge brought it in).
         commits[1].pull_requests.push("#4".into());
         let index = CommitIndex::new(&commits);
-        let answer = "### Features\n- paging [#4]\n- paging again [#4, dddd555]\n- invented [#99]\n- prose about [issue 4] [bbbb333]";
+        let answer = "### Features\n- paging [#4]\n- paging again [#4, dddd555]\n- invented [#99]\n- prose about [issue 4] [bbbb333]\n- closes [#12](https://x/issues/12) [cccc444]";
         let (sections, verification) = verify(answer, &index, Style::Conventional);
         let reasons: Vec<&str> = verification
             .dropped
@@ -527,6 +536,7 @@ mod tests {
             [
                 ("paging", vec!["aaaa111", "aaaa222"]),
                 ("paging again", vec!["aaaa111", "aaaa222", "dddd555"]),
+                ("closes", vec!["cccc444"]),
                 ("prose about [issue 4]", vec!["bbbb333"]),
             ]
         );

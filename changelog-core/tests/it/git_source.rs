@@ -647,3 +647,32 @@ fn an_open_lower_end_is_the_whole_history_every_root_included() {
     assert_eq!(range.spec, "..v0.2.0");
     assert!(range.from.is_none());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_path_filter_sees_a_change_of_mode_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut repo = TestRepo::new();
+    repo.commit_files(
+        "feat: the release script",
+        &[("scripts/release.sh", "echo\n")],
+    );
+    repo.commit("docs: something else");
+    let script = repo.path().join("scripts/release.sh");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.commit_files("fix: make the release script executable", &[]);
+    let h = GitSource::open(repo.path())
+        .unwrap()
+        .read(&RangeQuery {
+            paths: vec!["scripts/release.sh".into()],
+            ..RangeQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        summaries(&h),
+        [
+            "feat: the release script",
+            "fix: make the release script executable"
+        ]
+    );
+}

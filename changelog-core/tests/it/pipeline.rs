@@ -457,3 +457,34 @@ async fn a_pull_request_is_one_line_of_the_prompt_and_its_number_cites_it() {
         assert!(prompt.contains(&format!("[{id}] ")), "{prompt}");
     }
 }
+
+#[tokio::test]
+async fn a_pull_request_too_large_for_a_chunk_is_listed_commit_by_commit() {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: start");
+    repo.branch("big");
+    for n in 0..150 {
+        repo.commit(&format!(
+            "feat(part{n}): piece number {n} of the large rework"
+        ));
+    }
+    repo.checkout("main");
+    repo.commit("fix: unrelated");
+    repo.merge(
+        "big",
+        "Merge pull request #9 from ada/big\n\nThe large rework",
+    );
+    let h = history(repo.path(), None);
+    let budget = 1_200;
+    let provider = SimulatedProvider::new();
+    let pipeline = LlmPipeline::new(&provider, options(Some(budget))).unwrap();
+    let log = pipeline.generate(h, &Quiet).await.unwrap();
+    // Every commit stays citable, so every one is cited: none is lost to a line cut short.
+    let verification = log.verification.unwrap();
+    assert_eq!(verification.dropped_entries, 0);
+    assert!(
+        (verification.coverage - 1.0).abs() < f64::EPSILON,
+        "{:?}",
+        verification.uncited_commits.len()
+    );
+}

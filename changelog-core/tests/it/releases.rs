@@ -169,3 +169,36 @@ fn a_range_cannot_be_given_with_releases() {
         .unwrap_err();
     assert!(err.to_string().contains("leave the range out"), "{err}");
 }
+
+#[test]
+fn a_tagged_head_has_nothing_unreleased_and_a_prefix_ranks_versions() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.tag("tokio-1.9.0");
+    repo.commit("feat: two");
+    repo.tag("tokio-2.0.0-rc.1");
+    repo.tag("tokio-2.0.0");
+    let q = RangeQuery {
+        tag_prefix: Some("tokio-".into()),
+        ..RangeQuery::default()
+    };
+    let histories = GitSource::open(repo.path())
+        .unwrap()
+        .read_releases(
+            &q,
+            ReleaseSelection {
+                count: Some(1),
+                unreleased: true,
+            },
+        )
+        .unwrap();
+    let unreleased = histories[0].range.clone().unwrap();
+    assert!(histories[0].commits.is_empty());
+    assert_eq!(unreleased.to.tag, None);
+    assert_eq!(unreleased.spec, "tokio-2.0.0..HEAD");
+    // The release, not its candidate, names the commit both are on.
+    assert_eq!(
+        histories[1].range.clone().unwrap().spec,
+        "tokio-1.9.0..tokio-2.0.0"
+    );
+}

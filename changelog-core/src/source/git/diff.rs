@@ -62,8 +62,9 @@ pub(super) struct Changes<'r> {
 /// How many trees [`Changes`] keeps.
 const RECENT_TREES: usize = 32;
 
-/// One side of a tree entry: its id and whether it is a tree.
-type Side = Option<(Oid, bool)>;
+/// One side of a tree entry: its id, whether it is a tree, and its mode (a change of mode
+/// alone, `chmod +x`, is a change).
+type Side = Option<(Oid, bool, i32)>;
 
 impl<'r> Changes<'r> {
     /// Comparisons of trees of `repo`.
@@ -114,8 +115,8 @@ impl<'r> Changes<'r> {
                     break;
                 }
                 // Only trees go on; a tree that became a file still changed what was under it.
-                new = after.filter(|(_, is_tree)| *is_tree).map(|(id, _)| id);
-                old = before.filter(|(_, is_tree)| *is_tree).map(|(id, _)| id);
+                new = after.filter(|(_, is_tree, _)| *is_tree).map(|(id, ..)| id);
+                old = before.filter(|(_, is_tree, _)| *is_tree).map(|(id, ..)| id);
             }
         }
         Ok(false)
@@ -127,7 +128,7 @@ impl<'r> Changes<'r> {
         let tree = self.tree(loose, tree)?;
         Ok(tree
             .get_name(name)
-            .map(|e| (e.id(), e.kind() == Some(ObjectType::Tree))))
+            .map(|e| (e.id(), e.kind() == Some(ObjectType::Tree), e.filemode())))
     }
 
     /// The sort of every file the commit changes, when they are all of one sort.

@@ -270,7 +270,16 @@ impl GitSource {
         };
         let mut out = Vec::new();
         if selection.unreleased {
-            out.push(history(unreleased, ends.first(), &head, true));
+            // The commits after the latest release: `HEAD` as an end, not as the release its
+            // tag may make it (a tagged `HEAD` has nothing unreleased).
+            let untagged = (
+                RangeEnd {
+                    tag: None,
+                    ..head.0.clone()
+                },
+                head.1,
+            );
+            out.push(history(unreleased, ends.first(), &untagged, true));
         }
         let count = selection.count.unwrap_or(ends.len()).min(ends.len());
         for (release, commits) in released.into_iter().enumerate().take(count) {
@@ -608,18 +617,22 @@ fn shallow_boundary(repo: &Repository, order: &[git2::Commit<'_>]) -> Option<Oid
         .find(|id| boundary.contains(id))
 }
 
-/// A map keyed by object id. Ids are hashes already: their first bytes are spread evenly, so
-/// the map takes them as they are rather than hashing them again (SipHash showed in profiles
-/// of long histories).
+/// A map keyed by object id. Ids are hashes already: the map mixes their first eight bytes
+/// rather than hashing the whole id again (SipHash showed in profiles of long histories).
 pub(super) type OidMap<V> = HashMap<Oid, V, BuildHasherDefault<OidHasher>>;
 
-/// The hasher of [`OidMap`]: the first eight bytes of what it is given.
+/// The hasher of [`OidMap`]: the first eight bytes of what it is given, mixed.
 #[derive(Default)]
 pub(super) struct OidHasher(u64);
 
 impl Hasher for OidHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // Every bit of the id's leading eight bytes reaches the bits the map indexes with, so
+        // ids ground to share some of them do not pile up in one bucket.
+        let mut x = self.0;
+        x ^= x >> 32;
+        x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^ (x >> 29)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -782,7 +795,13 @@ impl TagIndex {
             by_commit
                 .entry(commit.id())
                 .and_modify(|current| {
-                    if tag_rank(name) > tag_rank(current) {
+                    let bare = |tag: &'_ str| -> String {
+                        prefix
+                            .and_then(|p| tag.strip_prefix(p))
+                            .unwrap_or(tag)
+                            .to_owned()
+                    };
+                    if tag_rank(&bare(name)) > tag_rank(&bare(current)) {
                         name.clone_into(current);
                     }
                 })
@@ -1157,7 +1176,7 @@ fn signature(line: &[u8], encoding: Option<&str>, mailmap: Option<&Mailmap>) -> 
     let offset = fields.next().map_or(0, offset_minutes);
     let time = git2::Time::new(seconds, offset);
     let mut name = decode(name.trim_ascii(), encoding);
-    let mut email = decode(email, encoding);
+    let mut email = decode(email.trim_ascii(), encoding);
     if let Some(mailmap) = mailmap
         && let Ok(sig) = git2::Signature::new(&name, &email, &time)
         && let Ok(resolved) = mailmap.resolve_signature(&sig)
