@@ -323,6 +323,8 @@ impl GitSource {
         // walk hands it while this one walks the history, and compares the files of those
         // whose words leave their kind open (the `--path` filter's are compared here).
         let classify = !query.words_only && paths.is_empty();
+        // One set of recent trees for `--path` and for the files of the commits it keeps.
+        let mut changes = Changes::new(repo);
         let (order, position, read, mut converted) = std::thread::scope(|scope| {
             let (sender, queue) = mpsc::channel::<Vec<RawCommit>>();
             let path = self.path.as_path();
@@ -342,13 +344,7 @@ impl GitSource {
             };
             // Every commit of the range, in topological order (children before parents),
             // before any filter: the merge analysis needs the whole graph.
-            let order = walk::range(
-                repo,
-                loose,
-                to.1,
-                from.map(|(_, oid)| *oid),
-                Some(&mut expanded as &mut walk::Expanded<'_>),
-            );
+            let order = walk::range(repo, loose, to.1, from.map(|(_, oid)| *oid), &mut expanded);
             if !batch.is_empty() {
                 let _ = sender.send(batch);
             }
@@ -378,7 +374,7 @@ impl GitSource {
                 .enumerate()
                 .map(|(i, commit)| (commit.id(), i))
                 .collect();
-            let read = read_commits(repo, loose, &order, &position, filter)?;
+            let read = read_commits(repo, loose, &mut changes, &order, &position, filter)?;
             let converted = match worker.join() {
                 Ok(converted) => converted?,
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -404,7 +400,6 @@ impl GitSource {
         let mut kept: HashMap<usize, usize> = HashMap::new();
         let mut merges: Vec<(usize, PullRequestMerge, bool)> = Vec::new();
         let mut parents: Vec<Vec<usize>> = Vec::with_capacity(order.len());
-        let mut changes = Changes::new(repo);
         for (i, one) in read.into_iter().enumerate() {
             parents.push(one.parents);
             let id = order[i].id();
@@ -571,11 +566,11 @@ struct ReadCommit {
 fn read_commits(
     repo: &Repository,
     loose: &mut LooseObjects,
+    changes: &mut Changes<'_>,
     order: &[git2::Commit<'_>],
     position: &OidMap<usize>,
     filter: &Filter<'_>,
 ) -> Result<Vec<ReadCommit>> {
-    let mut changes = Changes::new(repo);
     let mut out = Vec::with_capacity(order.len());
     for commit in order {
         let parents = commit

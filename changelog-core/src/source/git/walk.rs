@@ -29,7 +29,7 @@ const SLOP: usize = 5;
 /// history has no topological order, and the commits on the cycle are reported rather than
 /// left out.
 ///
-/// `expanded`, when given, is called with each commit that is not hidden when its parents have
+/// `expanded` is called with each commit that is not hidden when its parents have
 /// been read, and its first parent's tree (it may be hidden later, when the walk finds that the
 /// lower end reaches it).
 pub(super) fn range<'r>(
@@ -37,7 +37,7 @@ pub(super) fn range<'r>(
     loose: &mut LooseObjects,
     to: Oid,
     from: Option<Oid>,
-    mut expanded: Option<&mut Expanded<'_>>,
+    expanded: &mut Expanded<'_>,
 ) -> Result<Vec<Commit<'r>>> {
     let mut graph = Graph::new(repo, loose);
     let tip = graph.load(to)?;
@@ -77,7 +77,7 @@ pub(super) fn range<'r>(
                 graph.hide(parent);
             }
         }
-        if !hidden && let Some(expanded) = expanded.as_mut() {
+        if !hidden {
             let n = &graph.nodes[node];
             let parent_tree = n.parents.first().map(|&p| graph.nodes[p].commit.tree_id());
             expanded(&n.commit, parent_tree);
