@@ -165,6 +165,13 @@ pub struct RangeQuery {
     /// only tags made of the prefix and a version (`tokio-1.52.0`, not `tokio-macros-2.7.1`)
     /// bound the default and single-tag ranges, and headings show the version alone.
     pub tag_prefix: Option<String>,
+    /// Which tags are releases: a glob (`v*`) or a regular expression (`^v\d+`), as
+    /// [`crate::version`] tells apart; by default, tags that read as versions. Like the
+    /// prefix, it bounds the default and single-tag ranges.
+    pub tag_pattern: Option<String>,
+    /// A regular expression of tags that are never releases (`-rc`, `beta`): their commits
+    /// belong to the next release.
+    pub skip_tags: Option<String>,
 }
 
 /// Which releases of a history to read, one changelog each (see

@@ -14,6 +14,7 @@
 //!   co-authors, and a documented heuristic for plain messages.
 //! - [`changelog`]: the structured document (sections of entries, each entry citing its
 //!   commits), its styles, and the usage and verification reports of the LLM path (plain data).
+//! - [`version`]: versions and release tags: which tags are releases, and the next version.
 //! - [`build`]: the deterministic grouping of parsed commits into a changelog.
 //! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline; git text is escaped
 //!   so that it never becomes markup or a link.
@@ -73,6 +74,7 @@ pub mod store;
 pub mod testing;
 pub mod text;
 pub mod verify;
+pub mod version;
 
 pub use build::{BuildOptions, build};
 pub use changelog::{Author, Changelog, Entry, Section, Stats, Style};

@@ -30,6 +30,7 @@ use crate::pipeline::{Estimate, LlmOptions, LlmPipeline, Observer};
 use crate::source::CommitSource as _;
 use crate::source::git::{RepoPolicy, check_range, obtain};
 use crate::store::{ChangelogSource, NewChangelog};
+use crate::version::{BumpRules, Level, TagRules, Version, level_of, next_version};
 
 /// The sampling temperature when a request names none: low, because a changelog reports what
 /// happened and should read the same from one run to the next.
@@ -48,7 +49,8 @@ pub struct Request {
     pub repo_url: Option<String>,
     /// The range (`commit_range`), dates and path filters.
     pub query: RangeQuery,
-    /// The release's version; the tag at the end of the range when `None`.
+    /// The release's version; the tag at the end of the range when `None`; [`AUTO_VERSION`]
+    /// for the next version the range's commits call for (see [`next_release`]).
     pub version: Option<String>,
     /// The title; `Changelog` when `None`.
     pub title: Option<String>,
@@ -81,7 +83,12 @@ pub struct Request {
     pub group_by: GroupBy,
     /// Show the entries the style hides in a last `Internal` section.
     pub show_hidden: bool,
+    /// How the next version is found, for [`bump`] and [`AUTO_VERSION`].
+    pub bump: BumpRules,
 }
+
+/// The version that asks for the next version the commits call for: `--version auto`.
+pub const AUTO_VERSION: &str = "auto";
 
 /// What a generation does when the model's answer keeps no entry (it was empty, or every
 /// bullet was dropped) although the range has user-facing commits.
@@ -129,6 +136,7 @@ impl Request {
                 "must be a positive number of tokens".to_owned(),
             ));
         }
+        self.bump.check()?;
         if self.concurrency == Some(0) {
             return Err(invalid("concurrency", "must be at least 1".to_owned()));
         }
@@ -367,12 +375,140 @@ pub async fn generate_releases(
     Ok(out)
 }
 
+/// The next release of a repository (see [`crate::version`]): the latest release tag, the
+/// commits since it, and the version they call for, under the request's tag rules
+/// ([`RangeQuery::tag_prefix`], [`RangeQuery::tag_pattern`], [`RangeQuery::skip_tags`]) and
+/// bump rules. Reads only the commits since the latest release.
+pub async fn bump(request: &Request, policy: &RepoPolicy) -> Result<Bump> {
+    request.check()?;
+    if request.source == ChangelogSource::Manual {
+        return Err(Error::InvalidRequest {
+            field: "source",
+            reason: "the next version is read from a repository's history; a \"manual\" \
+                     changelog has none"
+                .to_owned(),
+        });
+    }
+    let checkout = obtain(request.repo_url.as_deref().unwrap_or("."), policy).await?;
+    let selection = ReleaseSelection {
+        count: Some(0),
+        unreleased: true,
+    };
+    let mut histories = checkout
+        .source()?
+        .releases(&request.query, selection)
+        .await?;
+    let history = histories.pop().ok_or_else(|| {
+        Error::Task("the history since the latest release was not read".to_owned())
+    })?;
+    next_release(&history, &request.query, &request.bump)
+}
+
+/// The next release after a history: its lower end's tag is the latest release, its commits
+/// are those since.
+pub fn next_release(history: &History, query: &RangeQuery, rules: &BumpRules) -> Result<Bump> {
+    rules.check()?;
+    let tags = TagRules::new(
+        query.tag_prefix.as_deref(),
+        query.tag_pattern.as_deref(),
+        query.skip_tags.as_deref(),
+    )?;
+    let parsed: Vec<_> = history
+        .commits
+        .iter()
+        .cloned()
+        .map(crate::parse::parse_commit)
+        .collect();
+    let level = level_of(&parsed);
+    let latest = history
+        .range
+        .as_ref()
+        .and_then(|r| r.from.as_ref())
+        .and_then(|end| end.tag.clone());
+    let (lead, current) = match &latest {
+        None => (query.tag_prefix.clone().unwrap_or_default(), None),
+        Some(tag) => {
+            let (lead, version) = tags.parse_tag(tag).ok_or_else(|| Error::InvalidRequest {
+                field: "version",
+                reason: format!(
+                    "the latest release tag, `{tag}`, names no version (such as 1.2.0): give the \
+                     version, or a tag pattern that matches only version tags"
+                ),
+            })?;
+            (lead.to_owned(), Some(version))
+        }
+    };
+    let version = next_version(current.as_ref(), level, rules);
+    let prefix_len = query
+        .tag_prefix
+        .as_deref()
+        .filter(|p| lead.starts_with(p))
+        .map_or(0, str::len);
+    Ok(Bump {
+        tag: format!("{lead}{version}"),
+        prefix_len,
+        latest,
+        version,
+        level,
+        commits: history.commits.len(),
+    })
+}
+
+/// The next release: what [`bump`] finds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Bump {
+    /// The latest release's tag; `None` when there is no release yet.
+    pub latest: Option<String>,
+    /// The next release's tag: the latest tag's prefix (`v`, `tokio-`) and the next version;
+    /// the latest tag itself when nothing users notice changed.
+    pub tag: String,
+    /// The next version alone.
+    #[serde(serialize_with = "as_text")]
+    pub version: Version,
+    /// How far the version moves: `none` when nothing users notice changed.
+    #[serde(serialize_with = "level_name")]
+    pub level: Level,
+    /// The commits since the latest release.
+    pub commits: usize,
+    #[serde(skip)]
+    prefix_len: usize,
+}
+
+impl Bump {
+    /// What a changelog's heading shows for the next release: its tag without the tag prefix
+    /// (`v1.3.0`, or `1.53.0` for `tokio-1.53.0` under the prefix `tokio-`), as the headings of
+    /// tagged releases do.
+    #[must_use]
+    pub fn version_text(&self) -> &str {
+        &self.tag[self.prefix_len..]
+    }
+}
+
+fn as_text<S: serde::Serializer>(version: &Version, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(version)
+}
+
+fn level_name<S: serde::Serializer>(level: &Level, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(level.name())
+}
+
 /// The changelog of a history: built, or written by the request's model.
 async fn changelog_of(
     request: &Request,
     history: History,
     observer: &dyn Observer,
 ) -> Result<Changelog> {
+    let resolved;
+    let request = if request.version.as_deref() == Some(AUTO_VERSION) {
+        let next = next_release(&history, &request.query, &request.bump)?;
+        resolved = Request {
+            version: Some(next.version_text().to_owned()),
+            ..request.clone()
+        };
+        &resolved
+    } else {
+        request
+    };
     Ok(match &request.provider {
         None => build(history, &request.build_options()),
         Some(stack) => {

@@ -30,6 +30,9 @@ pub enum Command {
     /// Write the changelog of a range of a local repository. Offline and deterministic unless
     /// --provider names a language model.
     Generate(GenerateArgs),
+    /// Print the next version: the latest release tag's, bumped as the commits since it call
+    /// for (breaking: major, feature: minor, any other change users notice: patch).
+    Bump(BumpArgs),
     /// Run the HTTP server: accounts, API keys and changelogs over a JSON API.
     Serve(serve::ServeArgs),
     /// Create the database if needed and run its migrations.
@@ -101,11 +104,8 @@ pub struct GenerateArgs {
     /// back past it (with a warning); without it, that is an error.
     #[arg(long = "allow-shallow")]
     pub allow_shallow: bool,
-    /// Prefix of the package's release tags in a monorepo (`tokio-`, `@scope/pkg@`): only tags
-    /// made of it and a version bound the default and single-tag ranges (`tokio-1.52.0`, not
-    /// `tokio-macros-2.7.1`), and headings show the version alone.
-    #[arg(long = "tag-prefix", value_name = "PREFIX")]
-    pub tag_prefix: Option<String>,
+    #[command(flatten)]
+    pub tags: TagArgs,
     /// Show what the style hides (internal changes in keep-a-changelog) in a last `Internal`
     /// section; the JSON lists them under `hidden` either way.
     #[arg(long = "show-hidden")]
@@ -120,7 +120,113 @@ pub struct GenerateArgs {
     #[arg(long, requires = "output")]
     pub force: bool,
     #[command(flatten)]
+    pub next: NextVersionArgs,
+    #[command(flatten)]
     pub llm: LlmArgs,
+}
+
+/// Which tags are releases: shared by `generate` and `bump`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Prefix of the package's release tags in a monorepo (`tokio-`, `@scope/pkg@`): only tags
+    /// made of it and a version bound the default and single-tag ranges (`tokio-1.52.0`, not
+    /// `tokio-macros-2.7.1`), and headings show the version alone.
+    #[arg(long = "tag-prefix", value_name = "PREFIX")]
+    pub tag_prefix: Option<String>,
+    /// Which tags are releases (default: tags that read as versions, `v1.2.0`, `1.2.0-rc.1`):
+    /// a glob matched against the whole name (`v*`, `release-[0-9]*`), or a regular
+    /// expression found anywhere in it when it has `^ $ ( ) + | \ {` or `.*` (`^v\d+\.\d+`).
+    #[arg(long = "tag-pattern", value_name = "PATTERN")]
+    pub tag_pattern: Option<String>,
+    /// A regular expression of tags that are never releases (`-rc`, `beta`): their commits
+    /// belong to the next release.
+    #[arg(long = "skip-tags", value_name = "REGEX")]
+    pub skip_tags: Option<String>,
+}
+
+/// How the next version is found: shared by `bump` and `generate --version auto`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Next version (bump, --version auto)")]
+pub struct NextVersionArgs {
+    /// Make the next version a pre-release with this identifier: after 1.2.0, 1.3.0-rc.1; after
+    /// 1.3.0-rc.1, 1.3.0-rc.2.
+    #[arg(long, value_name = "ID")]
+    pub pre: Option<String>,
+    /// The version when the repository has no release tag yet.
+    #[arg(long, value_name = "V", default_value = "0.1.0", value_parser = version)]
+    pub initial: changelog_core::version::Version,
+    /// How versions below 1.0.0 move: `standard` (as above 1.0.0: a breaking change makes
+    /// 1.0.0) or `cargo` (a breaking change bumps 0.y, a feature or fix 0.y.z).
+    #[arg(long = "zero-major", value_enum, default_value_t = ZeroMajorArg::Standard)]
+    pub zero_major: ZeroMajorArg,
+}
+
+impl NextVersionArgs {
+    /// The core's bump rules.
+    pub(crate) fn rules(&self) -> changelog_core::version::BumpRules {
+        changelog_core::version::BumpRules {
+            zero_major: match self.zero_major {
+                ZeroMajorArg::Standard => changelog_core::version::ZeroMajor::Standard,
+                ZeroMajorArg::Cargo => changelog_core::version::ZeroMajor::Cargo,
+            },
+            initial: self.initial.clone(),
+            pre: self.pre.clone(),
+        }
+    }
+}
+
+/// `--zero-major` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ZeroMajorArg {
+    /// As above 1.0.0 (git-cliff's and semantic-release's default).
+    Standard,
+    /// Cargo's reading of 0.x.
+    Cargo,
+}
+
+fn version(value: &str) -> Result<changelog_core::version::Version, String> {
+    changelog_core::version::Version::parse(value)
+        .ok_or_else(|| format!("`{value}` is not a version such as 0.1.0 or 1.0.0-rc.1"))
+}
+
+/// Arguments of `changelog bump`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Prints the next release's tag (the latest tag's prefix kept: v1.3.0, \
+tokio-1.53.0). When nothing users notice changed since the latest release (only documentation, \
+tests, CI, build, style, chores or refactors), it prints the latest release's tag, says so on \
+standard error and exits 0."
+)]
+pub struct BumpArgs {
+    /// The repository: any directory inside its work tree.
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo: PathBuf,
+    /// Only commits touching this path count (relative to the repository root); repeatable.
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Output: the next tag alone, or the latest tag, the next tag, the version, the level
+    /// and the number of commits as JSON.
+    #[arg(long, value_enum, default_value_t = BumpFormatArg::Text)]
+    pub format: BumpFormatArg,
+    /// Classify commits by their messages alone (see `generate --words-only`).
+    #[arg(long = "words-only")]
+    pub words_only: bool,
+    /// In a shallow clone, read what the clone has (see `generate --allow-shallow`).
+    #[arg(long = "allow-shallow")]
+    pub allow_shallow: bool,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    #[command(flatten)]
+    pub next: NextVersionArgs,
+}
+
+/// `bump --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BumpFormatArg {
+    /// The next tag alone.
+    Text,
+    /// An object with the latest tag, the next tag, the version, the level and the commits.
+    Json,
 }
 
 /// The language-model options of `changelog generate`.
@@ -336,6 +442,7 @@ impl CliError {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => crate::generate::generate(&args),
+        Command::Bump(args) => crate::bump::bump(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Migrate(args) => serve::migrate(&args),
         Command::User(command) => serve::user(&command),

@@ -44,7 +44,9 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             paths: args.paths.clone(),
             words_only: args.words_only,
             allow_shallow: args.allow_shallow,
-            tag_prefix: args.tag_prefix.clone(),
+            tag_prefix: args.tags.tag_prefix.clone(),
+            tag_pattern: args.tags.tag_pattern.clone(),
+            skip_tags: args.tags.skip_tags.clone(),
         },
         version: args.version.clone(),
         title: args.title.clone(),
@@ -66,6 +68,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             GroupByArg::Commit => GroupBy::Commit,
         },
         show_hidden: args.show_hidden,
+        bump: args.next.rules(),
         ..Request::default()
     };
     let format = match args.format {
@@ -73,12 +76,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         FormatArg::Json => Format::Json,
     };
 
-    changelog_core::source::git::tune_for_one_pass();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
+    let runtime = runtime()?;
     // The user's own `--repo`: any local path, looked up upward as git does; a URL is cloned
     // under the same rules as everywhere else (HTTPS, public hosts, bounded in time and size).
     let policy = RepoPolicy::command_line();
@@ -96,7 +94,8 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             let _ = writeln!(
                 io::stderr().lock(),
                 "note: no release tag (a version such as v1.2.0{}) is reachable from HEAD; --unreleased writes the commits",
-                args.tag_prefix
+                args.tags
+                    .tag_prefix
                     .as_deref()
                     .map(|p| format!(" after `{p}`"))
                     .unwrap_or_default()
@@ -167,6 +166,17 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     // The streamed tokens were the model's raw answer, shown live on standard error; what is
     // printed or written is the verified document, in the requested format.
     write_output(args, &changelog, format)
+}
+
+/// The runtime a command runs the core's futures on, with libgit2 tuned for one pass over a
+/// history.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    changelog_core::source::git::tune_for_one_pass();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
 }
 
 fn core_style(style: StyleArg) -> Style {
@@ -317,7 +327,7 @@ fn refuse_other_releases(path: &Path, ours: &[&str]) -> Result<(), CliError> {
     })
 }
 
-fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     match io::stdout().lock().write_all(bytes) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(CliError::Output {
             path: "<stdout>".into(),

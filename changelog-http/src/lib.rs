@@ -22,6 +22,8 @@ pub mod routes;
 pub mod state;
 
 #[cfg(feature = "cli")]
+mod bump;
+#[cfg(feature = "cli")]
 mod cli;
 #[cfg(feature = "cli")]
 mod generate;

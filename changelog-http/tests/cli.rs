@@ -843,3 +843,63 @@ fn entries_in(dir: &Path) -> Vec<String> {
 fn command_line_definition_is_consistent() {
     changelog_http::Cli::command().debug_assert();
 }
+
+#[test]
+fn bump_prints_the_next_tag_and_version_auto_heads_the_section() {
+    let (repo, _) = two_releases();
+    let path = repo.path().to_str().unwrap();
+    // After v0.2.0: one feature.
+    let out = changelog(&["bump", "--repo", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v0.3.0\n");
+    let out = changelog(&["bump", "--repo", path, "--pre", "rc", "--format", "json"]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["latest"], "v0.2.0");
+    assert_eq!(json["tag"], "v0.3.0-rc.1");
+    assert_eq!(json["version"], "0.3.0-rc.1");
+    assert_eq!(json["level"], "minor");
+    assert_eq!(json["commits"], 1);
+    let out = changelog(&["bump", "--repo", path, "--zero-major", "cargo"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v0.2.1\n");
+
+    let out = changelog(&["generate", "--repo", path, "--version", "auto"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    assert!(markdown.contains("\n## v0.3.0 ("), "{markdown}");
+    let out = changelog(&[
+        "generate",
+        "--repo",
+        path,
+        "--unreleased",
+        "--version",
+        "auto",
+    ]);
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    assert!(markdown.contains("\n## v0.3.0 ("), "{markdown}");
+
+    // Only documentation since the release: the version stays, said on standard error.
+    let mut docs = TestRepo::new();
+    docs.commit("feat: a");
+    docs.tag("v1.4.0");
+    docs.commit("docs: explain a");
+    let out = changelog(&["bump", "--repo", docs.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v1.4.0\n");
+    assert!(
+        stderr(&out).contains("the version stays v1.4.0"),
+        "{}",
+        stderr(&out)
+    );
+
+    for bad in [
+        &["--pre", "1"][..],
+        &["--initial", "one"],
+        &["--tag-pattern", "v("],
+        &["--zero-major", "semver"],
+    ] {
+        let mut args = vec!["bump", "--repo", path];
+        args.extend_from_slice(bad);
+        let out = changelog(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+}

@@ -1,5 +1,6 @@
 //! Integration tests of changelog-core over real git repositories (one test binary).
 
+mod bump;
 mod classification;
 mod files;
 mod git_source;

@@ -202,3 +202,117 @@ fn a_tagged_head_has_nothing_unreleased_and_a_prefix_ranks_versions() {
         "tokio-1.9.0..tokio-2.0.0"
     );
 }
+
+#[test]
+fn the_latest_releases_are_the_first_of_all_releases() {
+    // Reading the latest N stops the walk at release N + 1; what it gives is what reading
+    // every release gives first, ranges included.
+    let mut maintenance = TestRepo::new();
+    maintenance.commit("feat: a");
+    maintenance.tag("v1.0.0");
+    maintenance.branch("maint");
+    maintenance.commit("fix: backported");
+    maintenance.tag("v1.0.1");
+    maintenance.checkout("main");
+    maintenance.commit("feat: b");
+    maintenance.merge("maint", "Merge branch 'maint'");
+    maintenance.commit("feat: c");
+    maintenance.tag("v1.1.0");
+    maintenance.commit("fix: d");
+    for repo in [linear(), maintenance] {
+        let q = RangeQuery::default();
+        let every = releases(&repo, &q, all());
+        for count in 0..=every.len() + 1 {
+            let latest = releases(
+                &repo,
+                &q,
+                ReleaseSelection {
+                    count: Some(count),
+                    unreleased: false,
+                },
+            );
+            assert_eq!(latest, every[..count.min(every.len())], "latest {count}");
+            let with_unreleased = releases(
+                &repo,
+                &q,
+                ReleaseSelection {
+                    count: Some(count),
+                    unreleased: true,
+                },
+            );
+            assert_eq!(with_unreleased[1..], every[..count.min(every.len())]);
+        }
+    }
+}
+
+#[test]
+fn a_tag_pattern_and_skipped_tags_decide_what_a_release_is() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("release-2024.05");
+    repo.commit("feat: b");
+    repo.tag("v9.9.9");
+    repo.commit("fix: c");
+    repo.tag("release-2024.06-beta");
+    repo.commit("fix: d");
+    repo.tag("release-2024.06");
+    repo.commit("feat: e");
+
+    let glob = RangeQuery {
+        tag_pattern: Some("release-*".into()),
+        skip_tags: Some("-beta$".into()),
+        ..RangeQuery::default()
+    };
+    assert_eq!(
+        releases(&repo, &glob, all()),
+        [
+            release(
+                "release-2024.05..release-2024.06",
+                &["feat: b", "fix: c", "fix: d"]
+            ),
+            release("..release-2024.05", &["feat: a"]),
+        ]
+    );
+    // A regular expression; the default range starts at the newest tag it matches.
+    let regex = RangeQuery {
+        tag_pattern: Some(r"^v\d+\.\d+\.\d+$".into()),
+        ..RangeQuery::default()
+    };
+    assert_eq!(
+        releases(&repo, &regex, all()),
+        [release("..v9.9.9", &["feat: a", "feat: b"])]
+    );
+    let history = GitSource::open(repo.path()).unwrap().read(&regex).unwrap();
+    assert_eq!(history.range.unwrap().spec, "v9.9.9..HEAD");
+
+    let bad = RangeQuery {
+        tag_pattern: Some("v(".into()),
+        ..RangeQuery::default()
+    };
+    let err = GitSource::open(repo.path())
+        .unwrap()
+        .read(&bad)
+        .unwrap_err();
+    assert_eq!(err.kind(), changelog_core::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("`v(`"), "{err}");
+}
+
+#[test]
+fn a_tag_on_a_branch_head_does_not_reach_is_no_release_of_head() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    repo.branch("next");
+    repo.commit("feat: experiment");
+    repo.tag("v2.0.0-alpha.1");
+    repo.checkout("main");
+    repo.commit("fix: b");
+    repo.tag("v1.0.1");
+    assert_eq!(
+        releases(&repo, &RangeQuery::default(), all()),
+        [
+            release("v1.0.0..v1.0.1", &["fix: b"]),
+            release("..v1.0.0", &["feat: a"]),
+        ]
+    );
+}

@@ -43,6 +43,7 @@ use crate::commit::{
 };
 use crate::error::{Error, Result};
 use crate::text;
+use crate::version::TagRules;
 
 /// Sets libgit2 up for reading a history once, front to back, as a command-line run does.
 ///
@@ -140,7 +141,7 @@ impl GitSource {
         // Every object read below is checked first (see `loose`): a damaged loose object is an
         // error, never a read that does not return.
         let mut loose = LooseObjects::new(&repo);
-        let tags = TagIndex::load(&repo, &mut loose, query.tag_prefix.as_deref(), false)?;
+        let tags = TagIndex::load(&repo, &mut loose, &tag_rules(query)?, false)?;
         let (from, to) = resolve(&repo, &mut loose, &tags, query.range.as_deref(), &self.path)?;
         let whole_history = query
             .range
@@ -150,7 +151,15 @@ impl GitSource {
             mut commits,
             truncated_at,
             ..
-        } = self.collect(&repo, &mut loose, from.as_ref(), &to, query, &paths)?;
+        } = self.collect(
+            &repo,
+            &mut loose,
+            from.as_ref(),
+            &to,
+            &mut |_| false,
+            query,
+            &paths,
+        )?;
 
         if commits.is_empty() && !paths.is_empty() {
             // No commit changed them: a path that is not there either is a mistake (a typo,
@@ -203,15 +212,29 @@ impl GitSource {
         let paths = check_query(query)?;
         let repo = self.open_repository()?;
         let mut loose = LooseObjects::new(&repo);
-        let tags = TagIndex::load(&repo, &mut loose, query.tag_prefix.as_deref(), true)?;
+        let tags = TagIndex::load(&repo, &mut loose, &tag_rules(query)?, true)?;
         let (_, head) = resolve(&repo, &mut loose, &tags, Some("..HEAD"), &self.path)?;
+        // The latest N releases: the walk stops at the tag of release N + 1, which bounds
+        // them as the lower end of a range does, rather than reading the whole history.
+        let mut seen = 0;
+        let mut bound: Option<Oid> = None;
+        let mut boundary = |oid: Oid| match selection.count {
+            Some(count) if tags.by_commit.contains_key(&oid) => {
+                seen += 1;
+                if seen > count && bound.is_none() {
+                    bound = Some(oid);
+                }
+                seen > count
+            }
+            _ => false,
+        };
         let Collected {
             commits,
             at,
             parents,
             ids,
             truncated_at,
-        } = self.collect(&repo, &mut loose, None, &head, query, &paths)?;
+        } = self.collect(&repo, &mut loose, None, &head, &mut boundary, query, &paths)?;
 
         // Release numbers, newest first, by the walk's order of the tagged commits; a commit
         // takes the oldest (greatest) number among its own and its children's.
@@ -239,9 +262,11 @@ impl GitSource {
 
         let ends: Vec<End> = tagged
             .iter()
-            .map(|&i| {
-                let name = &tags.by_commit[&ids[i]];
-                end(&repo, name, ids[i], Some(name.clone()))
+            .map(|&i| ids[i])
+            .chain(bound)
+            .map(|oid| {
+                let name = &tags.by_commit[&oid];
+                end(&repo, name, oid, Some(name.clone()))
             })
             .collect::<Result<_>>()?;
         let history = |commits: Vec<Commit>, from: Option<&End>, to: &End, whole: bool| {
@@ -281,7 +306,7 @@ impl GitSource {
             );
             out.push(history(unreleased, ends.first(), &untagged, true));
         }
-        let count = selection.count.unwrap_or(ends.len()).min(ends.len());
+        let count = selection.count.unwrap_or(tagged.len()).min(tagged.len());
         for (release, commits) in released.into_iter().enumerate().take(count) {
             out.push(history(
                 commits,
@@ -302,12 +327,14 @@ impl GitSource {
 
     /// The commits of `from..to` that pass the query's filters, newest first, with their pull
     /// requests and the sort of their files; and the graph they were read from.
+    #[allow(clippy::too_many_arguments)]
     fn collect(
         &self,
         repo: &Repository,
         loose: &mut LooseObjects,
         from: Option<&End>,
         to: &End,
+        boundary: &mut dyn FnMut(Oid) -> bool,
         query: &RangeQuery,
         paths: &[String],
     ) -> Result<Collected> {
@@ -344,7 +371,14 @@ impl GitSource {
             };
             // Every commit of the range, in topological order (children before parents),
             // before any filter: the merge analysis needs the whole graph.
-            let order = walk::range(repo, loose, to.1, from.map(|(_, oid)| *oid), &mut expanded);
+            let order = walk::range(
+                repo,
+                loose,
+                to.1,
+                from.map(|(_, oid)| *oid),
+                boundary,
+                &mut expanded,
+            );
             if !batch.is_empty() {
                 let _ = sender.send(batch);
             }
@@ -755,48 +789,39 @@ struct TagIndex {
 }
 
 impl TagIndex {
-    /// The tags of the repository; with a prefix, only those made of the prefix and a version
-    /// (`tokio-1.52.0` for `tokio-`, not `tokio-macros-2.7.1`), and with `versions_only`,
-    /// only versions (release tags).
+    /// The tags of the repository, but those the rules skip; with `versions_only` or rules
+    /// that narrow them (a prefix, a pattern), only release tags (see [`TagRules`]).
     fn load(
         repo: &Repository,
         loose: &mut LooseObjects,
-        prefix: Option<&str>,
+        rules: &TagRules,
         versions_only: bool,
     ) -> Result<Self> {
         let mut by_commit: HashMap<Oid, String> = HashMap::new();
+        let releases_only = versions_only || rules.narrows();
         let references = repo
             .references_glob("refs/tags/*")
             .map_err(git("cannot list tags"))?;
         for reference in references {
             let Ok(reference) = reference else { continue };
-            if (prefix.is_some() || versions_only)
-                && !reference
-                    .shorthand()
-                    .ok()
-                    .and_then(|name| name.strip_prefix(prefix.unwrap_or_default()))
-                    .is_some_and(is_version)
-            {
+            let Ok(name) = reference.shorthand() else {
+                continue; // not UTF-8
+            };
+            if rules.is_skipped(name) || (releases_only && !rules.is_release(name)) {
                 continue;
             }
             if let Some(target) = reference.target() {
                 check_peeled(repo, loose, target)?;
             }
-            let (Ok(name), Ok(commit)) = (reference.shorthand(), reference.peel_to_commit()) else {
-                continue; // a tag of a tree or blob, or a name that is not UTF-8
+            let Ok(commit) = reference.peel_to_commit() else {
+                continue; // a tag of a tree or blob
             };
             // Several tags on one commit: the greatest version, a release before its
             // pre-releases (`v2.0.0` over `v2.0.0-rc.1`, `v1.10.0` over `v1.9.0`).
             by_commit
                 .entry(commit.id())
                 .and_modify(|current| {
-                    let bare = |tag: &'_ str| -> String {
-                        prefix
-                            .and_then(|p| tag.strip_prefix(p))
-                            .unwrap_or(tag)
-                            .to_owned()
-                    };
-                    if tag_rank(&bare(name)) > tag_rank(&bare(current)) {
+                    if tag_rank(rules.version_of(name)) > tag_rank(rules.version_of(current)) {
                         name.clone_into(current);
                     }
                 })
@@ -823,12 +848,13 @@ impl TagIndex {
     }
 }
 
-/// Whether a tag name, or what follows a tag prefix, is a version: a digit first, after an
-/// optional `v` (`1.52.0`, `v2.0.0-rc.1`).
-fn is_version(name: &str) -> bool {
-    name.strip_prefix(['v', 'V'])
-        .unwrap_or(name)
-        .starts_with(|c: char| c.is_ascii_digit())
+/// The release-tag rules of a query.
+fn tag_rules(query: &RangeQuery) -> Result<TagRules> {
+    TagRules::new(
+        query.tag_prefix.as_deref(),
+        query.tag_pattern.as_deref(),
+        query.skip_tags.as_deref(),
+    )
 }
 
 /// How tags on one commit compare: version-like names first, then by their numbers, then a

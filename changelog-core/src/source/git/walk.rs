@@ -32,11 +32,17 @@ const SLOP: usize = 5;
 /// `expanded` is called with each commit that is not hidden when its parents have
 /// been read, and its first parent's tree (it may be hidden later, when the walk finds that the
 /// lower end reaches it).
+///
+/// `boundary` is asked about each commit the walk comes to that is not hidden; when it answers
+/// yes, that commit is a lower end as `from` is: it and its ancestors are left out, and the
+/// walk stops as soon as only such commits are left (the latest releases of a history are
+/// read without walking the rest of it).
 pub(super) fn range<'r>(
     repo: &'r Repository,
     loose: &mut LooseObjects,
     to: Oid,
     from: Option<Oid>,
+    boundary: &mut dyn FnMut(Oid) -> bool,
     expanded: &mut Expanded<'_>,
 ) -> Result<Vec<Commit<'r>>> {
     let mut graph = Graph::new(repo, loose);
@@ -55,7 +61,12 @@ pub(super) fn range<'r>(
     // commit (dates are skewed there).
     let mut slop = SLOP;
     let mut last_visible = i64::MAX;
+    let mut bounded = from.is_some();
     while let Some((_, Reverse(node))) = graph.queue.pop() {
+        if !graph.nodes[node].hidden && boundary(graph.nodes[node].commit.id()) {
+            graph.hide(node);
+            bounded = true;
+        }
         graph.nodes[node].expanded = true;
         let hidden = graph.nodes[node].hidden;
         if !hidden {
@@ -82,7 +93,7 @@ pub(super) fn range<'r>(
             let parent_tree = n.parents.first().map(|&p| graph.nodes[p].commit.tree_id());
             expanded(&n.commit, parent_tree);
         }
-        if hidden && from.is_some() {
+        if hidden && bounded {
             let Some(&(newest_queued, _)) = graph.queue.peek() else {
                 break;
             };
