@@ -14,13 +14,13 @@
 
 use std::path::PathBuf;
 
-use changelog_core::RangeQuery;
 use changelog_core::llm::stack::{CacheChoice, ProviderKind, StackConfig};
 use changelog_core::pipeline::Quiet;
 use changelog_core::request::{self, Request};
 use changelog_core::source::git::RepoPolicy;
 use changelog_core::source::parse_date;
 use changelog_core::store::ChangelogSource;
+use changelog_core::{RangeQuery, ReleaseSelection};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -37,6 +37,8 @@ use crate::wait::{awaitable, wait};
 pub(crate) struct Call {
     request: Request,
     policy: RepoPolicy,
+    /// `releases=` / `unreleased=`: one changelog per release.
+    releases: Option<ReleaseSelection>,
 }
 
 /// The arguments as Python passed them.
@@ -60,6 +62,11 @@ pub(crate) struct Arguments<'a, 'py> {
     pub(crate) until: Option<Bound<'py, PyAny>>,
     pub(crate) fallback_models: Option<Vec<String>>,
     pub(crate) cache: Option<CacheArg>,
+    pub(crate) tag_prefix: Option<String>,
+    pub(crate) tag_pattern: Option<String>,
+    pub(crate) skip_tags: Option<String>,
+    pub(crate) releases: Option<ReleasesArg>,
+    pub(crate) unreleased: bool,
     pub(crate) policy: PolicyArguments,
 }
 
@@ -107,6 +114,9 @@ impl Arguments<'_, '_> {
                 since: read_date(self.since.as_ref(), "since", false)?,
                 until: read_date(self.until.as_ref(), "until", true)?,
                 paths: self.paths.unwrap_or_default(),
+                tag_prefix: self.tag_prefix,
+                tag_pattern: self.tag_pattern,
+                skip_tags: self.skip_tags,
                 ..RangeQuery::default()
             },
             version: self.version,
@@ -132,10 +142,63 @@ impl Arguments<'_, '_> {
             ..Request::default()
         };
         request.check()?;
+        let releases = match (self.releases, self.unreleased) {
+            (None, false) => None,
+            (releases, unreleased) => {
+                if request.query.range.is_some() {
+                    return Err(Failure::Argument(
+                        "commit_range cannot be given with releases or unreleased: releases are \
+                         read from the whole history up to HEAD"
+                            .to_owned(),
+                    ));
+                }
+                Some(ReleaseSelection {
+                    count: match releases {
+                        Some(ReleasesArg(count)) => count,
+                        None => Some(0),
+                    },
+                    unreleased,
+                })
+            }
+        };
         Ok(Call {
             request,
             policy: self.policy.policy(),
+            releases,
         })
+    }
+}
+
+/// `releases=`: `"all"` or a number of releases, 1 or more (`None` inside for all).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReleasesArg(Option<usize>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for ReleasesArg {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(text) = value.extract::<String>() {
+            if text == "all" {
+                return Ok(Self(None));
+            }
+            return Err(crate::errors::invalid_argument(
+                value.py(),
+                format!("releases=\"{text}\": give \"all\" or a number of releases, 1 or more"),
+            ));
+        } else if !value.is_instance_of::<PyBool>()
+            && let Ok(count) = value.extract::<i64>()
+        {
+            if let Ok(count @ 1..) = usize::try_from(count) {
+                return Ok(Self(Some(count)));
+            }
+            return Err(crate::errors::invalid_argument(
+                value.py(),
+                format!("releases={count}: give \"all\" or a number of releases, 1 or more"),
+            ));
+        }
+        Err(PyTypeError::new_err(
+            "releases must be \"all\" or a number of releases",
+        ))
     }
 }
 
@@ -200,15 +263,52 @@ pub(crate) fn read_date(
     )))
 }
 
+/// What `generate` returns: a changelog, or one per release when `releases=` or
+/// `unreleased=` asked for them.
+pub(crate) enum Generation {
+    One(PyChangelog),
+    Releases(Vec<PyChangelog>),
+}
+
+impl<'py> IntoPyObject<'py> for Generation {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        Ok(match self {
+            Self::One(changelog) => changelog.into_pyobject(py)?.into_any(),
+            Self::Releases(changelogs) => changelogs.into_pyobject(py)?.into_any(),
+        })
+    }
+}
+
 impl Call {
     /// Runs the call through the core's one entry point.
-    pub(crate) async fn generate(self) -> Result<PyChangelog, Failure> {
+    pub(crate) async fn generate(self) -> Result<Generation, Failure> {
+        if let Some(selection) = self.releases {
+            let generated =
+                request::generate_releases(&self.request, &self.policy, selection, &Quiet).await?;
+            return Ok(Generation::Releases(
+                generated
+                    .into_iter()
+                    .map(PyChangelog::from_generated)
+                    .collect(),
+            ));
+        }
         let generated = request::generate(&self.request, &self.policy, &Quiet).await?;
-        Ok(PyChangelog::from_generated(generated))
+        Ok(Generation::One(PyChangelog::from_generated(generated)))
     }
 
     /// Plans the LLM requests and counts them, sending nothing (and needing no key).
     pub(crate) async fn estimate(self) -> Result<PyEstimate, Failure> {
+        if self.releases.is_some() {
+            return Err(Failure::Argument(
+                "estimate prices one range: give commit_range instead of releases or \
+                 unreleased"
+                    .to_owned(),
+            ));
+        }
         Ok(PyEstimate {
             estimate: request::estimate(&self.request, &self.policy).await?,
         })
@@ -241,6 +341,11 @@ macro_rules! with_generation_arguments {
             until = None,
             fallback_models = None,
             cache = None,
+            tag_prefix = None,
+            tag_pattern = None,
+            skip_tags = None,
+            releases = None,
+            unreleased = false,
             allow_local = false,
             allowed_roots = None,
             allowed_hosts = None
@@ -270,6 +375,11 @@ macro_rules! with_generation_arguments {
             until: Option<Bound<'py, PyAny>>,
             fallback_models: Option<Vec<String>>,
             cache: Option<CacheArg>,
+            tag_prefix: Option<String>,
+            tag_pattern: Option<String>,
+            skip_tags: Option<String>,
+            releases: Option<ReleasesArg>,
+            unreleased: bool,
             allow_local: bool,
             allowed_roots: Option<Vec<PathBuf>>,
             allowed_hosts: Option<Vec<String>>,
@@ -294,6 +404,11 @@ macro_rules! with_generation_arguments {
                 until,
                 fallback_models,
                 cache,
+                tag_prefix,
+                tag_pattern,
+                skip_tags,
+                releases,
+                unreleased,
                 policy: PolicyArguments {
                     allow_local,
                     allowed_roots,
@@ -314,7 +429,12 @@ with_generation_arguments! {
     /// `repo_url` is an `https://` URL of a public host by default (cloned within 120 s and
     /// 1 GiB). A local path is read only with `allow_local=True`, or under one of
     /// `allowed_roots`; `allowed_hosts` limits clones to those hosts.
-    fn generate(py, call) -> PyResult<PyChangelog> {
+    ///
+    /// `releases="all"` (or a number, the latest N) gives a list of changelogs, one per
+    /// release, newest first; `unreleased=True` puts the commits after the latest release
+    /// first (alone, only them). `version="auto"` heads the changelog with the next version
+    /// (see `bump`).
+    fn generate(py, call) -> PyResult<Generation> {
         wait(py, call.generate())
     }
 }

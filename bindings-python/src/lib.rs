@@ -4,12 +4,14 @@
 //! released (`generate`) or awaited from asyncio (`agenerate`). No changelog logic lives here.
 //!
 //! - [`generate`]: `generate`, `agenerate`, `estimate`, `aestimate`.
+//! - [`bump`]: `bump`, `abump` and `Bump`, the next version.
 //! - [`types`]: `Changelog`, `Section`, `Entry`, `Author`, `Stats`, `Usage`, `Verification`,
 //!   `Estimate`.
 //! - [`store`]: `Store`, `Page`, `ChangelogVersion`.
 //! - [`errors`]: the exception hierarchy.
 //! - [`checkout`]: the repository policy of a call; [`wait`]: the runtime and Ctrl-C.
 
+mod bump;
 mod checkout;
 mod errors;
 mod generate;
@@ -30,6 +32,8 @@ use pyo3::prelude::*;
 mod native {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::bump::{PyBump, abump, bump};
     #[pymodule_export]
     use crate::generate::{aestimate, agenerate, estimate, generate};
     #[pymodule_export]

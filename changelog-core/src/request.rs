@@ -230,6 +230,29 @@ pub struct Generated {
 }
 
 impl Generated {
+    /// A changelog generated from the history at `location` for `request`: its range (or the
+    /// one requested) and its repository's web address (or the location read).
+    #[must_use]
+    pub fn from_history(changelog: Changelog, request: &Request, location: &str) -> Self {
+        Self {
+            commit_range: changelog
+                .range
+                .as_ref()
+                .map(|range| range.spec.clone())
+                .or_else(|| request.query.range.clone()),
+            repository: Some(
+                changelog
+                    .repository
+                    .as_ref()
+                    .map_or_else(|| location.to_owned(), |remote| remote.url.clone()),
+            ),
+            changelog,
+            content: None,
+            source: ChangelogSource::Git,
+            tags: request.tags.clone(),
+        }
+    }
+
     /// The Markdown: as given for a `manual` changelog, rendered otherwise.
     #[must_use]
     pub fn markdown(&self) -> Cow<'_, str> {
@@ -313,23 +336,7 @@ pub async fn generate(
     }
     let (history, location) = request.history(policy).await?;
     let changelog = changelog_of(request, history, observer).await?;
-    Ok(Generated {
-        commit_range: changelog
-            .range
-            .as_ref()
-            .map(|range| range.spec.clone())
-            .or_else(|| request.query.range.clone()),
-        repository: Some(
-            changelog
-                .repository
-                .as_ref()
-                .map_or(location, |remote| remote.url.clone()),
-        ),
-        changelog,
-        content: None,
-        source: ChangelogSource::Git,
-        tags: request.tags.clone(),
-    })
+    Ok(Generated::from_history(changelog, request, &location))
 }
 
 /// One changelog per release, newest first, as [`generate`] writes one (see
@@ -341,7 +348,7 @@ pub async fn generate_releases(
     policy: &RepoPolicy,
     selection: ReleaseSelection,
     observer: &dyn Observer,
-) -> Result<Vec<Changelog>> {
+) -> Result<Vec<Generated>> {
     request.check()?;
     if request.source == ChangelogSource::Manual {
         return Err(Error::InvalidRequest {
@@ -370,7 +377,11 @@ pub async fn generate_releases(
                 .unwrap_or(tag);
             changelog.version = Some(version.to_owned());
         }
-        out.push(changelog);
+        out.push(Generated::from_history(
+            changelog,
+            request,
+            checkout.location(),
+        ));
     }
     Ok(out)
 }

@@ -86,9 +86,13 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     }
     if let Some(selection) = args.release_selection() {
         let observer = Terminal::new(llm.stream);
-        let changelogs = runtime.block_on(request::generate_releases(
-            &request, &policy, selection, &observer,
-        ))?;
+        let changelogs: Vec<Changelog> = runtime
+            .block_on(request::generate_releases(
+                &request, &policy, selection, &observer,
+            ))?
+            .into_iter()
+            .map(|generated| generated.changelog)
+            .collect();
         observer.finish();
         if changelogs.is_empty() {
             let _ = writeln!(

@@ -36,6 +36,7 @@ from changelog import _native
 from changelog._native import (
     Author,
     BudgetError,
+    Bump,
     Changelog,
     ChangelogError,
     ChangelogVersion,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Author",
     "BudgetError",
+    "Bump",
     "Changelog",
     "ChangelogError",
     "ChangelogVersion",
@@ -85,8 +87,10 @@ __all__ = [
     "Usage",
     "Verification",
     "__version__",
+    "abump",
     "aestimate",
     "agenerate",
+    "bump",
     "estimate",
     "generate",
 ]
@@ -132,3 +136,5 @@ generate = _naming_arguments(_native.generate)
 estimate = _naming_arguments(_native.estimate)
 agenerate = _coroutine_function(_naming_arguments(_native.agenerate))
 aestimate = _coroutine_function(_naming_arguments(_native.aestimate))
+bump = _naming_arguments(_native.bump)
+abump = _coroutine_function(_naming_arguments(_native.abump))

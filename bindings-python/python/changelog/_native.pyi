@@ -4,11 +4,12 @@ import builtins
 import datetime
 import os
 from collections.abc import Awaitable, Iterator, Sequence
-from typing import Any, Final, final
+from typing import Any, Final, Literal, final, overload
 
 __all__ = [
     "Author",
     "BudgetError",
+    "Bump",
     "Changelog",
     "ChangelogError",
     "ChangelogVersion",
@@ -28,8 +29,10 @@ __all__ = [
     "Usage",
     "Verification",
     "__version__",
+    "abump",
     "aestimate",
     "agenerate",
+    "bump",
     "estimate",
     "generate",
 ]
@@ -161,6 +164,19 @@ class Verification:
     @property
     def coverage(self) -> float: ...
     def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Bump:
+    @property
+    def latest(self) -> str | None: ...
+    @property
+    def tag(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def commits(self) -> int: ...
 
 @final
 class Estimate:
@@ -298,6 +314,7 @@ class Store:
     ) -> Page: ...
     def tags(self) -> builtins.list[str]: ...
 
+@overload
 def generate(
     *,
     source: str = "git",
@@ -319,10 +336,78 @@ def generate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: None = None,
+    unreleased: Literal[False] = False,
     allow_local: bool = False,
     allowed_roots: Sequence[_Path] | None = None,
     allowed_hosts: Sequence[str] | None = None,
 ) -> Changelog: ...
+@overload
+def generate(
+    *,
+    source: str = "git",
+    repo_url: _Path | None = None,
+    commit_range: str | None = None,
+    version: str | None = None,
+    content: str | None = None,
+    title: str | None = None,
+    tags: Sequence[str] | None = None,
+    model: str | None = None,
+    temperature: float | None = None,
+    provider: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    style: str = "conventional",
+    max_input_tokens: int | None = None,
+    paths: Sequence[str] | None = None,
+    since: _Date | None = None,
+    until: _Date | None = None,
+    fallback_models: Sequence[str] | None = None,
+    cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: Literal["all"] | int,
+    unreleased: bool = False,
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> builtins.list[Changelog]: ...
+@overload
+def generate(
+    *,
+    source: str = "git",
+    repo_url: _Path | None = None,
+    commit_range: str | None = None,
+    version: str | None = None,
+    content: str | None = None,
+    title: str | None = None,
+    tags: Sequence[str] | None = None,
+    model: str | None = None,
+    temperature: float | None = None,
+    provider: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    style: str = "conventional",
+    max_input_tokens: int | None = None,
+    paths: Sequence[str] | None = None,
+    since: _Date | None = None,
+    until: _Date | None = None,
+    fallback_models: Sequence[str] | None = None,
+    cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: Literal["all"] | int | None = None,
+    unreleased: Literal[True],
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> builtins.list[Changelog]: ...
+@overload
 def agenerate(
     *,
     source: str = "git",
@@ -344,10 +429,77 @@ def agenerate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: None = None,
+    unreleased: Literal[False] = False,
     allow_local: bool = False,
     allowed_roots: Sequence[_Path] | None = None,
     allowed_hosts: Sequence[str] | None = None,
 ) -> Awaitable[Changelog]: ...
+@overload
+def agenerate(
+    *,
+    source: str = "git",
+    repo_url: _Path | None = None,
+    commit_range: str | None = None,
+    version: str | None = None,
+    content: str | None = None,
+    title: str | None = None,
+    tags: Sequence[str] | None = None,
+    model: str | None = None,
+    temperature: float | None = None,
+    provider: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    style: str = "conventional",
+    max_input_tokens: int | None = None,
+    paths: Sequence[str] | None = None,
+    since: _Date | None = None,
+    until: _Date | None = None,
+    fallback_models: Sequence[str] | None = None,
+    cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: Literal["all"] | int,
+    unreleased: bool = False,
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> Awaitable[builtins.list[Changelog]]: ...
+@overload
+def agenerate(
+    *,
+    source: str = "git",
+    repo_url: _Path | None = None,
+    commit_range: str | None = None,
+    version: str | None = None,
+    content: str | None = None,
+    title: str | None = None,
+    tags: Sequence[str] | None = None,
+    model: str | None = None,
+    temperature: float | None = None,
+    provider: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    style: str = "conventional",
+    max_input_tokens: int | None = None,
+    paths: Sequence[str] | None = None,
+    since: _Date | None = None,
+    until: _Date | None = None,
+    fallback_models: Sequence[str] | None = None,
+    cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: Literal["all"] | int | None = None,
+    unreleased: Literal[True],
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> Awaitable[builtins.list[Changelog]]: ...
 def estimate(
     *,
     source: str = "git",
@@ -369,6 +521,11 @@ def estimate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: Literal["all"] | int | None = None,
+    unreleased: bool = False,
     allow_local: bool = False,
     allowed_roots: Sequence[_Path] | None = None,
     allowed_hosts: Sequence[str] | None = None,
@@ -394,7 +551,40 @@ def aestimate(
     until: _Date | None = None,
     fallback_models: Sequence[str] | None = None,
     cache: bool | _Path | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    releases: Literal["all"] | int | None = None,
+    unreleased: bool = False,
     allow_local: bool = False,
     allowed_roots: Sequence[_Path] | None = None,
     allowed_hosts: Sequence[str] | None = None,
 ) -> Awaitable[Estimate]: ...
+def bump(
+    *,
+    repo_url: _Path | None = None,
+    paths: Sequence[str] | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    pre: str | None = None,
+    initial: str = "0.1.0",
+    zero_major: str = "standard",
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> Bump: ...
+def abump(
+    *,
+    repo_url: _Path | None = None,
+    paths: Sequence[str] | None = None,
+    tag_prefix: str | None = None,
+    tag_pattern: str | None = None,
+    skip_tags: str | None = None,
+    pre: str | None = None,
+    initial: str = "0.1.0",
+    zero_major: str = "standard",
+    allow_local: bool = False,
+    allowed_roots: Sequence[_Path] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> Awaitable[Bump]: ...
