@@ -20,9 +20,9 @@ use std::borrow::Cow;
 
 use uuid::Uuid;
 
-use crate::build::{BuildOptions, GroupBy, build};
+use crate::build::{BuildOptions, GroupBy, SectionRule, SkipRules, build};
 use crate::changelog::{Changelog, Stats, Style};
-use crate::commit::{History, RangeQuery, ReleaseSelection};
+use crate::commit::{History, LinkTemplates, RangeQuery, ReleaseSelection};
 use crate::error::{Error, Result};
 use crate::llm::simulated::SimulatedProvider;
 use crate::llm::stack::StackConfig;
@@ -81,6 +81,13 @@ pub struct Request {
     pub group_by: GroupBy,
     /// Show the entries the style hides in a last `Internal` section.
     pub show_hidden: bool,
+    /// Sections replacing the style's table for the deterministic changelog (see
+    /// [`crate::build::SectionRule`]); empty for the style's own.
+    pub sections: Vec<SectionRule>,
+    /// Commits left out of the changelog (see [`crate::build::SkipRules`]).
+    pub skip: SkipRules,
+    /// Link templates replacing the host's URL shapes in the Markdown.
+    pub links: LinkTemplates,
 }
 
 /// What a generation does when the model's answer keeps no entry (it was empty, or every
@@ -171,6 +178,9 @@ impl Request {
             group_by: self.group_by,
             show_hidden: self.show_hidden,
             tag_prefix: self.query.tag_prefix.clone(),
+            sections: self.sections.clone(),
+            skip: self.skip.clone(),
+            links: self.links.clone(),
         }
     }
 
@@ -270,6 +280,7 @@ pub fn manual_document(title: String, version: Option<String>, style: Style) -> 
         date: None,
         range: None,
         repository: None,
+        links: None,
         style,
         sections: Vec::new(),
         hidden: Vec::new(),
