@@ -15,6 +15,8 @@
 //! - [`changelog`]: the structured document (sections of entries, each entry citing its
 //!   commits), its styles, and the usage and verification reports of the LLM path (plain data).
 //! - [`build`]: the deterministic grouping of parsed commits into a changelog.
+//! - [`config`]: `changelog.toml`, a repository's settings (style, sections, skip rules, tags,
+//!   bumps, link templates), read and checked into a [`Config`].
 //! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline; git text is escaped
 //!   so that it never becomes markup or a link.
 //! - The LLM path on top: [`budget`], [`prompt`], [`llm`], [`verify`], [`pipeline`].
@@ -54,6 +56,7 @@ pub mod budget;
 pub mod build;
 pub mod changelog;
 pub mod commit;
+pub mod config;
 pub mod document;
 pub mod error;
 pub mod files;
@@ -77,8 +80,10 @@ pub mod verify;
 pub use build::{BuildOptions, build};
 pub use changelog::{Author, Changelog, Entry, Section, Stats, Style};
 pub use commit::{
-    Commit, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository, Signature, Trailer,
+    Commit, LinkTemplates, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository,
+    Signature, Trailer,
 };
+pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 pub use parse::{Kind, ParsedCommit, parse_commit};
 pub use render::Format;

@@ -1,6 +1,7 @@
 //! Integration tests of changelog-core over real git repositories (one test binary).
 
 mod classification;
+mod config;
 mod files;
 mod git_source;
 mod hostile_text;
