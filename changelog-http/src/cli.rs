@@ -9,6 +9,7 @@ use changelog_core::source::parse_date;
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) mod config;
 pub(crate) mod serve;
 
 /// Changelogs and release notes from git history.
@@ -30,6 +31,9 @@ pub enum Command {
     /// Write the changelog of a range of a local repository. Offline and deterministic unless
     /// --provider names a language model.
     Generate(GenerateArgs),
+    /// Write a commented default `changelog.toml`, which `generate` reads from the
+    /// repository's root.
+    Init(config::InitArgs),
     /// Run the HTTP server: accounts, API keys and changelogs over a JSON API.
     Serve(serve::ServeArgs),
     /// Create the database if needed and run its migrations.
@@ -79,19 +83,20 @@ pub struct GenerateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
     pub format: FormatArg,
-    /// Layout and tone: conventional and keep-a-changelog work with or without a model;
-    /// release-notes, technical and social need --provider.
-    #[arg(long, value_enum, default_value_t = StyleArg::Conventional)]
-    pub style: StyleArg,
+    /// Layout and tone: conventional (the default) and keep-a-changelog work with or without a
+    /// model; release-notes, technical and social need --provider.
+    #[arg(long, value_enum)]
+    pub style: Option<StyleArg>,
     /// The release's version (default: the tag at the end of the range).
     #[arg(long, value_name = "V")]
     pub version: Option<String>,
     /// The document's title (default: "Changelog"; an empty title leaves the heading out).
     #[arg(long, value_name = "T")]
     pub title: Option<String>,
-    /// One entry per pull request (its commits folded, its title as text) or per commit.
-    #[arg(long = "group-by", value_enum, default_value_t = GroupByArg::Pr)]
-    pub group_by: GroupByArg,
+    /// One entry per pull request (its commits folded, its title as text; the default) or per
+    /// commit.
+    #[arg(long = "group-by", value_enum)]
+    pub group_by: Option<GroupByArg>,
     /// Classify commits by their messages alone. By default a commit whose message has no
     /// Conventional Commits type and that changes only tests, only documentation, only CI
     /// configuration or only lock files is classified by those files.
@@ -119,6 +124,13 @@ pub struct GenerateArgs {
     /// Replace the --output file even when it is read-only or holds other releases.
     #[arg(long, requires = "output")]
     pub force: bool,
+    /// Read the settings from this file instead of `changelog.toml` at the repository's root.
+    /// Flags given here win over the file.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Ignore `changelog.toml`.
+    #[arg(long = "no-config")]
+    pub no_config: bool,
     #[command(flatten)]
     pub llm: LlmArgs,
 }
@@ -336,6 +348,7 @@ impl CliError {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => crate::generate::generate(&args),
+        Command::Init(args) => config::init(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Migrate(args) => serve::migrate(&args),
         Command::User(command) => serve::user(&command),

@@ -8,6 +8,9 @@ use changelog_core::testing::TestRepo;
 use clap::CommandFactory as _;
 use serde_json::Value;
 
+#[path = "cli/config.rs"]
+mod config;
+
 fn changelog(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_changelog"))
         .args(args)
