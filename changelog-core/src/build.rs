@@ -13,6 +13,12 @@
 //! that commit (breaking before feature, fix, performance, ...). It cites every commit and
 //! keeps every breaking note. Commits with no pull request are one entry each. Entries of a
 //! section with the same scope and text fold into one.
+//!
+//! # Rules of a configuration
+//!
+//! [`BuildOptions::sections`] replaces the style's section table (see [`SectionRule`]), and
+//! [`BuildOptions::skip`] leaves commits out before anything is grouped (see [`SkipRules`]);
+//! both usually come from `changelog.toml` ([`crate::config`]). With neither, the style decides.
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
@@ -20,7 +26,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::changelog::{Changelog, Entry, Section, Stats, Style};
-use crate::commit::{Commit, History, Range, RemoteRepository};
+use crate::commit::{Commit, History, LinkTemplates, Range, RemoteRepository};
 use crate::error::{Error, Result};
 use crate::parse::{Kind, Noise, ParsedCommit, parse_commit, parse_title};
 
@@ -40,6 +46,113 @@ pub struct BuildOptions {
     pub show_hidden: bool,
     /// Prefix of the release tags (`tokio-` of `tokio-1.52.0`), left out of the version.
     pub tag_prefix: Option<String>,
+    /// Sections in their order, replacing the style's table for the deterministic changelog;
+    /// empty for the style's own.
+    pub sections: Vec<SectionRule>,
+    /// Commits left out of the changelog (bots, subjects), counted in [`Stats::skipped`].
+    pub skip: SkipRules,
+    /// Link templates the Markdown uses instead of the host's URL shapes; empty for the host's.
+    pub links: LinkTemplates,
+}
+
+/// A regular expression, compiled once; two are equal when their sources are.
+#[derive(Debug, Clone)]
+pub struct Pattern(regex::Regex);
+
+impl Pattern {
+    /// Compiles a regular expression (the `regex` crate's syntax: linear time, no
+    /// backreferences or look-around).
+    pub fn new(source: &str) -> std::result::Result<Self, regex::Error> {
+        regex::Regex::new(source).map(Self)
+    }
+
+    /// The expression as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether the expression matches anywhere in `text`.
+    #[must_use]
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Pattern {}
+
+/// One section of a custom layout (`[[sections]]` of `changelog.toml`).
+///
+/// An entry goes to the first section, in the list's order, that takes it: a section takes a
+/// breaking change when [`SectionRule::breaking`] is set, an entry of one of its
+/// [`SectionRule::kinds`], and an entry one of whose subjects (the summary line of each of its
+/// commits as written, `feat(api): add x`, and its pull request's title) one of its
+/// [`SectionRule::patterns`] matches. A breaking change never goes to a hidden section. An entry
+/// that no section takes is hidden (it is in [`Changelog::hidden`], and in a last `Internal`
+/// section with [`BuildOptions::show_hidden`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SectionRule {
+    /// The heading.
+    pub title: String,
+    /// Kinds of change it takes.
+    pub kinds: Vec<Kind>,
+    /// Expressions on the subjects of the commits (and the pull request title) it takes.
+    pub patterns: Vec<Pattern>,
+    /// Whether it takes every breaking change, whatever its kind.
+    pub breaking: bool,
+    /// Whether its entries are left out of the document ([`Changelog::hidden`]); with
+    /// [`BuildOptions::show_hidden`] the section is shown where it stands.
+    pub hidden: bool,
+}
+
+impl SectionRule {
+    /// Whether the rule takes an entry with these subjects.
+    fn takes(&self, entry: &Entry, subjects: &[&str]) -> bool {
+        if entry.breaking && self.hidden {
+            return false;
+        }
+        (self.breaking && entry.breaking)
+            || self.kinds.contains(&entry.kind)
+            || self
+                .patterns
+                .iter()
+                .any(|p| subjects.iter().any(|s| p.is_match(s)))
+    }
+}
+
+/// Commits left out of a changelog (`[skip]` of `changelog.toml`). A commit is left out when
+/// one of [`SkipRules::subjects`] matches its summary line, or one of [`SkipRules::authors`]
+/// matches its author's name or e-mail address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkipRules {
+    /// Expressions on the summary line, as written (`^chore\(release\)`).
+    pub subjects: Vec<Pattern>,
+    /// Expressions on the author's name and, separately, e-mail address (`\[bot\]`).
+    pub authors: Vec<Pattern>,
+}
+
+impl SkipRules {
+    /// Whether there is no rule.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.subjects.is_empty() && self.authors.is_empty()
+    }
+
+    /// Whether a commit is left out.
+    #[must_use]
+    pub fn skips(&self, commit: &Commit) -> bool {
+        self.subjects.iter().any(|p| p.is_match(&commit.summary))
+            || self
+                .authors
+                .iter()
+                .any(|p| p.is_match(&commit.author.name) || p.is_match(&commit.author.email))
+    }
 }
 
 /// What one entry of a changelog stands for.
@@ -86,6 +199,13 @@ pub struct Prepared {
 /// Parses a history's commits, drops noise, and cancels commits reverted within the range.
 #[must_use]
 pub fn prepare(history: History) -> Prepared {
+    prepare_with(history, &SkipRules::default())
+}
+
+/// As [`prepare`], and leaves out the commits that `skip` names (counted in
+/// [`Stats::skipped`]).
+#[must_use]
+pub fn prepare_with(history: History, skip: &SkipRules) -> Prepared {
     let History {
         range,
         commits,
@@ -113,6 +233,7 @@ pub fn prepare(history: History) -> Prepared {
             Some(Noise::Fixup) => stats.fixups += 1,
             Some(Noise::ReleaseBump) => stats.release_bumps += 1,
             Some(Noise::Empty) => stats.empty += 1,
+            None if !skip.is_empty() && skip.skips(&p.commit) => stats.skipped += 1,
             None => parsed.push(p),
         }
     }
@@ -186,6 +307,7 @@ impl Prepared {
             date: range.as_ref().map(|r| r.to.time.date_naive()),
             range,
             repository: self.repository,
+            links: (!options.links.is_empty()).then(|| options.links.clone()),
             style,
             sections,
             hidden: Vec::new(),
@@ -206,17 +328,38 @@ impl Prepared {
 /// every commit.
 #[must_use]
 pub fn build(history: History, options: &BuildOptions) -> Changelog {
-    let mut prepared = prepare(history);
+    let mut prepared = prepare_with(history, &options.skip);
     let style = options.style;
-    let mut sections: Vec<Vec<Entry>> = vec![Vec::new(); style.sections().len()];
+    let rules = options.sections.as_slice();
+    let titles: Vec<&str> = if rules.is_empty() {
+        style.sections().to_vec()
+    } else {
+        rules.iter().map(|r| r.title.as_str()).collect()
+    };
+    let mut sections: Vec<Vec<Entry>> = vec![Vec::new(); titles.len()];
     // (section, scope, text) -> position in its section, for merging duplicates.
     let mut seen: HashMap<(usize, Option<String>, String), usize> = HashMap::new();
     let mut hidden: Vec<Entry> = Vec::new();
     for group in group(std::mem::take(&mut prepared.commits), options.group_by) {
         prepared.stats.grouped += group.len() - 1;
         let size = group.len();
+        // The subjects the rules' patterns read, taken before the entry consumes the group.
+        let subjects: Vec<String> = if rules.is_empty() {
+            Vec::new()
+        } else {
+            subjects_of(&group)
+        };
         let entry = entry_of(group, options.group_by == GroupBy::PullRequest);
-        let Some(section) = style.section_of(entry.kind, entry.breaking) else {
+        let section = if rules.is_empty() {
+            style.section_of(entry.kind, entry.breaking)
+        } else {
+            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            rules
+                .iter()
+                .position(|rule| rule.takes(&entry, &subjects))
+                .filter(|&i| options.show_hidden || !rules[i].hidden)
+        };
+        let Some(section) = section else {
             prepared.stats.hidden += size;
             hidden.push(entry);
             continue;
@@ -235,7 +378,7 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
         .enumerate()
         .filter(|(_, entries)| !entries.is_empty())
         .map(|(i, entries)| Section {
-            title: style.sections()[i].to_owned(),
+            title: titles[i].to_owned(),
             entries,
         })
         .collect();
@@ -248,6 +391,16 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
     let mut changelog = prepared.into_changelog(style, options, sections);
     changelog.hidden = hidden;
     changelog
+}
+
+/// The subjects of a group that section patterns are matched against: each commit's summary
+/// line as written, then the pull request's title.
+fn subjects_of(group: &[ParsedCommit]) -> Vec<String> {
+    let mut subjects: Vec<String> = group.iter().map(|p| p.commit.summary.clone()).collect();
+    if let Some(title) = group.iter().find_map(|p| p.pull_request_title.clone()) {
+        subjects.push(title);
+    }
+    subjects
 }
 
 /// The commits of each entry, in the order of each group's oldest commit.

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use crate::commit::Author;
-use crate::commit::{Range, RemoteRepository};
+use crate::commit::{LinkTemplates, Range, RemoteRepository};
 use crate::error::{Error, Result};
 use crate::parse::Kind;
 
@@ -71,6 +71,14 @@ pub struct Stats {
     /// Commits folded into the entry of their pull request (beyond its first).
     #[serde(default)]
     pub grouped: usize,
+    /// Commits left out by the skip rules of the configuration (bots, subjects).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: usize,
+}
+
+/// Whether a count is zero (serde's `skip_serializing_if` passes a reference).
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A changelog for one range: the structured document every renderer starts from.
@@ -87,6 +95,9 @@ pub struct Changelog {
     /// Where the repository lives on the web, used for links.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<RemoteRepository>,
+    /// Link templates that replace the host's URL shapes (`[links]` of `changelog.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<LinkTemplates>,
     /// The style the sections follow.
     pub style: Style,
     /// Sections in the style's order; empty sections are left out.

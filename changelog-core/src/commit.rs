@@ -288,6 +288,74 @@ impl RemoteRepository {
     }
 }
 
+/// Link templates that replace the URL shapes of the detected host (`[links]` of
+/// `changelog.toml`): `{id}` is a commit's full id, `{number}` the number of a pull request or
+/// an issue (`12` of `#12`, `7` of `!7`). A template that is `None` leaves those links to the
+/// host, if one is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkTemplates {
+    /// Commit pages (`https://git.example.com/c/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Pull or merge request pages (`https://git.example.com/pull/{number}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<String>,
+    /// Issue pages (`https://git.example.com/issues/{number}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
+}
+
+impl LinkTemplates {
+    /// The placeholder of commit templates.
+    pub const ID: &'static str = "{id}";
+    /// The placeholder of pull request and issue templates.
+    pub const NUMBER: &'static str = "{number}";
+
+    /// Whether no template is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.commit.is_none() && self.pull_request.is_none() && self.issue.is_none()
+    }
+
+    /// Checks that a template is an `http` or `https` URL holding its placeholder; the reason
+    /// when it is not.
+    pub fn check_template(template: &str, placeholder: &str) -> std::result::Result<(), String> {
+        let lower = template.to_ascii_lowercase();
+        if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+            return Err(format!("`{template}` is not an http:// or https:// URL"));
+        }
+        if !template.contains(placeholder) {
+            return Err(format!("`{template}` does not contain `{placeholder}`"));
+        }
+        Ok(())
+    }
+
+    /// The page of a commit, when a commit template is set.
+    #[must_use]
+    pub fn commit_url(&self, id: &str) -> Option<String> {
+        self.commit.as_ref().map(|t| t.replace(Self::ID, id))
+    }
+
+    /// The page of a reference (`#12`, `!7`) as a pull request or as an issue, when that
+    /// template is set and the reference is a sigil and a number.
+    #[must_use]
+    pub fn reference_url(&self, reference: &str, pull_request: bool) -> Option<String> {
+        let template = if pull_request {
+            self.pull_request.as_ref()
+        } else {
+            self.issue.as_ref()
+        }?;
+        let (sigil, number) = reference.split_at_checked(1)?;
+        if !matches!(sigil, "#" | "!")
+            || number.is_empty()
+            || !number.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        Some(template.replace(Self::NUMBER, number))
+    }
+}
+
 /// A person credited for an entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Author {

@@ -161,6 +161,19 @@ pub enum Error {
         came_back: String,
     },
 
+    /// A configuration file (`changelog.toml`) that cannot be read or used: malformed TOML, an
+    /// unknown key, a value of the wrong type, a bad regular expression or template. The
+    /// message names the file, the line when there is one, and the key.
+    #[error("{}", config_message(path, *line, message))]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based) the problem is on, when it is on one.
+        line: Option<usize>,
+        /// What is wrong (for an unknown key, toml's message naming it).
+        message: String,
+    },
+
     /// A language model request failed.
     #[error(transparent)]
     Llm(#[from] crate::llm::LlmError),
@@ -228,6 +241,13 @@ pub enum Error {
     Task(String),
 }
 
+fn config_message(path: &std::path::Path, line: Option<usize>, message: &str) -> String {
+    match line {
+        Some(line) => format!("`{}`, line {line}: {message}", path.display()),
+        None => format!("`{}`: {message}", path.display()),
+    }
+}
+
 /// What kind of failure an error is, for front ends that map failures to something of their
 /// own: the CLI to an exit status, the Python module to an exception class, the server to an HTTP
 /// status. Each front end maps this one value once instead of classifying messages.
@@ -245,7 +265,7 @@ pub enum Error {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// An input that is not valid as written: a malformed range, date, path filter, style name,
-    /// template or argument.
+    /// template, configuration file or argument.
     InvalidInput,
     /// Something the input names does not exist: a path, a revision, a record.
     NotFound,
@@ -272,6 +292,7 @@ impl Error {
             | Self::InvalidPath { .. }
             | Self::UnknownName { .. }
             | Self::Template { .. }
+            | Self::Config { .. }
             | Self::InvalidRequest { .. } => ErrorKind::InvalidInput,
             Self::PathNotFound { .. } | Self::UnknownRevision { .. } => ErrorKind::NotFound,
             #[cfg(feature = "git")]

@@ -16,6 +16,8 @@
 //!   commits), its styles, and the usage and verification reports of the LLM path (plain data).
 //! - [`version`]: versions and release tags: which tags are releases, and the next version.
 //! - [`build`]: the deterministic grouping of parsed commits into a changelog.
+//! - [`config`]: `changelog.toml`, a repository's settings (style, sections, skip rules, tags,
+//!   bumps, link templates), read and checked into a [`Config`].
 //! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline; git text is escaped
 //!   so that it never becomes markup or a link.
 //! - The LLM path on top: [`budget`], [`prompt`], [`llm`], [`verify`], [`pipeline`].
@@ -55,6 +57,7 @@ pub mod budget;
 pub mod build;
 pub mod changelog;
 pub mod commit;
+pub mod config;
 pub mod document;
 pub mod error;
 pub mod files;
@@ -79,8 +82,10 @@ pub mod version;
 pub use build::{BuildOptions, build};
 pub use changelog::{Author, Changelog, Entry, Section, Stats, Style};
 pub use commit::{
-    Commit, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository, Signature, Trailer,
+    Commit, LinkTemplates, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository,
+    Signature, Trailer,
 };
+pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 pub use parse::{Kind, ParsedCommit, parse_commit};
 pub use render::Format;

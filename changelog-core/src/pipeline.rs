@@ -23,7 +23,7 @@ use futures_util::{StreamExt as _, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{Budget, ModelInfo, TokenCounter};
-use crate::build::{BuildOptions, Prepared, prepare};
+use crate::build::{BuildOptions, Prepared, prepare_with};
 pub use crate::changelog::UsageReport;
 use crate::changelog::Verification;
 use crate::changelog::{Changelog, Section};
@@ -220,7 +220,7 @@ impl<'p> LlmPipeline<'p> {
 
     /// The plan's cost, sending nothing.
     pub fn estimate(&self, history: History) -> Result<Estimate> {
-        let prepared = prepare(history);
+        let prepared = prepare_with(history, &self.options.build.skip);
         let release = self.release(&prepared);
         let plan = self.plan(&prepared.commits, &release)?;
         let mut input: u64 = plan.requests.iter().map(|m| self.count(m) as u64).sum();
@@ -263,7 +263,7 @@ impl<'p> LlmPipeline<'p> {
 
     /// Generates the changelog of a history.
     pub async fn generate(&self, history: History, observer: &dyn Observer) -> Result<Changelog> {
-        let prepared = prepare(history);
+        let prepared = prepare_with(history, &self.options.build.skip);
         let release = self.release(&prepared);
         let plan = self.plan(&prepared.commits, &release)?;
         let index = CommitIndex::new(&prepared.commits);

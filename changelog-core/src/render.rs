@@ -18,8 +18,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::changelog::{Changelog, Entry, Style};
-use crate::commit::RemoteRepository;
-use crate::commit::unambiguous_prefixes;
+use crate::commit::{LinkTemplates, RemoteRepository, unambiguous_prefixes};
 use crate::error::{Error, Result};
 
 /// Output formats.
@@ -73,7 +72,8 @@ pub fn json(changelog: &Changelog) -> Result<String> {
 /// The changelog as Markdown.
 ///
 /// Every entry ends with the short ids of the commits it cites, linked to the commit pages when
-/// the repository is on GitHub or GitLab. Breaking changes have their own section in the
+/// the repository is on GitHub or GitLab, or when [`Changelog::links`] has templates (which
+/// replace the host's URL shapes). Breaking changes have their own section in the
 /// `conventional` style and a **BREAKING** mark in `keep-a-changelog`, with the explanation of
 /// their `BREAKING CHANGE` footer beneath.
 #[must_use]
@@ -124,7 +124,10 @@ fn write_document<T: serde::Serialize + ?Sized>(
 
 fn markdown_with(changelog: &Changelog, title: bool) -> String {
     let short = short_ids(changelog);
-    let links = changelog.repository.as_ref();
+    let links = Links {
+        host: changelog.repository.as_ref(),
+        templates: changelog.links.as_ref(),
+    };
     let mut out = String::with_capacity(256 + 160 * changelog.stats.entries);
     if title && !changelog.title.is_empty() {
         out.push_str("# ");
@@ -184,12 +187,33 @@ fn markdown_with(changelog: &Changelog, title: bool) -> String {
     out
 }
 
+/// Where the renderer's links point: the configured templates first, then the host.
+#[derive(Debug, Clone, Copy)]
+struct Links<'a> {
+    host: Option<&'a RemoteRepository>,
+    templates: Option<&'a LinkTemplates>,
+}
+
+impl Links<'_> {
+    fn commit_url(self, id: &str) -> Option<String> {
+        self.templates
+            .and_then(|t| t.commit_url(id))
+            .or_else(|| self.host.map(|h| h.commit_url(id)))
+    }
+
+    fn reference_url(self, reference: &str, pull_request: bool) -> Option<String> {
+        self.templates
+            .and_then(|t| t.reference_url(reference, pull_request))
+            .or_else(|| self.host.and_then(|h| h.reference_url(reference)))
+    }
+}
+
 fn write_entry(
     out: &mut String,
     entry: &Entry,
     mark_breaking: bool,
     short: &HashMap<&str, &str>,
-    links: Option<&RemoteRepository>,
+    links: Links<'_>,
 ) {
     out.push_str("- ");
     if mark_breaking {
@@ -203,11 +227,16 @@ fn write_entry(
     push_escaped(out, &single_line(&entry.text), Place::LineStart);
     if !entry.refs.is_empty() || !entry.pull_requests.is_empty() {
         out.push_str(" (");
-        for (i, reference) in entry.pull_requests.iter().chain(&entry.refs).enumerate() {
+        let pull_requests = entry.pull_requests.iter().map(|r| (r, true));
+        let issues = entry.refs.iter().map(|r| (r, false));
+        for (i, (reference, pull_request)) in pull_requests.chain(issues).enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&reference_link(reference, links));
+            out.push_str(&reference_link(
+                reference,
+                links.reference_url(reference, pull_request),
+            ));
         }
         out.push(')');
     }
@@ -217,12 +246,12 @@ fn write_entry(
             out.push_str(", ");
         }
         let shown = short.get(id.as_str()).copied().unwrap_or(id);
-        match links {
-            Some(l) => {
+        match links.commit_url(id) {
+            Some(url) => {
                 out.push('[');
                 push_escaped(out, shown, Place::Inline);
                 out.push_str("](");
-                push_destination(out, &l.commit_url(id));
+                push_destination(out, &url);
                 out.push(')');
             }
             None => push_escaped(out, shown, Place::Inline),
@@ -236,10 +265,10 @@ fn write_entry(
     }
 }
 
-/// A reference (`#12`, `!7`), linked to its page when the repository's host is known.
-fn reference_link(reference: &str, links: Option<&RemoteRepository>) -> String {
+/// A reference (`#12`, `!7`), linked to its page when there is one.
+fn reference_link(reference: &str, url: Option<String>) -> String {
     let mut out = String::with_capacity(reference.len() + 64);
-    match links.and_then(|l| l.reference_url(reference)) {
+    match url {
         Some(url) => {
             out.push('[');
             push_escaped(&mut out, reference, Place::Inline);

@@ -20,9 +20,9 @@ use std::borrow::Cow;
 
 use uuid::Uuid;
 
-use crate::build::{BuildOptions, GroupBy, build};
+use crate::build::{BuildOptions, GroupBy, SectionRule, SkipRules, build};
 use crate::changelog::{Changelog, Stats, Style};
-use crate::commit::{History, RangeQuery, ReleaseSelection};
+use crate::commit::{History, LinkTemplates, RangeQuery, ReleaseSelection};
 use crate::error::{Error, Result};
 use crate::llm::simulated::SimulatedProvider;
 use crate::llm::stack::StackConfig;
@@ -85,6 +85,13 @@ pub struct Request {
     pub show_hidden: bool,
     /// How the next version is found, for [`bump`] and [`AUTO_VERSION`].
     pub bump: BumpRules,
+    /// Sections replacing the style's table for the deterministic changelog (see
+    /// [`crate::build::SectionRule`]); empty for the style's own.
+    pub sections: Vec<SectionRule>,
+    /// Commits left out of the changelog (see [`crate::build::SkipRules`]).
+    pub skip: SkipRules,
+    /// Link templates replacing the host's URL shapes in the Markdown.
+    pub links: LinkTemplates,
 }
 
 /// The version that asks for the next version the commits call for: `--version auto`.
@@ -179,6 +186,9 @@ impl Request {
             group_by: self.group_by,
             show_hidden: self.show_hidden,
             tag_prefix: self.query.tag_prefix.clone(),
+            sections: self.sections.clone(),
+            skip: self.skip.clone(),
+            links: self.links.clone(),
         }
     }
 
@@ -301,6 +311,7 @@ pub fn manual_document(title: String, version: Option<String>, style: Style) -> 
         date: None,
         range: None,
         repository: None,
+        links: None,
         style,
         sections: Vec::new(),
         hidden: Vec::new(),
@@ -412,25 +423,22 @@ pub async fn bump(request: &Request, policy: &RepoPolicy) -> Result<Bump> {
     let history = histories.pop().ok_or_else(|| {
         Error::Task("the history since the latest release was not read".to_owned())
     })?;
-    next_release(&history, &request.query, &request.bump)
+    next_release(&history, request)
 }
 
-/// The next release after a history: its lower end's tag is the latest release, its commits
-/// are those since.
-pub fn next_release(history: &History, query: &RangeQuery, rules: &BumpRules) -> Result<Bump> {
+/// The next release after a history under a request's tag, bump and skip rules: the
+/// history's lower end's tag is the latest release, its commits are those since (without
+/// noise, skipped commits and commits reverted within it, as the changelog leaves them out).
+pub fn next_release(history: &History, request: &Request) -> Result<Bump> {
+    let (query, rules) = (&request.query, &request.bump);
     rules.check()?;
     let tags = TagRules::new(
         query.tag_prefix.as_deref(),
         query.tag_pattern.as_deref(),
         query.skip_tags.as_deref(),
     )?;
-    let parsed: Vec<_> = history
-        .commits
-        .iter()
-        .cloned()
-        .map(crate::parse::parse_commit)
-        .collect();
-    let level = level_of(&parsed);
+    let prepared = crate::build::prepare_with(history.clone(), &request.skip);
+    let level = level_of(&prepared.commits);
     let latest = history
         .range
         .as_ref()
@@ -511,7 +519,7 @@ async fn changelog_of(
 ) -> Result<Changelog> {
     let resolved;
     let request = if request.version.as_deref() == Some(AUTO_VERSION) {
-        let next = next_release(&history, &request.query, &request.bump)?;
+        let next = next_release(&history, request)?;
         resolved = Request {
             version: Some(next.version_text().to_owned()),
             ..request.clone()

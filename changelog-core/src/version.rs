@@ -238,8 +238,9 @@ impl Level {
     }
 }
 
-/// How versions below 1.0.0 move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How versions below 1.0.0 move (`standard` or `cargo` in `changelog.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ZeroMajor {
     /// As above 1.0.0: a breaking change makes 1.0.0 (git-cliff's and semantic-release's
     /// default).

@@ -10,18 +10,21 @@ use changelog_core::version::Level;
 use crate::cli::{BumpArgs, BumpFormatArg, CliError};
 
 pub(crate) fn bump(args: &BumpArgs) -> Result<(), CliError> {
+    // The file's `[tags]` and `[bump]` apply where no flag is given, as for `generate`.
+    let config = crate::cli::config::load(&args.repo, &args.files)?.unwrap_or_default();
     let request = Request {
         repo_url: Some(args.repo.to_string_lossy().into_owned()),
         query: RangeQuery {
             paths: args.paths.clone(),
-            words_only: args.words_only,
+            words_only: args.words_only || config.words_only == Some(true),
             allow_shallow: args.allow_shallow,
-            tag_prefix: args.tags.tag_prefix.clone(),
-            tag_pattern: args.tags.tag_pattern.clone(),
-            skip_tags: args.tags.skip_tags.clone(),
+            tag_prefix: args.tags.tag_prefix.clone().or(config.tags.prefix),
+            tag_pattern: args.tags.tag_pattern.clone().or(config.tags.pattern),
+            skip_tags: args.tags.skip_tags.clone().or(config.tags.skip),
             ..RangeQuery::default()
         },
-        bump: args.next.rules(),
+        bump: args.next.rules(&config.bump),
+        skip: config.skip,
         ..Request::default()
     };
     let runtime = crate::generate::runtime()?;

@@ -9,6 +9,7 @@ use changelog_core::source::parse_date;
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) mod config;
 pub(crate) mod serve;
 
 /// Changelogs and release notes from git history.
@@ -33,6 +34,9 @@ pub enum Command {
     /// Print the next version: the latest release tag's, bumped as the commits since it call
     /// for (breaking: major, feature: minor, any other change users notice: patch).
     Bump(BumpArgs),
+    /// Write a commented default `changelog.toml`, which `generate` reads from the
+    /// repository's root.
+    Init(config::InitArgs),
     /// Run the HTTP server: accounts, API keys and changelogs over a JSON API.
     Serve(serve::ServeArgs),
     /// Create the database if needed and run its migrations.
@@ -82,19 +86,20 @@ pub struct GenerateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
     pub format: FormatArg,
-    /// Layout and tone: conventional and keep-a-changelog work with or without a model;
-    /// release-notes, technical and social need --provider.
-    #[arg(long, value_enum, default_value_t = StyleArg::Conventional)]
-    pub style: StyleArg,
+    /// Layout and tone: conventional (the default) and keep-a-changelog work with or without a
+    /// model; release-notes, technical and social need --provider.
+    #[arg(long, value_enum)]
+    pub style: Option<StyleArg>,
     /// The release's version (default: the tag at the end of the range).
     #[arg(long, value_name = "V")]
     pub version: Option<String>,
     /// The document's title (default: "Changelog"; an empty title leaves the heading out).
     #[arg(long, value_name = "T")]
     pub title: Option<String>,
-    /// One entry per pull request (its commits folded, its title as text) or per commit.
-    #[arg(long = "group-by", value_enum, default_value_t = GroupByArg::Pr)]
-    pub group_by: GroupByArg,
+    /// One entry per pull request (its commits folded, its title as text; the default) or per
+    /// commit.
+    #[arg(long = "group-by", value_enum)]
+    pub group_by: Option<GroupByArg>,
     /// Classify commits by their messages alone. By default a commit whose message has no
     /// Conventional Commits type and that changes only tests, only documentation, only CI
     /// configuration or only lock files is classified by those files.
@@ -120,9 +125,23 @@ pub struct GenerateArgs {
     #[arg(long, requires = "output")]
     pub force: bool,
     #[command(flatten)]
+    pub files: ConfigArgs,
+    #[command(flatten)]
     pub next: NextVersionArgs,
     #[command(flatten)]
     pub llm: LlmArgs,
+}
+
+/// Which configuration file is read: shared by `generate` and `bump`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Read the settings from this file instead of `changelog.toml` at the repository's root.
+    /// Flags given here win over the file.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Ignore `changelog.toml`.
+    #[arg(long = "no-config")]
+    pub no_config: bool,
 }
 
 /// Which tags are releases: shared by `generate` and `bump`.
@@ -152,25 +171,36 @@ pub struct NextVersionArgs {
     /// 1.3.0-rc.1, 1.3.0-rc.2.
     #[arg(long, value_name = "ID")]
     pub pre: Option<String>,
-    /// The version when the repository has no release tag yet.
-    #[arg(long, value_name = "V", default_value = "0.1.0", value_parser = version)]
-    pub initial: changelog_core::version::Version,
+    /// The version when the repository has no release tag yet [default: 0.1.0].
+    #[arg(long, value_name = "V", value_parser = version)]
+    pub initial: Option<changelog_core::version::Version>,
     /// How versions below 1.0.0 move: `standard` (as above 1.0.0: a breaking change makes
-    /// 1.0.0) or `cargo` (a breaking change bumps 0.y, a feature or fix 0.y.z).
-    #[arg(long = "zero-major", value_enum, default_value_t = ZeroMajorArg::Standard)]
-    pub zero_major: ZeroMajorArg,
+    /// 1.0.0) or `cargo` (a breaking change bumps 0.y, a feature or fix 0.y.z) [default:
+    /// standard].
+    #[arg(long = "zero-major", value_enum)]
+    pub zero_major: Option<ZeroMajorArg>,
 }
 
 impl NextVersionArgs {
-    /// The core's bump rules.
-    pub(crate) fn rules(&self) -> changelog_core::version::BumpRules {
-        changelog_core::version::BumpRules {
+    /// The core's bump rules: the flags, else the configuration's `[bump]`, else the defaults.
+    pub(crate) fn rules(
+        &self,
+        config: &changelog_core::config::BumpConfig,
+    ) -> changelog_core::version::BumpRules {
+        use changelog_core::version::{BumpRules, ZeroMajor};
+        let defaults = BumpRules::default();
+        BumpRules {
             zero_major: match self.zero_major {
-                ZeroMajorArg::Standard => changelog_core::version::ZeroMajor::Standard,
-                ZeroMajorArg::Cargo => changelog_core::version::ZeroMajor::Cargo,
+                Some(ZeroMajorArg::Standard) => ZeroMajor::Standard,
+                Some(ZeroMajorArg::Cargo) => ZeroMajor::Cargo,
+                None => config.zero_major.unwrap_or(defaults.zero_major),
             },
-            initial: self.initial.clone(),
-            pre: self.pre.clone(),
+            initial: self
+                .initial
+                .clone()
+                .or_else(|| config.initial.clone())
+                .unwrap_or(defaults.initial),
+            pre: self.pre.clone().or_else(|| config.pre.clone()),
         }
     }
 }
@@ -214,6 +244,8 @@ pub struct BumpArgs {
     /// In a shallow clone, read what the clone has (see `generate --allow-shallow`).
     #[arg(long = "allow-shallow")]
     pub allow_shallow: bool,
+    #[command(flatten)]
+    pub files: ConfigArgs,
     #[command(flatten)]
     pub tags: TagArgs,
     #[command(flatten)]
@@ -443,6 +475,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => crate::generate::generate(&args),
         Command::Bump(args) => crate::bump::bump(&args),
+        Command::Init(args) => config::init(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Migrate(args) => serve::migrate(&args),
         Command::User(command) => serve::user(&command),

@@ -26,7 +26,14 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
                 .to_owned(),
         ));
     }
-    let template = match &llm.template {
+    // The file's settings apply where no flag is given.
+    let config = crate::cli::config::load(&args.repo, &args.files)?.unwrap_or_default();
+    let uses_model = llm.provider != ProviderArg::None;
+    let template_path = llm
+        .template
+        .clone()
+        .or_else(|| config.template.clone().filter(|_| uses_model));
+    let template = match &template_path {
         Some(path) => Some(
             std::fs::read_to_string(path).map_err(|source| CliError::Input {
                 path: path.clone(),
@@ -35,6 +42,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
+    let tag_prefix = args.tags.tag_prefix.clone().or(config.tags.prefix);
     let request = Request {
         repo_url: Some(args.repo.to_string_lossy().into_owned()),
         query: RangeQuery {
@@ -42,17 +50,25 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             since: args.since,
             until: args.until,
             paths: args.paths.clone(),
-            words_only: args.words_only,
+            words_only: args.words_only || config.words_only == Some(true),
             allow_shallow: args.allow_shallow,
-            tag_prefix: args.tags.tag_prefix.clone(),
-            tag_pattern: args.tags.tag_pattern.clone(),
-            skip_tags: args.tags.skip_tags.clone(),
+            tag_prefix: tag_prefix.clone(),
+            tag_pattern: args
+                .tags
+                .tag_pattern
+                .clone()
+                .or(config.tags.pattern.clone()),
+            skip_tags: args.tags.skip_tags.clone().or(config.tags.skip.clone()),
         },
         version: args.version.clone(),
-        title: args.title.clone(),
+        title: args.title.clone().or(config.title),
         model: llm.model.clone(),
         temperature: llm.temperature,
-        style: core_style(args.style),
+        style: args
+            .style
+            .map(core_style)
+            .or(config.style)
+            .unwrap_or_default(),
         provider: crate::providers::config(llm),
         max_input_tokens: llm.max_input_tokens,
         max_output_tokens: llm.max_output_tokens,
@@ -64,11 +80,15 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             OnEmptyArg::Deterministic => request::OnEmpty::Deterministic,
         },
         group_by: match args.group_by {
-            GroupByArg::Pr => GroupBy::PullRequest,
-            GroupByArg::Commit => GroupBy::Commit,
+            Some(GroupByArg::Pr) => GroupBy::PullRequest,
+            Some(GroupByArg::Commit) => GroupBy::Commit,
+            None => config.group_by.unwrap_or_default(),
         },
-        show_hidden: args.show_hidden,
-        bump: args.next.rules(),
+        show_hidden: args.show_hidden || config.show_hidden == Some(true),
+        bump: args.next.rules(&config.bump),
+        sections: config.sections,
+        skip: config.skip,
+        links: config.links,
         ..Request::default()
     };
     let format = match args.format {
@@ -98,8 +118,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             let _ = writeln!(
                 io::stderr().lock(),
                 "note: no release tag (a version such as v1.2.0{}) is reachable from HEAD; --unreleased writes the commits",
-                args.tags
-                    .tag_prefix
+                tag_prefix
                     .as_deref()
                     .map(|p| format!(" after `{p}`"))
                     .unwrap_or_default()

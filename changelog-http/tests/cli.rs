@@ -8,6 +8,9 @@ use changelog_core::testing::TestRepo;
 use clap::CommandFactory as _;
 use serde_json::Value;
 
+#[path = "cli/config.rs"]
+mod config;
+
 fn changelog(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_changelog"))
         .args(args)
@@ -902,4 +905,31 @@ fn bump_prints_the_next_tag_and_version_auto_heads_the_section() {
         let out = changelog(&args);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn bump_reads_tags_and_bump_rules_from_changelog_toml() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("tokio-1.52.0");
+    repo.commit("feat(macros): b");
+    repo.tag("tokio-macros-2.7.1");
+    repo.commit("fix(tokio): c");
+    repo.write(
+        "changelog.toml",
+        "[tags]\nprefix = \"tokio-\"\n\n[bump]\npre = \"rc\"\n",
+    );
+    let path = repo.path().to_str().unwrap();
+    let out = changelog(&["bump", "--repo", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tokio-1.53.0-rc.1\n");
+    // A flag wins over the file; --no-config ignores it, and then no tag is a version: the
+    // initial one.
+    let out = changelog(&["bump", "--repo", path, "--pre", "beta"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tokio-1.53.0-beta.1\n"
+    );
+    let out = changelog(&["bump", "--repo", path, "--no-config"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0.1.0\n");
 }

@@ -2,6 +2,7 @@
 
 mod bump;
 mod classification;
+mod config;
 mod files;
 mod git_source;
 mod hostile_text;

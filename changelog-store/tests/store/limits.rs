@@ -216,6 +216,7 @@ pub(crate) fn document_with(title: &str) -> Changelog {
         date: None,
         range: None,
         repository: None,
+        links: None,
         style: Style::default(),
         sections: Vec::new(),
         hidden: Vec::new(),
