@@ -114,10 +114,17 @@ pub struct GenerateArgs {
     /// failure leaves the previous content in place. A new file gets the mode a shell
     /// redirect would give it, an existing one keeps its mode, and a symbolic link is followed
     /// (the file it points to is written, the link stays).
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", group = "destination")]
     pub output: Option<PathBuf>,
-    /// Replace the --output file even when it is read-only or holds other releases.
-    #[arg(long, requires = "output")]
+    /// Write the releases into this Markdown changelog (created when missing): a new release
+    /// goes under the title, one the file has is replaced in place, keeping entries edited by
+    /// hand (matched by the commit ids they cite) and lines without ids. Written atomically
+    /// as --output; every other byte of the file is kept.
+    #[arg(long, value_name = "FILE", group = "destination")]
+    pub prepend: Option<PathBuf>,
+    /// Replace the --output file even when it is read-only or holds other releases; write a
+    /// read-only --prepend file.
+    #[arg(long, requires = "destination")]
     pub force: bool,
     #[command(flatten)]
     pub llm: LlmArgs,

@@ -843,3 +843,6 @@ fn entries_in(dir: &Path) -> Vec<String> {
 fn command_line_definition_is_consistent() {
     changelog_http::Cli::command().debug_assert();
 }
+
+#[path = "cli/prepend.rs"]
+mod prepend;
