@@ -571,3 +571,107 @@ fn replaced(old: &Release, kept_edited: usize, kept_added: usize, unchanged: boo
         unchanged,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changelog::{Entry, Section, Stats, Style};
+    use crate::parse::Kind;
+
+    /// A release `version` with sections of (text, the letter its one commit's id repeats).
+    fn release(version: &str, sections: &[(&str, &[(&str, char)])]) -> Changelog {
+        Changelog {
+            title: "Changelog".to_owned(),
+            version: Some(version.to_owned()),
+            date: None,
+            range: None,
+            repository: None,
+            style: Style::Conventional,
+            sections: sections
+                .iter()
+                .map(|(title, entries)| Section {
+                    title: (*title).to_owned(),
+                    entries: entries
+                        .iter()
+                        .map(|(text, id)| Entry {
+                            text: (*text).to_owned(),
+                            commits: vec![id.to_string().repeat(40)],
+                            breaking: false,
+                            scope: None,
+                            refs: Vec::new(),
+                            pull_requests: Vec::new(),
+                            authors: Vec::new(),
+                            kind: Kind::Feature,
+                            breaking_notes: Vec::new(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            hidden: Vec::new(),
+            stats: Stats::default(),
+            model: None,
+            usage: None,
+            verification: None,
+        }
+    }
+
+    #[test]
+    fn entries_merged_by_hand_stay_one() {
+        let old = "## 1.0.0\n\n### Features\n\n- a and b, together (aaaaaaa, bbbbbbb)\n";
+        let new = release("1.0.0", &[("Features", &[("a", 'a'), ("b", 'b')])]);
+        let result = prepend(old, &[new]);
+        assert_eq!(result.text, old);
+        assert_eq!(result.releases[0].to_string(), "1.0.0 unchanged");
+    }
+
+    #[test]
+    fn hand_written_sections_and_paragraphs_stay_in_place() {
+        let old = "# Changelog\n\n## 1.0.0\n\nA release about speed.\n\n### Features\n\n- a (aaaaaaa)\n- thanks, Ada\n\n### Thanks\n\n- to everyone\n\n### Bug Fixes\n\n- gone (ccccccc)\n\n## 0.9.0\n\n- older (eeeeeee)\n";
+        let new = release("1.0.0", &[("Features", &[("d", 'd'), ("a", 'a')])]);
+        let result = prepend(old, &[new]);
+        assert_eq!(
+            result.text,
+            "# Changelog\n\n## 1.0.0\n\nA release about speed.\n\n### Features\n\n- d (ddddddd)\n- a (aaaaaaa)\n- thanks, Ada\n\n### Thanks\n\n- to everyone\n\n## 0.9.0\n\n- older (eeeeeee)\n"
+        );
+        assert_eq!(
+            result.releases[0].to_string(),
+            "replaced 1.0.0, kept 3 hand-written blocks"
+        );
+    }
+
+    #[test]
+    fn a_file_without_a_final_line_ending_stays_so() {
+        let old = "# Changelog\n\n## 1.0.0\n\n### Features\n\n- a (aaaaaaa)";
+        let new = release("1.0.0", &[("Features", &[("a", 'a')])]);
+        assert_eq!(prepend(old, std::slice::from_ref(&new)).text, old);
+        let newer = release("1.1.0", &[("Features", &[("b", 'b')])]);
+        assert_eq!(
+            prepend(old, &[newer]).text,
+            "# Changelog\n\n## 1.1.0\n\n### Features\n\n- b (bbbbbbb)\n\n## 1.0.0\n\n### Features\n\n- a (aaaaaaa)"
+        );
+    }
+
+    #[test]
+    fn an_empty_release_says_so_and_is_replaced_when_it_gets_entries() {
+        let empty = release("1.0.0", &[]);
+        let full = release("1.0.0", &[("Features", &[("a", 'a')])]);
+        let old = "## 1.0.0\n\n### Features\n\n- a (aaaaaaa)\n";
+        let emptied = prepend(old, std::slice::from_ref(&empty));
+        assert_eq!(emptied.text, "## 1.0.0\n\nNo notable changes.\n");
+        assert_eq!(prepend(&emptied.text, &[full]).text, old);
+    }
+
+    #[test]
+    fn a_file_of_blank_lines_or_a_title_alone_gets_the_releases() {
+        let new = release("1.0.0", &[("Features", &[("a", 'a')])]);
+        let section = "## 1.0.0\n\n### Features\n\n- a (aaaaaaa)\n";
+        assert_eq!(
+            prepend("\n\n", std::slice::from_ref(&new)).text,
+            format!("# Changelog\n\n{INTRODUCTION}\n{section}")
+        );
+        assert_eq!(
+            prepend("# My project", std::slice::from_ref(&new)).text,
+            format!("# My project\n\n{section}")
+        );
+    }
+}
