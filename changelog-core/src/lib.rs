@@ -17,6 +17,9 @@
 //! - [`build`]: the deterministic grouping of parsed commits into a changelog.
 //! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline; git text is escaped
 //!   so that it never becomes markup or a link.
+//! - [`document`]: changelog files that exist (ours, keep-a-changelog, conventional-changelog,
+//!   git-cliff) read into releases and entries, and releases written into them in place,
+//!   keeping hand edits ([`document::prepend`]).
 //! - The LLM path on top: [`budget`], [`prompt`], [`llm`], [`verify`], [`pipeline`].
 //! - [`store`]: what the server and the bindings persist, as traits.
 //! - [`redact`]: credentials taken out of URLs and text before they are shown or stored.

@@ -116,10 +116,9 @@ pub struct GenerateArgs {
     /// (the file it points to is written, the link stays).
     #[arg(long, short, value_name = "FILE", group = "destination")]
     pub output: Option<PathBuf>,
-    /// Write the releases into this Markdown changelog (created when missing): a new release
-    /// goes under the title, one the file has is replaced in place, keeping entries edited by
-    /// hand (matched by the commit ids they cite) and lines without ids. Written atomically
-    /// as --output; every other byte of the file is kept.
+    /// Write the releases into this changelog file (created when missing): a new one under the
+    /// title, one the file has in its place, keeping hand edits (entries are matched by the
+    /// commit ids they cite). Other bytes are kept; written atomically as --output.
     #[arg(long, value_name = "FILE", group = "destination")]
     pub prepend: Option<PathBuf>,
     /// Replace the --output file even when it is read-only or holds other releases; write a
