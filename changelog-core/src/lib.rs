@@ -20,6 +20,9 @@
 //!   bumps, link templates), read and checked into a [`Config`].
 //! - [`render`]: Markdown and JSON, byte-for-byte reproducible, offline; git text is escaped
 //!   so that it never becomes markup or a link.
+//! - [`document`]: changelog files that exist (ours, keep-a-changelog, conventional-changelog,
+//!   git-cliff) read into releases and entries, and releases written into them in place,
+//!   keeping hand edits ([`document::prepend`]).
 //! - The LLM path on top: [`budget`], [`prompt`], [`llm`], [`verify`], [`pipeline`].
 //! - [`store`]: what the server and the bindings persist, as traits.
 //! - [`redact`]: credentials taken out of URLs and text before they are shown or stored.

@@ -81,6 +81,25 @@ pub fn markdown(changelog: &Changelog) -> String {
     markdown_with(changelog, true)
 }
 
+/// One release's section as [`markdown`] writes it, without the document's title: what
+/// [`crate::document::prepend`] writes into an existing file.
+#[must_use]
+pub fn markdown_section(changelog: &Changelog) -> String {
+    markdown_with(changelog, false)
+}
+
+/// A document title as [`markdown`] writes it (`# Changelog`), with its line ending.
+#[must_use]
+pub fn markdown_title(title: &str) -> String {
+    let mut out = String::from("# ");
+    push_escaped(&mut out, &single_line(title), Place::Heading);
+    out.push('\n');
+    out
+}
+
+/// What a release with no entry says.
+pub const NO_CHANGES: &str = "No notable changes.";
+
 /// Several releases (newest first) as one document: the first one's title, then each release's
 /// section. An empty list gives an empty text.
 #[must_use]
@@ -130,9 +149,8 @@ fn markdown_with(changelog: &Changelog, title: bool) -> String {
     };
     let mut out = String::with_capacity(256 + 160 * changelog.stats.entries);
     if title && !changelog.title.is_empty() {
-        out.push_str("# ");
-        push_escaped(&mut out, &single_line(&changelog.title), Place::Heading);
-        out.push_str("\n\n");
+        out.push_str(&markdown_title(&changelog.title));
+        out.push('\n');
     }
     let version = changelog.version.as_deref();
     match changelog.style {
@@ -163,7 +181,8 @@ fn markdown_with(changelog: &Changelog, title: bool) -> String {
     out.push_str("\n\n");
 
     if changelog.sections.is_empty() {
-        out.push_str("No notable changes.\n");
+        out.push_str(NO_CHANGES);
+        out.push('\n');
         return out;
     }
     for section in &changelog.sections {

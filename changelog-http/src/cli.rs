@@ -119,10 +119,16 @@ pub struct GenerateArgs {
     /// failure leaves the previous content in place. A new file gets the mode a shell
     /// redirect would give it, an existing one keeps its mode, and a symbolic link is followed
     /// (the file it points to is written, the link stays).
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", group = "destination")]
     pub output: Option<PathBuf>,
-    /// Replace the --output file even when it is read-only or holds other releases.
-    #[arg(long, requires = "output")]
+    /// Write the releases into this changelog file (created when missing): a new one under the
+    /// title, one the file has in its place, keeping hand edits (entries are matched by the
+    /// commit ids they cite). Other bytes are kept; written atomically as --output.
+    #[arg(long, value_name = "FILE", group = "destination")]
+    pub prepend: Option<PathBuf>,
+    /// Replace the --output file even when it is read-only or holds other releases; write a
+    /// read-only --prepend file.
+    #[arg(long, requires = "destination")]
     pub force: bool,
     #[command(flatten)]
     pub files: ConfigArgs,

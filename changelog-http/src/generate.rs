@@ -19,6 +19,13 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     if llm.provider == ProviderArg::None && llm.stream {
         return Err(CliError::Usage("--stream needs --provider".to_owned()));
     }
+    if args.prepend.is_some() && (args.format == FormatArg::Json || llm.estimate) {
+        return Err(CliError::Usage(
+            "--prepend writes Markdown into a changelog file: it takes neither --format json \
+             nor --estimate"
+                .to_owned(),
+        ));
+    }
     if llm.estimate && args.release_selection().is_some() {
         return Err(CliError::Usage(
             "--estimate prices one range: give --range instead of --releases, --latest or \
@@ -123,6 +130,9 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
                     .map(|p| format!(" after `{p}`"))
                     .unwrap_or_default()
             );
+        }
+        if let Some(path) = &args.prepend {
+            return prepend_to(path, &changelogs, args.force);
         }
         let versions: Vec<&str> = changelogs
             .iter()
@@ -251,6 +261,9 @@ fn write_output(
     changelog: &Changelog,
     format: Format,
 ) -> Result<(), CliError> {
+    if let Some(path) = &args.prepend {
+        return prepend_to(path, std::slice::from_ref(changelog), args.force);
+    }
     let version = changelog.version.as_deref().unwrap_or("Unreleased");
     write_to(args, &[version], |out| {
         changelog_core::render::write(changelog, format, out)
@@ -300,6 +313,60 @@ fn write_to(
     }
 }
 
+/// Writes releases into the changelog file at `path` (created when missing), atomically, and
+/// says on standard error what happened to each. A file that comes out the same is not
+/// written.
+fn prepend_to(path: &Path, changelogs: &[Changelog], force: bool) -> Result<(), CliError> {
+    if changelogs.is_empty() {
+        return Ok(());
+    }
+    let existing = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| CliError::Input {
+            path: path.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                "it is not UTF-8 text, so not a Markdown changelog",
+            ),
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        // A directory, say: the writer names the problem.
+        Err(e) if e.kind() == io::ErrorKind::IsADirectory => String::new(),
+        Err(source) => {
+            return Err(CliError::Input {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let prepended = changelog_core::document::prepend(&existing, changelogs);
+    let said: Vec<String> = prepended.releases.iter().map(ToString::to_string).collect();
+    if prepended.text != existing || existing.is_empty() {
+        let written = write_atomically(path, force, |file| {
+            file.write_all(prepended.text.as_bytes())?;
+            file.flush()
+        })
+        .map_err(|source| CliError::Output {
+            path: path.to_owned(),
+            source,
+        })?;
+        if let Written::ThroughLink(target) = written {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "note: `{}` is a symbolic link; wrote the file it points to, `{}`",
+                path.display(),
+                target.display()
+            );
+        }
+    }
+    let _ = writeln!(
+        io::stderr().lock(),
+        "{}: {}",
+        path.display(),
+        said.join("; ")
+    );
+    Ok(())
+}
+
 /// Refuses to replace a changelog file that holds releases other than the one being written:
 /// `--output CHANGELOG.md` would otherwise swap a project's whole history for one release.
 fn refuse_other_releases(path: &Path, ours: &[&str]) -> Result<(), CliError> {
@@ -342,7 +409,8 @@ fn refuse_other_releases(path: &Path, ours: &[&str]) -> Result<(), CliError> {
             io::ErrorKind::AlreadyExists,
             format!(
                 "it holds {} other release{} ({shown}), which writing would replace; pass \
-                 --force to replace the file anyway",
+                 --prepend instead of --output to add this release to it, or --force to \
+                 replace the file anyway",
                 others.len(),
                 if others.len() == 1 { "" } else { "s" },
             ),

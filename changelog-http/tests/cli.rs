@@ -933,3 +933,6 @@ fn bump_reads_tags_and_bump_rules_from_changelog_toml() {
     let out = changelog(&["bump", "--repo", path, "--no-config"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0.1.0\n");
 }
+
+#[path = "cli/prepend.rs"]
+mod prepend;

@@ -9,6 +9,7 @@ mod hostile_text;
 mod injection;
 mod obtain;
 mod pipeline;
+mod prepend;
 mod pull_requests;
 mod releases;
 mod render;
