@@ -2,7 +2,7 @@
 """Times release changelogs on a tag-dense history against `git log`, in the same run.
 
 Builds the synthetic history of generate_vs_git_log.py (20,000 commits by default), then tags
-every other commit of its first-parent line as a release (`v1.0.0`, `v1.0.1`, ...: 10,000
+every other commit as a release (`v1.0.0`, `v1.0.1`, ...: 10,000
 tags, one in twenty annotated, packed as `git gc` packs them), or only --tags of them evenly
 spaced. Then it times, alternating between the commands:
 
@@ -46,11 +46,11 @@ def git(repo: Path, *args: str, stdin: str = None) -> str:
 
 
 def tag(repo: Path, count: int) -> int:
-    """Tags `count` commits of the first-parent line, evenly spaced (every other commit at
-    most), oldest first; one tag in twenty is annotated. Returns the number of tags."""
+    """Tags `count` commits of the history, evenly spaced (every other commit at most), oldest
+    first; one tag in twenty is annotated. Returns the number of tags."""
     for name in git(repo, "tag", "--list").split():
         git(repo, "tag", "-d", name)
-    line = git(repo, "rev-list", "--first-parent", "--reverse", "HEAD").split()
+    line = git(repo, "rev-list", "--topo-order", "--reverse", "HEAD").split()
     if count == 0:
         return 0
     step = max(2, len(line) // count)
@@ -65,6 +65,7 @@ def tag(repo: Path, count: int) -> int:
             updates.append(f"create refs/tags/{name} {oid}\n")
     git(repo, "update-ref", "--stdin", stdin="".join(updates))
     git(repo, "pack-refs", "--all")
+    git(repo, "prune", "--expire=now")  # the tag objects of an earlier round
     return len(chosen)
 
 

@@ -316,3 +316,64 @@ fn a_tag_on_a_branch_head_does_not_reach_is_no_release_of_head() {
         ]
     );
 }
+
+/// Moves every tag of the repository into `packed-refs`, as `git pack-refs --all` does, with
+/// the peeled line of each annotated tag.
+fn pack_tags(repo: &TestRepo) {
+    let git = repo.repo();
+    let mut lines = vec!["# pack-refs with: peeled fully-peeled sorted ".to_owned()];
+    let mut names: Vec<String> = git
+        .references_glob("refs/tags/*")
+        .unwrap()
+        .map(|r| r.unwrap().name().unwrap().to_owned())
+        .collect();
+    names.sort();
+    for name in &names {
+        let reference = git.find_reference(name).unwrap();
+        let target = reference.target().unwrap();
+        lines.push(format!("{target} {name}"));
+        let peeled = reference.peel_to_commit().unwrap().id();
+        if peeled != target {
+            lines.push(format!("^{peeled}"));
+        }
+        std::fs::remove_file(repo.path().join(".git").join(name)).unwrap();
+    }
+    std::fs::write(
+        repo.path().join(".git/packed-refs"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn packed_tags_are_read_from_packed_refs_and_a_loose_one_overrides_them() {
+    let repo = linear();
+    let q = RangeQuery::default();
+    let loose = releases(&repo, &q, all());
+    pack_tags(&repo);
+    assert!(!repo.path().join(".git/refs/tags/v0.2.0").exists());
+    assert_eq!(releases(&repo, &q, all()), loose);
+    // What the file says an annotated tag peels to is read from the file, as git reads it
+    // (no object is read): a file that says v0.2.0 peels to HEAD is taken at its word.
+    let packed = std::fs::read_to_string(repo.path().join(".git/packed-refs")).unwrap();
+    let v020 = repo.repo().find_reference("refs/tags/v0.2.0").unwrap();
+    let real = v020.peel_to_commit().unwrap().id();
+    let edited = packed.replace(&format!("^{real}"), &format!("^{}", repo.head()));
+    assert_ne!(edited, packed);
+    std::fs::write(repo.path().join(".git/packed-refs"), &edited).unwrap();
+    assert_eq!(
+        releases(&repo, &q, all())[0],
+        release("v0.2.0-rc.1..v0.2.0", &["feat: e", "fix: f"])
+    );
+    std::fs::write(repo.path().join(".git/packed-refs"), &packed).unwrap();
+    // A tag moved after packing is a loose reference again, which wins over the file.
+    let head = repo.head();
+    repo.repo()
+        .reference("refs/tags/v0.2.0", head, true, "moved")
+        .unwrap();
+    let moved = releases(&repo, &q, all());
+    assert_eq!(
+        moved[0],
+        release("v0.2.0-rc.1..v0.2.0", &["feat: e", "fix: f"])
+    );
+}

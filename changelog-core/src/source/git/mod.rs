@@ -799,6 +799,7 @@ impl TagIndex {
     ) -> Result<Self> {
         let mut by_commit: HashMap<Oid, String> = HashMap::new();
         let releases_only = versions_only || rules.narrows();
+        let packed = PackedTags::read(repo);
         let references = repo
             .references_glob("refs/tags/*")
             .map_err(git("cannot list tags"))?;
@@ -810,16 +811,32 @@ impl TagIndex {
             if rules.is_skipped(name) || (releases_only && !rules.is_release(name)) {
                 continue;
             }
-            if let Some(target) = reference.target() {
-                check_peeled(repo, loose, target)?;
-            }
-            let Ok(commit) = reference.peel_to_commit() else {
-                continue; // a tag of a tree or blob
+            let Some(target) = reference.target() else {
+                continue; // a symbolic reference
+            };
+            let commit = match reference
+                .name()
+                .ok()
+                .and_then(|full| packed.peeled(full, target))
+            {
+                // `packed-refs` says what the tag points to: no object is read.
+                Some(peeled) => {
+                    loose.check(target)?;
+                    loose.check(peeled)?;
+                    peeled
+                }
+                None => {
+                    check_peeled(repo, loose, target)?;
+                    match reference.peel_to_commit() {
+                        Ok(commit) => commit.id(),
+                        Err(_) => continue, // a tag of a tree or blob
+                    }
+                }
             };
             // Several tags on one commit: the greatest version, a release before its
             // pre-releases (`v2.0.0` over `v2.0.0-rc.1`, `v1.10.0` over `v1.9.0`).
             by_commit
-                .entry(commit.id())
+                .entry(commit)
                 .and_modify(|current| {
                     if tag_rank(rules.version_of(name)) > tag_rank(rules.version_of(current)) {
                         name.clone_into(current);
@@ -845,6 +862,72 @@ impl TagIndex {
             self.by_commit.contains_key(&oid)
         })?;
         Ok(found.map(|oid| (self.by_commit[&oid].clone(), oid)))
+    }
+}
+
+/// What `packed-refs` says of the tags it holds (`git pack-refs` writes it, and `git gc` runs
+/// that): each tag's object and, for an annotated tag, the object it peels to. A repository of
+/// thousands of tags keeps most of them there, and reading what a tag points to from the file
+/// costs no object read.
+#[derive(Default)]
+struct PackedTags {
+    /// The file lists the peeled object of every annotated tag (its `peeled` trait): a tag
+    /// without one points to its object directly.
+    peeled: bool,
+    /// Full reference name -> (its object, what an annotated tag peels to).
+    by_name: HashMap<String, (Oid, Option<Oid>)>,
+}
+
+impl PackedTags {
+    /// Reads `packed-refs` (nothing when there is none or it cannot be read: the tags are then
+    /// read the slow way).
+    fn read(repo: &Repository) -> Self {
+        let Ok(text) = std::fs::read_to_string(repo.commondir().join("packed-refs")) else {
+            return Self::default();
+        };
+        let mut lines = text.lines();
+        let peeled = lines.next().is_some_and(|header| {
+            header.starts_with("# pack-refs with:")
+                && header
+                    .split_whitespace()
+                    .any(|t| t == "peeled" || t == "fully-peeled")
+        });
+        if !peeled {
+            return Self::default();
+        }
+        let mut by_name: HashMap<String, (Oid, Option<Oid>)> = HashMap::new();
+        let mut last: Option<String> = None;
+        for line in lines {
+            if let Some(peeled) = line.strip_prefix('^') {
+                if let (Some(name), Ok(oid)) = (&last, Oid::from_str(peeled.trim()))
+                    && let Some(entry) = by_name.get_mut(name)
+                {
+                    entry.1 = Some(oid);
+                }
+                continue;
+            }
+            last = None;
+            let Some((oid, name)) = line.split_once(' ') else {
+                continue;
+            };
+            if !name.starts_with("refs/tags/") {
+                continue;
+            }
+            if let Ok(oid) = Oid::from_str(oid) {
+                by_name.insert(name.to_owned(), (oid, None));
+                last = Some(name.to_owned());
+            }
+        }
+        Self { peeled, by_name }
+    }
+
+    /// The commit a tag points to when `packed-refs` tells (the reference's target is the one
+    /// the file lists, so a loose reference that overrides it is read the slow way).
+    fn peeled(&self, name: &str, target: Oid) -> Option<Oid> {
+        match self.by_name.get(name) {
+            Some(&(oid, peeled)) if self.peeled && oid == target => Some(peeled.unwrap_or(oid)),
+            _ => None,
+        }
     }
 }
 
