@@ -5,6 +5,7 @@
 //!
 //! - [`generate`]: `generate`, `agenerate`, `estimate`, `aestimate`.
 //! - [`bump`]: `bump`, `abump` and `Bump`, the next version.
+//! - [`prepend`]: `prepend`, releases written into a changelog file.
 //! - [`types`]: `Changelog`, `Section`, `Entry`, `Author`, `Stats`, `Usage`, `Verification`,
 //!   `Estimate`.
 //! - [`store`]: `Store`, `Page`, `ChangelogVersion`.
@@ -15,6 +16,7 @@ mod bump;
 mod checkout;
 mod errors;
 mod generate;
+mod prepend;
 mod store;
 mod types;
 mod wait;
@@ -36,6 +38,8 @@ mod native {
     use crate::bump::{PyBump, abump, bump};
     #[pymodule_export]
     use crate::generate::{aestimate, agenerate, estimate, generate};
+    #[pymodule_export]
+    use crate::prepend::prepend;
     #[pymodule_export]
     use crate::store::{PyChangelogVersion, PyPage, PyStore};
     #[pymodule_export]

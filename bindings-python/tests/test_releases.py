@@ -72,3 +72,21 @@ def test_bump_arguments_are_checked(repo: Path) -> None:
     # The repository policy applies as for generate: a local path needs allow_local.
     with pytest.raises(changelog.SourceError):
         changelog.bump(repo_url=repo)
+
+
+def test_prepend_writes_and_keeps_a_hand_edit(repo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "CHANGELOG.md"
+    releases = changelog.generate(repo_url=repo, allow_local=True, releases="all")
+    assert changelog.prepend(target, releases) == ["added v0.2.0", "added v0.1.0"]
+    text = target.read_text()
+    assert text.startswith("# Changelog\n")
+    assert text.index("## v0.2.0") < text.index("## v0.1.0")
+    edited = text.replace("keep the scroll position", "keep the scroll position (thanks!)")
+    assert edited != text
+    target.write_text(edited)
+    latest = changelog.generate(repo_url=repo, allow_local=True, releases=1)[0]
+    said = changelog.prepend(target, latest)
+    assert said[0].startswith("replaced v0.2.0") or said[0] == "v0.2.0 unchanged", said
+    assert target.read_text() == edited
+    with pytest.raises(TypeError, match="Changelog"):
+        changelog.prepend(target, "## 1.0.0")  # type: ignore[arg-type]

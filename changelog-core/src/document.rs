@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 
 mod prepend;
 
-pub use prepend::{Action, Outcome, Prepended, prepend};
+pub use prepend::{Action, Outcome, Prepended, PrependedFile, prepend, prepend_file};
 
 /// A release section of an existing changelog.
 #[derive(Debug, Clone, PartialEq, Eq)]

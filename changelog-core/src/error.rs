@@ -232,6 +232,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file cannot be read or written (a changelog file given to write into).
+    #[error("cannot write into `{}`", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said, or what is wrong with the file.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Serialising a changelog failed.
     #[error("cannot serialise the changelog")]
     Serialize(#[from] serde_json::Error),
@@ -308,7 +318,7 @@ impl Error {
             Self::UnbornHead { .. } | Self::NotACommit { .. } => ErrorKind::Source,
             Self::Budget { .. } => ErrorKind::Budget,
             Self::Llm(_) | Self::EmptyAnswer { .. } => ErrorKind::Provider,
-            Self::Serialize(_) | Self::Task(_) => ErrorKind::Internal,
+            Self::File { .. } | Self::Serialize(_) | Self::Task(_) => ErrorKind::Internal,
         }
     }
 

@@ -29,8 +29,8 @@
 //! - [`source::git::obtain`] (feature `git`): the one way a repository is obtained (a local
 //!   path or a clone), under a [`source::git::RepoPolicy`].
 //!
-//! [`text`] (control and bidirectional-control characters removed from git-derived text) is a
-//! leaf every layer may use.
+//! [`file`] (atomic writes of a file) and [`text`] (control and bidirectional-control
+//! characters removed from git-derived text) are leaves every layer may use.
 //!
 //! The crates of the workspace depend on each other in one direction:
 //!
@@ -63,6 +63,7 @@ pub mod commit;
 pub mod config;
 pub mod document;
 pub mod error;
+pub mod file;
 pub mod files;
 pub mod llm;
 pub mod parse;

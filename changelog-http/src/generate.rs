@@ -1,10 +1,11 @@
 //! `changelog generate`: the deterministic path, or the LLM path when a provider is named.
 
 use std::io::{self, IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use changelog_core::build::GroupBy;
+use changelog_core::file::{Written, write_atomically};
 use changelog_core::pipeline::{Estimate, Observer};
 use changelog_core::request::{self, Request};
 use changelog_core::source::git::RepoPolicy;
@@ -320,44 +321,16 @@ fn prepend_to(path: &Path, changelogs: &[Changelog], force: bool) -> Result<(), 
     if changelogs.is_empty() {
         return Ok(());
     }
-    let existing = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| CliError::Input {
-            path: path.to_owned(),
-            source: io::Error::new(
-                io::ErrorKind::InvalidData,
-                "it is not UTF-8 text, so not a Markdown changelog",
-            ),
-        })?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-        // A directory, say: the writer names the problem.
-        Err(e) if e.kind() == io::ErrorKind::IsADirectory => String::new(),
-        Err(source) => {
-            return Err(CliError::Input {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    let prepended = changelog_core::document::prepend(&existing, changelogs);
-    let said: Vec<String> = prepended.releases.iter().map(ToString::to_string).collect();
-    if prepended.text != existing || existing.is_empty() {
-        let written = write_atomically(path, force, |file| {
-            file.write_all(prepended.text.as_bytes())?;
-            file.flush()
-        })
-        .map_err(|source| CliError::Output {
-            path: path.to_owned(),
-            source,
-        })?;
-        if let Written::ThroughLink(target) = written {
-            let _ = writeln!(
-                io::stderr().lock(),
-                "note: `{}` is a symbolic link; wrote the file it points to, `{}`",
-                path.display(),
-                target.display()
-            );
-        }
+    let done = changelog_core::document::prepend_file(path, changelogs, force)?;
+    if let Some(Written::ThroughLink(target)) = &done.written {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "note: `{}` is a symbolic link; wrote the file it points to, `{}`",
+            path.display(),
+            target.display()
+        );
     }
+    let said: Vec<String> = done.releases.iter().map(ToString::to_string).collect();
     let _ = writeln!(
         io::stderr().lock(),
         "{}: {}",
@@ -426,102 +399,6 @@ pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
         }),
         _ => Ok(()),
     }
-}
-
-/// What [`write_atomically`] wrote.
-#[derive(Debug, PartialEq, Eq)]
-enum Written {
-    /// The path itself (a new or an existing file, or a device written in place).
-    Path,
-    /// The file a symbolic link points to.
-    ThroughLink(PathBuf),
-}
-
-/// Writes to a temporary file next to `path`, flushes it to disk, then renames it over `path`,
-/// so readers see either the old content or the new, never a part.
-///
-/// - A new file gets the mode a shell redirect gives (0666 less the umask).
-/// - An existing file keeps its mode; a read-only one is refused unless `force`.
-/// - A symbolic link is followed: the file it points to is replaced, the link stays. A link to
-///   nothing is refused (writing would either replace the link with a file or create a file
-///   somewhere the caller did not name).
-/// - A target that is not a regular file (`/dev/stdout`, a pipe) is written in place.
-fn write_atomically(
-    path: &Path,
-    force: bool,
-    contents: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> io::Result<()>,
-) -> io::Result<Written> {
-    let is_link = match std::fs::symlink_metadata(path) {
-        Ok(metadata) => metadata.file_type().is_symlink(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e),
-    };
-    let existing = match std::fs::metadata(path) {
-        Ok(metadata) => Some(metadata),
-        Err(e) if e.kind() == io::ErrorKind::NotFound && is_link => {
-            let target = std::fs::read_link(path)?;
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!(
-                    "it is a symbolic link to `{}`, which does not exist; create that file first or name it in --output",
-                    target.display()
-                ),
-            ));
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    if let Some(metadata) = &existing
-        && !metadata.is_file()
-    {
-        if metadata.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                "it is a directory",
-            ));
-        }
-        let file = std::fs::OpenOptions::new().write(true).open(path)?;
-        contents(&mut io::BufWriter::new(&file))?;
-        return Ok(Written::Path);
-    }
-    if let Some(metadata) = &existing
-        && metadata.permissions().readonly()
-        && !force
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "it is read-only; pass --force to replace it",
-        ));
-    }
-    let target = if is_link {
-        std::fs::canonicalize(path)?
-    } else {
-        path.to_owned()
-    };
-    let dir = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".changelog-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        // The kernel applies the umask to this mode, as it does for a shell redirect.
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    let file = builder.tempfile_in(dir)?;
-    contents(&mut io::BufWriter::with_capacity(1 << 16, file.as_file()))?;
-    if let Some(metadata) = existing {
-        file.as_file().set_permissions(metadata.permissions())?;
-    }
-    file.as_file().sync_all()?;
-    file.persist(&target).map_err(|e| e.error)?;
-    Ok(if is_link {
-        Written::ThroughLink(target)
-    } else {
-        Written::Path
-    })
 }
 
 /// Streams the model's raw answer live to standard error (the verified document alone goes to

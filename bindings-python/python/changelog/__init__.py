@@ -93,6 +93,7 @@ __all__ = [
     "bump",
     "estimate",
     "generate",
+    "prepend",
 ]
 
 
@@ -137,4 +138,5 @@ estimate = _naming_arguments(_native.estimate)
 agenerate = _coroutine_function(_naming_arguments(_native.agenerate))
 aestimate = _coroutine_function(_naming_arguments(_native.aestimate))
 bump = _naming_arguments(_native.bump)
+prepend = _naming_arguments(_native.prepend)
 abump = _coroutine_function(_naming_arguments(_native.abump))

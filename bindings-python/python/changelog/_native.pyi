@@ -35,6 +35,7 @@ __all__ = [
     "bump",
     "estimate",
     "generate",
+    "prepend",
 ]
 
 __version__: Final[str]
@@ -560,6 +561,12 @@ def aestimate(
     allowed_roots: Sequence[_Path] | None = None,
     allowed_hosts: Sequence[str] | None = None,
 ) -> Awaitable[Estimate]: ...
+def prepend(
+    path: _Path,
+    changelogs: Changelog | Sequence[Changelog],
+    *,
+    force: bool = False,
+) -> builtins.list[str]: ...
 def bump(
     *,
     repo_url: _Path | None = None,

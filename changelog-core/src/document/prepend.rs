@@ -27,6 +27,68 @@ use crate::render;
 /// The header of a new changelog file, after its title.
 const INTRODUCTION: &str = "All notable changes to this project are documented in this file.\n";
 
+/// What [`prepend_file`] did to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrependedFile {
+    /// What happened to each release written, in the order given.
+    pub releases: Vec<Outcome>,
+    /// How the file was written; `None` when it came out the same and was left alone.
+    pub written: Option<crate::file::Written>,
+}
+
+/// Writes releases into the changelog file at `path` as [`prepend`] does, creating it when
+/// missing; the file is replaced atomically (see [`crate::file::write_atomically`]; a read-only
+/// one only when `force`), and not written at all when it comes out the same.
+///
+/// # Errors
+///
+/// [`crate::Error::File`] naming the file when it cannot be read (or is not UTF-8 text) or
+/// written.
+pub fn prepend_file(
+    path: &std::path::Path,
+    changelogs: &[Changelog],
+    force: bool,
+) -> crate::Result<PrependedFile> {
+    let failed = |source: std::io::Error| crate::Error::File {
+        path: path.to_owned(),
+        source,
+    };
+    let existing = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            failed(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "it is not UTF-8 text, so not a Markdown changelog",
+            ))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        // A directory, say: the writer names the problem.
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => String::new(),
+        Err(e) => return Err(failed(e)),
+    };
+    if changelogs.is_empty() {
+        return Ok(PrependedFile {
+            releases: Vec::new(),
+            written: None,
+        });
+    }
+    let prepended = prepend(&existing, changelogs);
+    let written = if prepended.text != existing || existing.is_empty() {
+        Some(
+            crate::file::write_atomically(path, force, |file| {
+                std::io::Write::write_all(file, prepended.text.as_bytes())?;
+                std::io::Write::flush(file)
+            })
+            .map_err(failed)?,
+        )
+    } else {
+        None
+    };
+    Ok(PrependedFile {
+        releases: prepended.releases,
+        written,
+    })
+}
+
 /// What [`prepend`] made of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepended {
