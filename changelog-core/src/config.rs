@@ -98,7 +98,9 @@ pub struct Config {
 pub struct TagsConfig {
     /// Prefix of the release tags (`tokio-`).
     pub prefix: Option<String>,
-    /// A glob (`v[0-9]*`) or a regular expression the release tags match, as written.
+    /// A glob (`v[0-9]*`) or a regular expression the release tags match, as written (checked
+    /// when loaded).
+    #[serde(default, deserialize_with = "tags_pattern")]
     pub pattern: Option<String>,
     /// A regular expression (checked when loaded) naming tags that are not releases, as
     /// written.
@@ -353,6 +355,13 @@ fn tags_skip<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error
     Ok(Some(source))
 }
 
+fn tags_pattern<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let source = String::deserialize(d)?;
+    crate::version::TagRules::new(None, Some(&source), None)
+        .map_err(|e| de::Error::custom(format!("`tags.pattern`: {}", one_line(&e.to_string()))))?;
+    Ok(Some(source))
+}
+
 fn bump_initial<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Version>, D::Error> {
     let version = String::deserialize(d)?;
     Version::parse(&version).map(Some).ok_or_else(|| {
@@ -371,7 +380,7 @@ fn is_pre_release(text: &str) -> bool {
 
 fn bump_pre<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let pre = String::deserialize(d)?;
-    if pre.contains('.') || !is_pre_release(&pre) {
+    if pre.contains('.') || !is_pre_release(&pre) || pre.bytes().all(|b| b.is_ascii_digit()) {
         return Err(de::Error::custom(format!(
             "`bump.pre`: `{pre}` is not a pre-release identifier such as rc (letters, digits, `-`)"
         )));
@@ -665,6 +674,11 @@ issue = "https://git.example.com/issues/{number}"
         assert!(message.contains("sections.patterns"), "{message}");
         let (message, _) = refused("[tags]\nskip = \"a{\"\n");
         assert!(message.contains("tags.skip"), "{message}");
+        let (message, line) = refused("\n[tags]\npattern = \"^v(1\"\n");
+        assert_eq!(line, Some(3));
+        assert!(message.contains("tags.pattern"), "{message}");
+        let (message, _) = refused("[bump]\npre = \"1\"\n");
+        assert!(message.contains("bump.pre"), "{message}");
     }
 
     #[test]

@@ -439,11 +439,23 @@ pub fn next_release(history: &History, request: &Request) -> Result<Bump> {
     )?;
     let prepared = crate::build::prepare_with(history.clone(), &request.skip);
     let level = level_of(&prepared.commits);
-    let latest = history
-        .range
-        .as_ref()
-        .and_then(|r| r.from.as_ref())
-        .and_then(|end| end.tag.clone());
+    let from = history.range.as_ref().and_then(|r| r.from.as_ref());
+    let latest = from.and_then(|end| end.tag.clone());
+    if let Some(end) = from
+        && !latest.as_deref().is_some_and(|tag| tags.is_release(tag))
+    {
+        // `abc1234..HEAD`, or a range from a tag that is no release (`deploy-prod`): the
+        // version it would start from is unknown.
+        return Err(Error::InvalidRequest {
+            field: "version",
+            reason: format!(
+                "the range starts at `{}`, which is no release tag (a version such as v1.2.0): \
+                 the next version counts from the latest release; start the range there, or \
+                 give the version",
+                latest.as_deref().unwrap_or(&end.rev)
+            ),
+        });
+    }
     let (lead, current) = match &latest {
         None => (query.tag_prefix.clone().unwrap_or_default(), None),
         Some(tag) => {
@@ -458,13 +470,31 @@ pub fn next_release(history: &History, request: &Request) -> Result<Bump> {
         }
     };
     let version = next_version(current.as_ref(), level, rules);
+    if let Some(current) = &current
+        && level != Level::None
+        && version <= *current
+    {
+        // `1.3.0-rc.2` then `--pre beta`: `1.3.0-beta.1` would sort before the release out.
+        return Err(Error::InvalidRequest {
+            field: "pre",
+            reason: format!(
+                "the next version, {version}, would come before the latest release, {current}: \
+                 use a pre-release identifier that sorts after `{}`, or none",
+                current.pre.first().map_or("", String::as_str)
+            ),
+        });
+    }
     let prefix_len = query
         .tag_prefix
         .as_deref()
         .filter(|p| lead.starts_with(p))
         .map_or(0, str::len);
     Ok(Bump {
-        tag: format!("{lead}{version}"),
+        // Nothing to release: the latest tag as it is written (`v1.2`, not `v1.2.0`).
+        tag: match (&latest, level) {
+            (Some(latest), Level::None) => latest.clone(),
+            _ => format!("{lead}{version}"),
+        },
         prefix_len,
         latest,
         version,
@@ -519,9 +549,14 @@ async fn changelog_of(
 ) -> Result<Changelog> {
     let resolved;
     let request = if request.version.as_deref() == Some(AUTO_VERSION) {
-        let next = next_release(&history, request)?;
+        // A range that ends at a release tag is that release: its tag heads it.
+        let to_tag = history.range.as_ref().and_then(|r| r.to.tag.as_ref());
+        let version = match to_tag {
+            Some(_) => None,
+            None => Some(next_release(&history, request)?.version_text().to_owned()),
+        };
         resolved = Request {
-            version: Some(next.version_text().to_owned()),
+            version,
             ..request.clone()
         };
         &resolved

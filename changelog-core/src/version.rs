@@ -12,10 +12,11 @@
 //! | `pattern` | a tag the pattern matches (and that starts with the prefix, when there is one) |
 //! | `skip` | never a tag this regular expression matches: its commits go to the next release |
 //!
-//! A pattern is a glob matched against the whole tag name (`v*`, `release-[0-9]*`; `*` is any
-//! run of characters, `?` one character, `[...]` a class) unless it contains `^`, `$`, `(`,
-//! `)`, `+`, `|`, `\`, `{` or `.*`: then it is a regular expression, which matches when it is
-//! found anywhere in the name (as git-cliff's `tag_pattern` does; anchor it with `^...$`).
+//! A pattern is a glob matched against the whole tag name (`v*`, `v1.*`, `release-[0-9]*`;
+//! `*` is any run of characters, `?` one character, `[...]` a class) unless it contains one of
+//! `^ $ ( ) + | \`, which no glob needs: then it is a regular expression, which matches when
+//! it is found anywhere in the name (as git-cliff's `tag_pattern` does; anchor it with
+//! `^...$`).
 //! Regular expressions here run in linear time whatever the pattern.
 //!
 //! # Next version
@@ -478,7 +479,7 @@ pub fn is_version(name: &str) -> bool {
 }
 
 fn is_regex(pattern: &str) -> bool {
-    pattern.contains(['^', '$', '(', ')', '+', '|', '\\', '{']) || pattern.contains(".*")
+    pattern.contains(['^', '$', '(', ')', '+', '|', '\\'])
 }
 
 /// A glob as an anchored regular expression: `*` any run, `?` one character, `[...]` a class
@@ -695,6 +696,13 @@ mod tests {
         let skip = TagRules::new(None, None, Some("beta")).unwrap();
         assert!(!skip.is_release("v1.0.0-beta.1"));
         assert!(skip.is_release("v1.0.0"));
+
+        // Globs mean the whole name: `v1.*` is the 1.x line, not any tag holding `v1`.
+        let line = TagRules::new(None, Some("v1.*"), None).unwrap();
+        assert!(line.is_release("v1.2.0"));
+        assert!(!line.is_release("v10.0.0") && !line.is_release("pkg-v1.0"));
+        let three = TagRules::new(None, Some("*.*.*"), None).unwrap();
+        assert!(three.is_release("1.2.3") && !three.is_release("nightly"));
 
         let error = TagRules::new(None, Some("v(1"), None).unwrap_err();
         assert!(error.to_string().contains("v(1"), "{error}");

@@ -159,8 +159,8 @@ pub struct TagArgs {
     #[arg(long = "tag-prefix", value_name = "PREFIX")]
     pub tag_prefix: Option<String>,
     /// Which tags are releases (default: tags that read as versions, `v1.2.0`, `1.2.0-rc.1`):
-    /// a glob matched against the whole name (`v*`, `release-[0-9]*`), or a regular
-    /// expression found anywhere in it when it has `^ $ ( ) + | \ {` or `.*` (`^v\d+\.\d+`).
+    /// a glob matched against the whole name (`v*`, `v1.*`, `release-[0-9]*`), or a regular
+    /// expression found anywhere in it when it has one of `^ $ ( ) + | \` (`^v\d+\.\d+`).
     #[arg(long = "tag-pattern", value_name = "PATTERN")]
     pub tag_pattern: Option<String>,
     /// A regular expression of tags that are never releases (`-rc`, `beta`): their commits

@@ -648,6 +648,7 @@ mod tests {
             date: None,
             range: None,
             repository: None,
+            links: None,
             style: Style::Conventional,
             sections: sections
                 .iter()

@@ -197,3 +197,75 @@ fn version_auto_heads_the_changelog_with_the_next_version() {
         .unwrap();
     assert_eq!(generated.changelog.version.as_deref(), Some("v1.3.0"));
 }
+
+#[test]
+fn nothing_to_release_prints_the_latest_tag_as_written() {
+    let repo = released("v1.2", &["docs: more"]);
+    let bump = next(&repo, RangeQuery::default(), BumpRules::default());
+    assert_eq!((bump.tag.as_str(), bump.level), ("v1.2", Level::None));
+}
+
+#[test]
+fn a_pre_release_that_would_go_backwards_is_refused() {
+    let mut repo = released("v1.2.0", &["feat: a"]);
+    repo.tag("v1.3.0-rc.2");
+    repo.commit("fix: b");
+    let request = Request {
+        repo_url: Some(repo.path().to_string_lossy().into_owned()),
+        bump: BumpRules {
+            pre: Some("beta".into()),
+            ..BumpRules::default()
+        },
+        ..Request::default()
+    };
+    let err = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(request::bump(&request, &RepoPolicy::command_line()))
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("1.3.0-beta.1") && message.contains("1.3.0-rc.2"),
+        "{message}"
+    );
+}
+
+/// `generate --version auto` over `range`: the version it heads the changelog with.
+fn auto(repo: &TestRepo, range: Option<&str>) -> changelog_core::Result<Option<String>> {
+    let request = Request {
+        repo_url: Some(repo.path().to_string_lossy().into_owned()),
+        version: Some(request::AUTO_VERSION.to_owned()),
+        query: RangeQuery {
+            range: range.map(str::to_owned),
+            ..RangeQuery::default()
+        },
+        ..Request::default()
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(request::generate(
+            &request,
+            &RepoPolicy::command_line(),
+            &changelog_core::pipeline::Quiet,
+        ))
+        .map(|generated| generated.changelog.version)
+}
+
+#[test]
+fn version_auto_counts_from_a_release_and_names_a_tagged_end_by_its_tag() {
+    let mut repo = released("v1.2.0", &["fix: a"]);
+    repo.tag("v1.3.0");
+    repo.commit("fix: b");
+    // A range that ends at a release is that release.
+    assert_eq!(
+        auto(&repo, Some("v1.2.0..v1.3.0")).unwrap().as_deref(),
+        Some("v1.3.0")
+    );
+    assert_eq!(auto(&repo, None).unwrap().as_deref(), Some("v1.3.1"));
+    // A range from no release tag has no version to count from: said, not guessed.
+    let untagged = repo.head().to_string();
+    repo.commit("fix: c");
+    let err = auto(&repo, Some(&format!("{untagged}..HEAD"))).unwrap_err();
+    assert!(err.to_string().contains("no release tag"), "{err}");
+}

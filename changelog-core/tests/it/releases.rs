@@ -377,3 +377,53 @@ fn packed_tags_are_read_from_packed_refs_and_a_loose_one_overrides_them() {
         release("v0.2.0-rc.1..v0.2.0", &["feat: e", "fix: f"])
     );
 }
+
+#[test]
+fn the_latest_release_is_the_same_when_dates_tie() {
+    // Every commit at one instant: the walk meets v1.0 (on P) before v1.1 (on C, a child of
+    // P), which reaches it. The latest release is still v1.1, as in the list of all of them.
+    const T: i64 = 1_700_000_000;
+    let mut repo = TestRepo::new();
+    repo.set_clock(T);
+    repo.commit("feat: p");
+    repo.tag("v1.0");
+    repo.branch("side");
+    repo.set_clock(T);
+    repo.commit("feat: c");
+    repo.tag("v1.1");
+    repo.set_clock(T);
+    repo.commit("feat: x");
+    repo.checkout("main");
+    repo.set_clock(T);
+    repo.commit("feat: d");
+    repo.set_clock(T);
+    repo.merge("side", "Merge branch 'side'");
+    let q = RangeQuery::default();
+    let every = releases(&repo, &q, all());
+    assert_eq!(every.len(), 2);
+    for count in 1..=2 {
+        let latest = releases(
+            &repo,
+            &q,
+            ReleaseSelection {
+                count: Some(count),
+                unreleased: false,
+            },
+        );
+        assert_eq!(latest, every[..count], "latest {count}");
+    }
+}
+
+#[test]
+fn tags_on_one_commit_rank_by_version_precedence() {
+    let mut repo = TestRepo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    repo.commit("feat: b");
+    repo.tag("v1.1.0-rc.9");
+    repo.tag("v1.1.0-rc.10");
+    assert_eq!(
+        releases(&repo, &RangeQuery::default(), all())[0].0,
+        "v1.0.0..v1.1.0-rc.10"
+    );
+}

@@ -43,7 +43,7 @@ use crate::commit::{
 };
 use crate::error::{Error, Result};
 use crate::text;
-use crate::version::TagRules;
+use crate::version::{TagRules, Version};
 
 /// Sets libgit2 up for reading a history once, front to back, as a command-line run does.
 ///
@@ -216,17 +216,41 @@ impl GitSource {
         let (_, head) = resolve(&repo, &mut loose, &tags, Some("..HEAD"), &self.path)?;
         // The latest N releases: the walk stops at the tag of release N + 1, which bounds
         // them as the lower end of a range does, rather than reading the whole history.
-        let mut seen = 0;
+        let mut counted: Vec<Oid> = Vec::new();
         let mut bound: Option<Oid> = None;
-        let mut boundary = |oid: Oid| match selection.count {
-            Some(count) if tags.by_commit.contains_key(&oid) => {
-                seen += 1;
-                if seen > count && bound.is_none() {
-                    bound = Some(oid);
+        let collected = {
+            let mut boundary = |oid: Oid| match selection.count {
+                Some(count) if tags.by_commit.contains_key(&oid) => {
+                    if counted.len() < count {
+                        counted.push(oid);
+                        false
+                    } else {
+                        bound.get_or_insert(oid);
+                        true
+                    }
                 }
-                seen > count
-            }
-            _ => false,
+                _ => false,
+            };
+            self.collect(&repo, &mut loose, None, &head, &mut boundary, query, &paths)?
+        };
+        // The walk meets commits by date; when dates are equal or skewed it can meet a release
+        // tag before a newer one that reaches it, and the newer one then hides it. Then the
+        // releases are read from the whole history, as without a count.
+        let kept: std::collections::HashSet<Oid> = counted.iter().copied().collect();
+        let collected = if collected.ids.iter().filter(|id| kept.contains(id)).count() == kept.len()
+        {
+            collected
+        } else {
+            bound = None;
+            self.collect(
+                &repo,
+                &mut loose,
+                None,
+                &head,
+                &mut |_| false,
+                query,
+                &paths,
+            )?
         };
         let Collected {
             commits,
@@ -234,7 +258,7 @@ impl GitSource {
             parents,
             ids,
             truncated_at,
-        } = self.collect(&repo, &mut loose, None, &head, &mut boundary, query, &paths)?;
+        } = collected;
 
         // Release numbers, newest first, by the walk's order of the tagged commits; a commit
         // takes the oldest (greatest) number among its own and its children's.
@@ -940,19 +964,10 @@ fn tag_rules(query: &RangeQuery) -> Result<TagRules> {
     )
 }
 
-/// How tags on one commit compare: version-like names first, then by their numbers, then a
-/// release before a pre-release, then by name.
-fn tag_rank(name: &str) -> (bool, Vec<u64>, bool, &str) {
-    let version = name.strip_prefix('v').unwrap_or(name);
-    let (core, pre) = match version.find(['-', '+']) {
-        Some(i) => (&version[..i], version[i..].starts_with('-')),
-        None => (version, false),
-    };
-    let numbers: Option<Vec<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
-    match numbers {
-        Some(numbers) => (true, numbers, !pre, name),
-        None => (false, Vec::new(), true, name),
-    }
+/// How tags on one commit compare: versions first, by semantic-versioning precedence (a
+/// release before its pre-releases, `rc.10` after `rc.9`), then by name.
+fn tag_rank(name: &str) -> (Option<Version>, &str) {
+    (Version::parse(name), name)
 }
 
 type End = (RangeEnd, Oid);
