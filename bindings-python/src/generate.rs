@@ -266,7 +266,7 @@ pub(crate) fn read_date(
 /// What `generate` returns: a changelog, or one per release when `releases=` or
 /// `unreleased=` asked for them.
 pub(crate) enum Generation {
-    One(PyChangelog),
+    One(Box<PyChangelog>),
     Releases(Vec<PyChangelog>),
 }
 
@@ -277,7 +277,7 @@ impl<'py> IntoPyObject<'py> for Generation {
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
         Ok(match self {
-            Self::One(changelog) => changelog.into_pyobject(py)?.into_any(),
+            Self::One(changelog) => (*changelog).into_pyobject(py)?.into_any(),
             Self::Releases(changelogs) => changelogs.into_pyobject(py)?.into_any(),
         })
     }
@@ -297,7 +297,9 @@ impl Call {
             ));
         }
         let generated = request::generate(&self.request, &self.policy, &Quiet).await?;
-        Ok(Generation::One(PyChangelog::from_generated(generated)))
+        Ok(Generation::One(Box::new(PyChangelog::from_generated(
+            generated,
+        ))))
     }
 
     /// Plans the LLM requests and counts them, sending nothing (and needing no key).

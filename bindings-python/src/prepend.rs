@@ -35,7 +35,7 @@ pub(crate) fn prepend(
         ));
     };
     let done = py
-        .detach(|| prepend_file(&path, &documents, force))
+        .detach(move || prepend_file(&path, &documents, force))
         .map_err(|e| Failure::from(e).into_pyerr(py))?;
     Ok(done.releases.iter().map(ToString::to_string).collect())
 }

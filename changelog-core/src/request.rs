@@ -387,6 +387,9 @@ pub async fn generate_releases(
                 .and_then(|prefix| tag.strip_prefix(prefix))
                 .unwrap_or(tag);
             changelog.version = Some(version.to_owned());
+        } else if changelog.version.is_none() {
+            // `Unreleased`: not released on any date yet.
+            changelog.date = None;
         }
         out.push(Generated::from_history(
             changelog,

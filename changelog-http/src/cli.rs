@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Write the changelog of a range of a local repository. Offline and deterministic unless
     /// --provider names a language model.
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
     /// Print the next version: the latest release tag's, bumped as the commits since it call
     /// for (breaking: major, feature: minor, any other change users notice: patch).
     Bump(BumpArgs),

@@ -313,26 +313,49 @@ fn ends_with_blank_line(text: &str) -> bool {
 }
 
 /// The release of the file each changelog replaces, if any.
+///
+/// The file's `Unreleased` section goes to the newest version written when that version is
+/// newer than every release of the file and no unreleased commits are written with it (an
+/// empty `Unreleased`, as right after tagging, is written above it instead): the commits it
+/// listed have just been released, and what was edited there is carried into the release.
 fn targets(doc: &Document<'_>, changelogs: &[Changelog]) -> Vec<Option<usize>> {
+    let empty_unreleased =
+        |c: &Changelog| is_unreleased(c.version.as_deref()) && c.entries().next().is_none();
     let mut claimed = vec![false; doc.releases.len()];
     let mut targets: Vec<Option<usize>> = changelogs
         .iter()
         .map(|changelog| {
             let version = changelog.version.as_deref().unwrap_or("Unreleased");
-            let found = (0..doc.releases.len())
-                .find(|&r| !claimed[r] && same_release(&doc.releases[r].version, version))?;
+            let found = (0..doc.releases.len()).find(|&r| {
+                !claimed[r]
+                    && same_release(&doc.releases[r].version, version)
+                    && !(empty_unreleased(changelog)
+                        && changelogs
+                            .iter()
+                            .any(|c| !is_unreleased(c.version.as_deref())))
+            })?;
             claimed[found] = true;
             Some(found)
         })
         .collect();
     let writes_unreleased = changelogs
         .iter()
-        .any(|c| is_unreleased(c.version.as_deref()));
+        .any(|c| is_unreleased(c.version.as_deref()) && !empty_unreleased(c));
+    let newer_than_the_file = |version: Option<&str>| {
+        let Some(new) = version.and_then(crate::version::Version::parse) else {
+            return true; // not a version: nothing to compare with
+        };
+        doc.releases
+            .iter()
+            .filter_map(|r| crate::version::Version::parse(&r.version))
+            .all(|old| old < new)
+    };
     if !writes_unreleased
         && let Some(newest) = changelogs
             .iter()
             .position(|c| !is_unreleased(c.version.as_deref()))
         && targets[newest].is_none()
+        && newer_than_the_file(changelogs[newest].version.as_deref())
         && let Some(r) = (0..doc.releases.len())
             .find(|&r| !claimed[r] && is_unreleased(Some(&doc.releases[r].version)))
     {
@@ -676,6 +699,33 @@ mod tests {
             usage: None,
             verification: None,
         }
+    }
+
+    #[test]
+    fn a_release_written_after_tagging_carries_the_unreleased_edits() {
+        // `--unreleased --latest` right after tagging 1.1.0: an empty Unreleased and 1.1.0,
+        // whose commit the file's Unreleased lists, edited by hand.
+        let old = "# Changelog\n\n## Unreleased\n\n### Features\n\n- a, reworded by hand (aaaaaaa)\n\n## 1.0.0\n\n- old (eeeeeee)\n";
+        let unreleased = Changelog {
+            version: None,
+            ..release("x", &[])
+        };
+        let tagged = release("1.1.0", &[("Features", &[("a", 'a')])]);
+        let result = prepend(old, &[unreleased, tagged]);
+        assert_eq!(
+            result.text,
+            "# Changelog\n\n## Unreleased\n\nNo notable changes.\n\n## 1.1.0\n\n### Features\n\n- a, reworded by hand (aaaaaaa)\n\n## 1.0.0\n\n- old (eeeeeee)\n"
+        );
+        // An older release written into a file with newer ones leaves Unreleased alone.
+        let old = "## Unreleased\n\n- b (bbbbbbb)\n\n## 1.2.0\n\n- c (ccccccc)\n";
+        let older = release("1.1.0", &[("Features", &[("a", 'a')])]);
+        let result = prepend(old, &[older]);
+        assert!(
+            result.text.contains("## Unreleased\n\n- b (bbbbbbb)"),
+            "{}",
+            result.text
+        );
+        assert!(result.text.contains("## 1.1.0"), "{}", result.text);
     }
 
     #[test]

@@ -329,7 +329,7 @@ pub enum LlmError {
         provider: String,
     },
     /// No API key was configured.
-    #[error("{provider} needs an API key: set {variable} or pass one in the configuration")]
+    #[error("{provider} needs an API key: set {variable}")]
     MissingApiKey {
         /// Provider name.
         provider: String,

@@ -7,6 +7,14 @@ use changelog_core::testing::TestRepo;
 use changelog_core::version::{BumpRules, Level, Version, ZeroMajor};
 use pretty_assertions::assert_eq;
 
+/// Runs a future of the core on a runtime of its own.
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
+
 fn next(repo: &TestRepo, query: RangeQuery, rules: BumpRules) -> request::Bump {
     let request = Request {
         repo_url: Some(repo.path().to_string_lossy().into_owned()),
@@ -14,11 +22,7 @@ fn next(repo: &TestRepo, query: RangeQuery, rules: BumpRules) -> request::Bump {
         bump: rules,
         ..Request::default()
     };
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(request::bump(&request, &RepoPolicy::command_line()))
-        .expect("bump")
+    block_on(request::bump(&request, &RepoPolicy::command_line())).expect("bump")
 }
 
 /// A repository released as `tag`, then `messages` committed.
@@ -186,15 +190,12 @@ fn version_auto_heads_the_changelog_with_the_next_version() {
         version: Some(request::AUTO_VERSION.to_owned()),
         ..Request::default()
     };
-    let generated = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(request::generate(
-            &request,
-            &RepoPolicy::command_line(),
-            &changelog_core::pipeline::Quiet,
-        ))
-        .unwrap();
+    let generated = block_on(request::generate(
+        &request,
+        &RepoPolicy::command_line(),
+        &changelog_core::pipeline::Quiet,
+    ))
+    .unwrap();
     assert_eq!(generated.changelog.version.as_deref(), Some("v1.3.0"));
 }
 
@@ -218,11 +219,7 @@ fn a_pre_release_that_would_go_backwards_is_refused() {
         },
         ..Request::default()
     };
-    let err = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(request::bump(&request, &RepoPolicy::command_line()))
-        .unwrap_err();
+    let err = block_on(request::bump(&request, &RepoPolicy::command_line())).unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("1.3.0-beta.1") && message.contains("1.3.0-rc.2"),
@@ -241,15 +238,12 @@ fn auto(repo: &TestRepo, range: Option<&str>) -> changelog_core::Result<Option<S
         },
         ..Request::default()
     };
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(request::generate(
-            &request,
-            &RepoPolicy::command_line(),
-            &changelog_core::pipeline::Quiet,
-        ))
-        .map(|generated| generated.changelog.version)
+    block_on(request::generate(
+        &request,
+        &RepoPolicy::command_line(),
+        &changelog_core::pipeline::Quiet,
+    ))
+    .map(|generated| generated.changelog.version)
 }
 
 #[test]

@@ -427,3 +427,37 @@ fn tags_on_one_commit_rank_by_version_precedence() {
         "v1.0.0..v1.1.0-rc.10"
     );
 }
+
+#[test]
+fn every_release_as_markdown_in_each_style() {
+    use changelog_core::request::{self, Request};
+    use changelog_core::source::git::RepoPolicy;
+    use changelog_core::{Style, render};
+    let repo = linear();
+    for style in [Style::Conventional, Style::KeepAChangelog] {
+        let request = Request {
+            repo_url: Some(repo.path().to_string_lossy().into_owned()),
+            style,
+            ..Request::default()
+        };
+        let selection = ReleaseSelection {
+            count: None,
+            unreleased: true,
+        };
+        let generated = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(request::generate_releases(
+                &request,
+                &RepoPolicy::command_line(),
+                selection,
+                &changelog_core::pipeline::Quiet,
+            ))
+            .unwrap();
+        let changelogs: Vec<_> = generated.into_iter().map(|g| g.changelog).collect();
+        insta::assert_snapshot!(
+            format!("releases_all_{}", style.name().replace('-', "_")),
+            render::markdown_releases(&changelogs)
+        );
+    }
+}
