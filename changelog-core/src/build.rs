@@ -215,28 +215,30 @@ pub fn prepare_with(history: History, skip: &SkipRules) -> Prepared {
         commits: commits.len(),
         ..Stats::default()
     };
-    // Sources list commits newest first; a changelog reads oldest first.
-    let mut parsed: Vec<ParsedCommit> = Vec::with_capacity(commits.len());
     // Merges are noise, but a revert of a merge undoes what it merged.
     let mut merges: Vec<Merge> = Vec::new();
+    // Sources list commits newest first; a changelog reads oldest first.
     let mut commits = commits;
     commits.reverse();
-    for p in parse_all(commits) {
+    let mut parsed = parse_all(commits);
+    // In place: a parsed commit is large, and a second list of them is as many pages to fill.
+    parsed.retain(|p| {
         match p.noise {
             Some(Noise::Merge) => {
                 stats.merges += 1;
                 merges.push(Merge {
-                    id: p.commit.id,
-                    parents: p.commit.parents,
+                    id: p.commit.id.clone(),
+                    parents: p.commit.parents.clone(),
                 });
             }
             Some(Noise::Fixup) => stats.fixups += 1,
             Some(Noise::ReleaseBump) => stats.release_bumps += 1,
             Some(Noise::Empty) => stats.empty += 1,
             None if !skip.is_empty() && skip.skips(&p.commit) => stats.skipped += 1,
-            None => parsed.push(p),
+            None => return true,
         }
-    }
+        false
+    });
     let cancelled = cancelled_reverts(&parsed, &merges);
     stats.reverted = cancelled.len();
     if !cancelled.is_empty() {
@@ -263,9 +265,15 @@ fn parse_all(mut commits: Vec<Commit>) -> Vec<ParsedCommit> {
     if commits.len() < PARALLEL_FROM {
         return commits.into_iter().map(parse_commit).collect();
     }
-    let second = commits.split_off(commits.len() / 2);
+    let total = commits.len();
+    let second = commits.split_off(total / 2);
     std::thread::scope(|scope| {
-        let first = scope.spawn(|| commits.into_iter().map(parse_commit).collect::<Vec<_>>());
+        let first = scope.spawn(|| {
+            // Room for the second half too: it is appended without moving the first.
+            let mut parsed = Vec::with_capacity(total);
+            parsed.extend(commits.into_iter().map(parse_commit));
+            parsed
+        });
         let second: Vec<ParsedCommit> = second.into_iter().map(parse_commit).collect();
         let mut parsed = match first.join() {
             Ok(parsed) => parsed,
@@ -404,13 +412,16 @@ fn subjects_of(group: &[ParsedCommit]) -> Vec<String> {
 }
 
 /// The commits of each entry, in the order of each group's oldest commit.
-fn group(commits: Vec<ParsedCommit>, group_by: GroupBy) -> Vec<Vec<ParsedCommit>> {
+fn group(
+    commits: Vec<ParsedCommit>,
+    group_by: GroupBy,
+) -> impl Iterator<Item = Vec<ParsedCommit>> {
     let groups = groups(&commits, group_by);
+    // In place, and one group at a time: a parsed commit is large.
     let mut slots: Vec<Option<ParsedCommit>> = commits.into_iter().map(Some).collect();
     groups
         .into_iter()
-        .map(|group| group.into_iter().filter_map(|i| slots[i].take()).collect())
-        .collect()
+        .map(move |group| group.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 /// Positions of the commits of each entry: the commits of one pull request together (with

@@ -11,6 +11,7 @@ use std::cmp::Ordering;
 use git2::{ObjectType, Oid, Repository, Tree, TreeEntry};
 
 use super::loose::LooseObjects;
+use super::walk::Walked;
 use super::{OidMap, git_at};
 use crate::error::Result;
 use crate::files::{Files, Tally};
@@ -30,18 +31,18 @@ impl Trees {
     pub(super) fn of(
         repo: &Repository,
         loose: &mut LooseObjects,
-        commit: &git2::Commit<'_>,
-        order: &[git2::Commit<'_>],
+        commit: &Walked,
+        order: &[Walked],
         position: &OidMap<usize>,
     ) -> Result<Self> {
-        let new = commit.tree_id();
-        let Ok(parent) = commit.parent_id(0) else {
+        let new = commit.tree;
+        let Some(&parent) = commit.parents.first() else {
             return Ok(Self { old: None, new });
         };
         // The walk has read the parents in the range already.
         if let Some(&at) = position.get(&parent) {
             return Ok(Self {
-                old: Some(order[at].tree_id()),
+                old: Some(order[at].tree),
                 new,
             });
         }

@@ -31,6 +31,7 @@ mod diff;
 mod loose;
 mod obtain;
 mod walk;
+use walk::Walked;
 
 pub use address::{non_public, parse_ipv4_loose};
 pub use obtain::{Checkout, RepoPolicy, Scheme, check_location, check_range, obtain};
@@ -430,7 +431,7 @@ impl GitSource {
             let position: OidMap<usize> = order
                 .iter()
                 .enumerate()
-                .map(|(i, commit)| (commit.id(), i))
+                .map(|(i, commit)| (commit.id, i))
                 .collect();
             let read = read_commits(repo, loose, &mut changes, &order, &position, filter)?;
             let converted = match worker.join() {
@@ -452,15 +453,15 @@ impl GitSource {
             });
         }
 
-        let mut commits = Vec::new();
-        let mut at = Vec::new();
+        let mut commits = Vec::with_capacity(order.len());
+        let mut at = Vec::with_capacity(order.len());
         // Position in `order` -> position in `commits`, for the commits that pass the filters.
-        let mut kept: HashMap<usize, usize> = HashMap::new();
+        let mut kept: Vec<Option<usize>> = vec![None; order.len()];
         let mut merges: Vec<(usize, PullRequestMerge, bool)> = Vec::new();
         let mut parents: Vec<Vec<usize>> = Vec::with_capacity(order.len());
         for (i, one) in read.into_iter().enumerate() {
             parents.push(one.parents);
-            let id = order[i].id();
+            let id = order[i].id;
             let Some(mut commit) = converted.take(id) else {
                 return Err(Error::Task(format!("commit {id} was walked but not read")));
             };
@@ -476,7 +477,7 @@ impl GitSource {
                     let trees = Trees::of(repo, loose, &order[i], &order, &position)?;
                     commit.files = changes.files(loose, trees)?;
                 }
-                kept.insert(i, commits.len());
+                kept[i] = Some(commits.len());
                 commits.push(commit);
                 at.push(i);
             }
@@ -486,7 +487,7 @@ impl GitSource {
         // its title is the one kept.
         for (merge, (refs, title), first_in_range) in merges.into_iter().rev() {
             for merged in walk::merged_commits(&parents, merge, first_in_range) {
-                if let Some(&c) = kept.get(&merged) {
+                if let Some(c) = kept[merged] {
                     let commit = &mut commits[c];
                     if commit.merge_refs.is_empty() {
                         commit.merge_title.clone_from(&title);
@@ -503,7 +504,7 @@ impl GitSource {
             commits,
             at,
             parents,
-            ids: order.iter().map(git2::Commit::id).collect(),
+            ids: order.iter().map(|w| w.id).collect(),
             truncated_at,
         })
     }
@@ -625,18 +626,19 @@ fn read_commits(
     repo: &Repository,
     loose: &mut LooseObjects,
     changes: &mut Changes<'_>,
-    order: &[git2::Commit<'_>],
+    order: &[Walked],
     position: &OidMap<usize>,
     filter: &Filter<'_>,
 ) -> Result<Vec<ReadCommit>> {
     let mut out = Vec::with_capacity(order.len());
     for commit in order {
         let parents = commit
-            .parent_ids()
-            .filter_map(|p| position.get(&p).copied())
+            .parents
+            .iter()
+            .filter_map(|p| position.get(p).copied())
             .collect();
         // Dates first: they are free, paths need tree comparisons.
-        let keep = filter.in_dates(commit.time().seconds())
+        let keep = filter.in_dates(commit.time)
             && (filter.paths.is_empty() || {
                 let trees = Trees::of(repo, loose, commit, order, position)?;
                 changes.touches(loose, trees, filter.paths)?
@@ -644,10 +646,11 @@ fn read_commits(
         out.push(ReadCommit {
             keep,
             parents,
-            is_merge: commit.parent_count() > 1,
+            is_merge: commit.parents.len() > 1,
             first_in_range: commit
-                .parent_id(0)
-                .is_ok_and(|first| position.contains_key(&first)),
+                .parents
+                .first()
+                .is_some_and(|first| position.contains_key(first)),
         });
     }
     Ok(out)
@@ -655,7 +658,7 @@ fn read_commits(
 
 /// The first commit of `order` whose parents a shallow clone does not have (listed in the
 /// repository's `shallow` file), if any.
-fn shallow_boundary(repo: &Repository, order: &[git2::Commit<'_>]) -> Option<Oid> {
+fn shallow_boundary(repo: &Repository, order: &[Walked]) -> Option<Oid> {
     if !repo.is_shallow() {
         return None;
     }
@@ -664,10 +667,7 @@ fn shallow_boundary(repo: &Repository, order: &[git2::Commit<'_>]) -> Option<Oid
         .lines()
         .filter_map(|line| Oid::from_str(line.trim()).ok())
         .collect();
-    order
-        .iter()
-        .map(git2::Commit::id)
-        .find(|id| boundary.contains(id))
+    order.iter().map(|w| w.id).find(|id| boundary.contains(id))
 }
 
 /// A map keyed by object id. Ids are hashes already: the map mixes their first eight bytes

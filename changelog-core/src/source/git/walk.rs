@@ -3,8 +3,9 @@
 //!
 //! libgit2's revision walker parses every commit into structures of its own, and reading the
 //! commits afterwards parses them a second time; on a long history the walker alone costs as
-//! much as `git log` does in total. These walks read each commit once and hand the parsed
-//! commits on.
+//! much as `git log` does in total. These walks read each commit once, hand it on when its
+//! parents are known, and keep only its place in the graph ([`Walked`]): libgit2's object,
+//! with copies of the whole message, is freed as soon as the walk has passed it.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -21,6 +22,18 @@ pub(super) type Expanded<'f> = dyn FnMut(&Commit<'_>, Option<Oid>) + 'f;
 /// How many more commits the walk reads once only commits of the lower end are left, in case
 /// commit dates are skewed (git's own walker uses the same margin).
 const SLOP: usize = 5;
+
+/// What the walk keeps of a commit.
+#[derive(Debug, Clone)]
+pub(super) struct Walked {
+    pub(super) id: Oid,
+    /// Its tree.
+    pub(super) tree: Oid,
+    /// The committer date, in seconds.
+    pub(super) time: i64,
+    /// Its parents as the walk sees them (grafts and shallow boundaries applied).
+    pub(super) parents: Vec<Oid>,
+}
 
 /// Commits reachable from `to` but not from `from`, children before parents and otherwise
 /// newest first.
@@ -44,7 +57,7 @@ pub(super) fn range<'r>(
     from: Option<Oid>,
     boundary: &mut dyn FnMut(Oid) -> bool,
     expanded: &mut Expanded<'_>,
-) -> Result<Vec<Commit<'r>>> {
+) -> Result<Vec<Walked>> {
     let mut graph = Graph::new(repo, loose);
     let tip = graph.load(to)?;
     graph.enqueue(tip);
@@ -63,7 +76,7 @@ pub(super) fn range<'r>(
     let mut last_visible = i64::MAX;
     let mut bounded = from.is_some();
     while let Some((_, Reverse(node))) = graph.queue.pop() {
-        if !graph.nodes[node].hidden && boundary(graph.nodes[node].commit.id()) {
+        if !graph.nodes[node].hidden && boundary(graph.nodes[node].walked.id) {
             graph.hide(node);
             bounded = true;
         }
@@ -71,10 +84,10 @@ pub(super) fn range<'r>(
         let hidden = graph.nodes[node].hidden;
         if !hidden {
             graph.visible_in_queue -= 1;
-            last_visible = graph.nodes[node].time;
+            last_visible = graph.nodes[node].walked.time;
         }
-        let parent_ids: Vec<Oid> = graph.nodes[node].commit.parent_ids().collect();
-        for parent_id in parent_ids {
+        for k in 0..graph.nodes[node].walked.parents.len() {
+            let parent_id = graph.nodes[node].walked.parents[k];
             let parent = match graph.index.get(&parent_id) {
                 Some(&parent) => parent,
                 None => {
@@ -88,10 +101,12 @@ pub(super) fn range<'r>(
                 graph.hide(parent);
             }
         }
-        if !hidden {
+        // Handed on, then freed: what is left of it is its place in the graph.
+        let commit = graph.nodes[node].commit.take();
+        if !hidden && let Some(commit) = commit {
             let n = &graph.nodes[node];
-            let parent_tree = n.parents.first().map(|&p| graph.nodes[p].commit.tree_id());
-            expanded(&n.commit, parent_tree);
+            let parent_tree = n.parents.first().map(|&p| graph.nodes[p].walked.tree);
+            expanded(&commit, parent_tree);
         }
         if hidden && bounded {
             let Some(&(newest_queued, _)) = graph.queue.peek() else {
@@ -112,8 +127,9 @@ pub(super) fn range<'r>(
 
 /// A commit of the walk.
 struct Node<'r> {
-    commit: Commit<'r>,
-    time: i64,
+    walked: Walked,
+    /// libgit2's object, until the commit is expanded.
+    commit: Option<Commit<'r>>,
     /// Reachable from the lower end of the range.
     hidden: bool,
     /// Its parents have been loaded (it has left the queue).
@@ -155,10 +171,14 @@ impl<'r, 'l> Graph<'r, 'l> {
             .find_commit(oid)
             .map_err(git_at("cannot read commit", oid))?;
         let node = self.nodes.len();
-        let time = commit.time().seconds(); // the committer date, without copying the signature
         self.nodes.push(Node {
-            time,
-            commit,
+            walked: Walked {
+                id: oid,
+                tree: commit.tree_id(),
+                time: commit.time().seconds(), // without copying the signature
+                parents: commit.parent_ids().collect(),
+            },
+            commit: Some(commit),
             hidden: false,
             expanded: false,
             parents: Vec::new(),
@@ -172,7 +192,7 @@ impl<'r, 'l> Graph<'r, 'l> {
         if !self.nodes[node].hidden {
             self.visible_in_queue += 1;
         }
-        self.queue.push((self.nodes[node].time, Reverse(node)));
+        self.queue.push((self.nodes[node].walked.time, Reverse(node)));
     }
 
     /// Marks a commit, and the ancestors of it already walked, as reachable from the lower end.
@@ -195,7 +215,7 @@ impl<'r, 'l> Graph<'r, 'l> {
 
     /// The visible, expanded commits, each after all of its visible children; among the
     /// commits that are ready, the newest first.
-    fn into_topological_order(self) -> Result<Vec<Commit<'r>>> {
+    fn into_topological_order(self) -> Result<Vec<Walked>> {
         let keep: Vec<bool> = self.nodes.iter().map(|n| n.expanded && !n.hidden).collect();
         let mut children = vec![0usize; self.nodes.len()];
         for (node, n) in self.nodes.iter().enumerate() {
@@ -209,7 +229,7 @@ impl<'r, 'l> Graph<'r, 'l> {
         }
         let mut ready: BinaryHeap<(i64, Reverse<usize>)> = (0..self.nodes.len())
             .filter(|&node| keep[node] && children[node] == 0)
-            .map(|node| (self.nodes[node].time, Reverse(node)))
+            .map(|node| (self.nodes[node].walked.time, Reverse(node)))
             .collect();
         let mut order = Vec::with_capacity(keep.iter().filter(|k| **k).count());
         while let Some((_, Reverse(node))) = ready.pop() {
@@ -218,7 +238,7 @@ impl<'r, 'l> Graph<'r, 'l> {
                 if keep[parent] {
                     children[parent] -= 1;
                     if children[parent] == 0 {
-                        ready.push((self.nodes[parent].time, Reverse(parent)));
+                        ready.push((self.nodes[parent].walked.time, Reverse(parent)));
                     }
                 }
             }
@@ -226,8 +246,8 @@ impl<'r, 'l> Graph<'r, 'l> {
         if order.len() < keep.iter().filter(|k| **k).count() {
             return Err(self.cycle_error(&keep, &children));
         }
-        let mut slots: Vec<Option<Commit<'r>>> =
-            self.nodes.into_iter().map(|n| Some(n.commit)).collect();
+        let mut slots: Vec<Option<Walked>> =
+            self.nodes.into_iter().map(|n| Some(n.walked)).collect();
         Ok(order
             .into_iter()
             .filter_map(|node| slots[node].take())
@@ -264,7 +284,7 @@ impl<'r, 'l> Graph<'r, 'l> {
                 .workdir()
                 .unwrap_or_else(|| self.repo.path())
                 .to_owned(),
-            commit: self.nodes[node].commit.id().to_string(),
+            commit: self.nodes[node].walked.id.to_string(),
         }
     }
 }
@@ -282,11 +302,12 @@ pub(super) fn nearest(
     let tip = graph.load(start)?;
     graph.enqueue(tip);
     while let Some((_, Reverse(node))) = graph.queue.pop() {
-        let oid = graph.nodes[node].commit.id();
+        let oid = graph.nodes[node].walked.id;
         if (node != tip || include_start) && is_tagged(oid) {
             return Ok(Some(oid));
         }
-        let parent_ids: Vec<Oid> = graph.nodes[node].commit.parent_ids().collect();
+        graph.nodes[node].commit = None;
+        let parent_ids = graph.nodes[node].walked.parents.clone();
         for parent_id in parent_ids {
             if !graph.index.contains_key(&parent_id) {
                 let parent = graph.load(parent_id)?;
