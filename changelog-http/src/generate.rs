@@ -139,9 +139,13 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             .iter()
             .map(|c| c.version.as_deref().unwrap_or("Unreleased"))
             .collect();
-        return write_to(args, &versions, |out| {
+        let written = write_to(args, &versions, |out| {
             changelog_core::render::write_releases(&changelogs, format, out)
         });
+        drop(versions);
+        // As below: the process ends next.
+        std::mem::forget(changelogs);
+        return written;
     }
     let observer = Terminal::new(llm.stream);
     let generated = runtime.block_on(request::generate(&request, &policy, &observer))?;
@@ -199,7 +203,11 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
     }
     // The streamed tokens were the model's raw answer, shown live on standard error; what is
     // printed or written is the verified document, in the requested format.
-    write_output(args, &changelog, format)
+    let written = write_output(args, &changelog, format);
+    // The process ends next: freeing the document's many small allocations one by one would
+    // only delay the exit.
+    std::mem::forget(changelog);
+    written
 }
 
 /// The runtime a command runs the core's futures on, with libgit2 tuned for one pass over a
