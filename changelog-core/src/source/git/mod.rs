@@ -30,6 +30,7 @@ mod clone;
 mod diff;
 mod loose;
 mod obtain;
+pub(crate) mod packed;
 mod walk;
 
 pub use address::{non_public, parse_ipv4_loose};
