@@ -316,6 +316,9 @@ fn pack_file(dir: &Path, extension: &str) -> PathBuf {
         .expect("a pack")
 }
 
+/// A change to a file's bytes.
+type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
 #[test]
 fn damaged_packs_fall_back_and_never_panic() {
     if !have_git() {
@@ -331,7 +334,7 @@ fn damaged_packs_fall_back_and_never_panic() {
         .collect();
     let length = fs::metadata(pack_file(repo.path(), "pack")).unwrap().len();
     let scratch = tempfile::tempdir().unwrap();
-    let mut damages: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = Vec::new();
+    let mut damages: Vec<(&str, Damage)> = Vec::new();
     // Bytes flipped all over the pack, a few at a time.
     for k in 0..24u64 {
         let at = usize::try_from(12 + (length - 32) * k / 24).unwrap();

@@ -87,7 +87,14 @@ impl<'r> Changes<'r> {
     }
 
     fn tree(&mut self, loose: &mut LooseObjects, id: Oid) -> Result<Rc<[Entry]>> {
-        if let Some((_, tree)) = self.recent.iter().rev().find(|(t, _)| *t == id) {
+        // Ids compared as bytes: `Oid`'s `==` is a call into libgit2.
+        let wanted = id.as_bytes();
+        if let Some((_, tree)) = self
+            .recent
+            .iter()
+            .rev()
+            .find(|(t, _)| t.as_bytes() == wanted)
+        {
             return Ok(Rc::clone(tree));
         }
         let repo = self.repo;

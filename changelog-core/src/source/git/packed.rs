@@ -138,7 +138,7 @@ impl PackedTrees {
     }
 
     /// The object at `offset` in pack `pack`, its deltas applied.
-    fn object_at(&mut self, pack: usize, offset: u64) -> Option<(Kind, Rc<Vec<u8>>)> {
+    fn object_at(&mut self, pack: usize, offset: u64) -> Option<Cached> {
         // Walk down the chain of deltas to a base (or a cached object), then apply the deltas
         // back up, keeping each result: trees of consecutive commits share their bases.
         let mut chain: Vec<(usize, u64, Vec<u8>)> = Vec::new();
@@ -479,17 +479,20 @@ fn be32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// An object read: its type and its bytes.
+type Cached = (Kind, Rc<Vec<u8>>);
+
 /// Objects read lately (bases of deltas and what was built on them), by pack and offset, up
 /// to [`BASE_CACHE_BYTES`]; the oldest go first.
 #[derive(Default)]
 struct BaseCache {
-    objects: HashMap<(usize, u64), (Kind, Rc<Vec<u8>>), BuildHasherDefault<OidHasher>>,
+    objects: HashMap<(usize, u64), Cached, BuildHasherDefault<OidHasher>>,
     order: VecDeque<(usize, u64)>,
     bytes: usize,
 }
 
 impl BaseCache {
-    fn get(&self, pack: usize, offset: u64) -> Option<(Kind, Rc<Vec<u8>>)> {
+    fn get(&self, pack: usize, offset: u64) -> Option<Cached> {
         self.objects
             .get(&(pack, offset))
             .map(|(kind, data)| (*kind, Rc::clone(data)))
@@ -628,14 +631,13 @@ pub(crate) fn parse_tree(mut data: &[u8]) -> Option<Vec<Entry>> {
 
 /// libgit2's `normalize_filemode`: the mode `git_tree_entry_filemode` reports.
 fn normalize_mode(raw: u32) -> i32 {
-    let mode = match raw & 0o170_000 {
+    match raw & 0o170_000 {
         0o040_000 => 0o040_000,
         _ if raw & 0o111 != 0 => 0o100_755,
         0o160_000 => 0o160_000,
         0o120_000 => 0o120_000,
         _ => 0o100_644,
-    };
-    i32::try_from(mode).unwrap_or_default()
+    }
 }
 
 /// Git's order of tree entries: by name, a tree's name read as if it ended with `/`.
