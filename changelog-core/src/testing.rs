@@ -296,3 +296,36 @@ impl TestRepo {
             .expect("commit")
     }
 }
+
+/// The git source's reader of packed trees, for tests that hold it against libgit2.
+pub struct PackedTreeReader(crate::source::git::packed::PackedTrees);
+
+/// A tree entry as [`PackedTreeReader`] reads it: name, mode (as
+/// [`git2::TreeEntry::filemode`] gives it), id, and whether it is a tree.
+pub type PackedEntry = (Vec<u8>, i32, Oid, bool);
+
+impl PackedTreeReader {
+    /// The packs of `repo`; `None` when it has none the reader reads.
+    #[must_use]
+    pub fn open(repo: &Repository) -> Option<Self> {
+        crate::source::git::packed::PackedTrees::open(repo).map(Self)
+    }
+
+    /// [`open`](Self::open), reading the packs entry by entry from their files rather than
+    /// whole into memory.
+    #[must_use]
+    pub fn open_from_files(repo: &Repository) -> Option<Self> {
+        crate::source::git::packed::PackedTrees::open_with(repo, 0).map(Self)
+    }
+
+    /// The entries of the tree `id`, or `None` when no pack holds it whole.
+    pub fn tree(&mut self, id: Oid) -> Option<Vec<PackedEntry>> {
+        Some(
+            self.0
+                .tree(id)?
+                .into_iter()
+                .map(|e| (e.name.into_vec(), e.mode, e.id, e.is_tree))
+                .collect(),
+        )
+    }
+}

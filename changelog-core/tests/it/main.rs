@@ -8,6 +8,7 @@ mod git_source;
 mod hostile_text;
 mod injection;
 mod obtain;
+mod packed;
 mod pipeline;
 mod prepend;
 mod pull_requests;

@@ -7,10 +7,12 @@
 //! settled by the first source file found.
 
 use std::cmp::Ordering;
+use std::rc::Rc;
 
-use git2::{ObjectType, Oid, Repository, Tree, TreeEntry};
+use git2::{ObjectType, Oid, Repository};
 
 use super::loose::LooseObjects;
+use super::packed::{Entry, PackedTrees, git_order};
 use super::walk::Walked;
 use super::{OidMap, git_at};
 use crate::error::Result;
@@ -55,9 +57,16 @@ impl Trees {
 /// Tree comparisons in one repository.
 pub(super) struct Changes<'r> {
     repo: &'r Repository,
+    /// Trees read from the packs without libgit2 (whose pack reads all wait on one
+    /// process-wide lock, which the walk holds most of the time): opened at the first tree,
+    /// `None` inside when the repository has no pack this reader reads.
+    packed: Option<Option<PackedTrees>>,
     /// The trees read last, newest last: a commit's tree is its child's parent tree, read
     /// again when the walk comes to it.
-    recent: Vec<Tree<'r>>,
+    recent: Vec<(Oid, Rc<[Entry]>)>,
+    /// Trees read whose entries are not in git's order, or name one thing twice (no git
+    /// writes them): names are looked up in them with libgit2, whose search they mislead.
+    unordered: Vec<Oid>,
 }
 
 /// How many trees [`Changes`] keeps.
@@ -72,23 +81,58 @@ impl<'r> Changes<'r> {
     pub(super) fn new(repo: &'r Repository) -> Self {
         Self {
             repo,
+            packed: None,
+            unordered: Vec::new(),
             recent: Vec::with_capacity(RECENT_TREES),
         }
     }
 
-    fn tree(&mut self, loose: &mut LooseObjects, id: Oid) -> Result<Tree<'r>> {
-        if let Some(tree) = self.recent.iter().rev().find(|t| t.id() == id) {
-            return Ok(tree.clone());
+    fn tree(&mut self, loose: &mut LooseObjects, id: Oid) -> Result<Rc<[Entry]>> {
+        // Ids compared as bytes: `Oid`'s `==` is a call into libgit2.
+        let wanted = id.as_bytes();
+        if let Some((_, tree)) = self
+            .recent
+            .iter()
+            .rev()
+            .find(|(t, _)| t.as_bytes() == wanted)
+        {
+            return Ok(Rc::clone(tree));
         }
-        loose.check(id)?;
-        let tree = self
-            .repo
-            .find_tree(id)
-            .map_err(git_at("cannot read the tree", id))?;
+        let repo = self.repo;
+        let packed = self
+            .packed
+            .get_or_insert_with(|| PackedTrees::open(repo))
+            .as_mut()
+            .and_then(|packs| packs.tree(id));
+        let tree: Rc<[Entry]> = match packed {
+            Some(entries) => entries.into(),
+            // Loose, or not readable from its pack here: libgit2 reads it, or says what is
+            // wrong with it.
+            None => {
+                loose.check(id)?;
+                let tree = repo
+                    .find_tree(id)
+                    .map_err(git_at("cannot read the tree", id))?;
+                let entries: Rc<[Entry]> = tree
+                    .iter()
+                    .map(|e| Entry {
+                        name: e.name_bytes().into(),
+                        mode: e.filemode(),
+                        id: e.id(),
+                        is_tree: e.kind() == Some(ObjectType::Tree),
+                    })
+                    .collect();
+                if !in_order(&entries) {
+                    // A name is looked up in it as libgit2 looks it up.
+                    self.unordered.push(id);
+                }
+                entries
+            }
+        };
         if self.recent.len() == RECENT_TREES {
             self.recent.remove(0);
         }
-        self.recent.push(tree.clone());
+        self.recent.push((id, Rc::clone(&tree)));
         Ok(tree)
     }
 
@@ -125,11 +169,24 @@ impl<'r> Changes<'r> {
 
     /// The entry named `name` in the tree `tree`.
     fn entry(&mut self, loose: &mut LooseObjects, tree: Option<Oid>, name: &str) -> Result<Side> {
-        let Some(tree) = tree else { return Ok(None) };
-        let tree = self.tree(loose, tree)?;
-        Ok(tree
-            .get_name(name)
-            .map(|e| (e.id(), e.kind() == Some(ObjectType::Tree), e.filemode())))
+        let Some(id) = tree else { return Ok(None) };
+        let tree = self.tree(loose, id)?;
+        if self.unordered.contains(&id) {
+            let tree = self
+                .repo
+                .find_tree(id)
+                .map_err(git_at("cannot read the tree", id))?;
+            return Ok(tree
+                .get_name(name)
+                .map(|e| (e.id(), e.kind() == Some(ObjectType::Tree), e.filemode())));
+        }
+        // A name is either a file's or a tree's (sorted as if it ended with `/`).
+        let name = name.as_bytes();
+        let found = [false, true].into_iter().find_map(|is_tree| {
+            tree.binary_search_by(|e| git_order(&e.name, e.is_tree, name, is_tree))
+                .ok()
+        });
+        Ok(found.map(|at| &tree[at]).map(|e| (e.id, e.is_tree, e.mode)))
     }
 
     /// The sort of every file the commit changes, when they are all of one sort.
@@ -159,36 +216,31 @@ impl<'r> Changes<'r> {
         }
         let old = old.map(|id| self.tree(loose, id)).transpose()?;
         let new = new.map(|id| self.tree(loose, id)).transpose()?;
-        let mut before = old.iter().flat_map(Tree::iter).peekable();
-        let mut after = new.iter().flat_map(Tree::iter).peekable();
+        let mut before = old.iter().flat_map(|t| t.iter()).peekable();
+        let mut after = new.iter().flat_map(|t| t.iter()).peekable();
         while !tally.is_mixed() {
             let order = match (before.peek(), after.peek()) {
                 (None, None) => break,
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
-                (Some(b), Some(a)) => git_order(b, a),
+                (Some(b), Some(a)) => git_order(&b.name, b.is_tree, &a.name, a.is_tree),
             };
             let (b, a) = match order {
                 Ordering::Less => (before.next(), None),
                 Ordering::Greater => (None, after.next()),
                 Ordering::Equal => (before.next(), after.next()),
             };
-            if let (Some(b), Some(a)) = (&b, &a)
-                && b.id() == a.id()
-                && b.filemode() == a.filemode()
+            if let (Some(b), Some(a)) = (b, a)
+                && b.id == a.id
+                && b.mode == a.mode
             {
                 continue;
             }
-            let name = b
-                .as_ref()
-                .or(a.as_ref())
-                .map(|e| e.name_bytes())
-                .unwrap_or_default();
+            let name = b.or(a).map(|e| &e.name[..]).unwrap_or_default();
             let length = prefix.len();
             prefix.push_str(&String::from_utf8_lossy(name));
-            let tree_of =
-                |e: &Option<TreeEntry<'_>>| e.as_ref().filter(|e| is_tree(e)).map(TreeEntry::id);
-            let (old_tree, new_tree) = (tree_of(&b), tree_of(&a));
+            let tree_of = |e: Option<&Entry>| e.filter(|e| e.is_tree).map(|e| e.id);
+            let (old_tree, new_tree) = (tree_of(b), tree_of(a));
             if old_tree.is_none() && new_tree.is_none() {
                 tally.add(prefix);
             } else if let Some(sort) = Files::of_dir(prefix) {
@@ -204,18 +256,15 @@ impl<'r> Changes<'r> {
     }
 }
 
-fn is_tree(entry: &TreeEntry<'_>) -> bool {
-    entry.kind() == Some(ObjectType::Tree)
-}
-
-/// Git's order of tree entries: by name, a tree's name read as if it ended with `/`.
-fn git_order(a: &TreeEntry<'_>, b: &TreeEntry<'_>) -> Ordering {
-    let (x, y) = (a.name_bytes(), b.name_bytes());
-    let common = x.len().min(y.len());
-    x[..common].cmp(&y[..common]).then_with(|| {
-        let next = |name: &[u8], entry: &TreeEntry<'_>| {
-            name.get(common).copied().or(is_tree(entry).then_some(b'/'))
-        };
-        next(x, a).cmp(&next(y, b))
+/// Whether entries are in git's order, each name once.
+fn in_order(entries: &[Entry]) -> bool {
+    entries.windows(2).all(|pair| {
+        *pair[0].name != *pair[1].name
+            && git_order(
+                &pair[0].name,
+                pair[0].is_tree,
+                &pair[1].name,
+                pair[1].is_tree,
+            ) == Ordering::Less
     })
 }

@@ -30,6 +30,7 @@ mod clone;
 mod diff;
 mod loose;
 mod obtain;
+pub(crate) mod packed;
 mod walk;
 use walk::Walked;
 
