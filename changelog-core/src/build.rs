@@ -412,10 +412,7 @@ fn subjects_of(group: &[ParsedCommit]) -> Vec<String> {
 }
 
 /// The commits of each entry, in the order of each group's oldest commit.
-fn group(
-    commits: Vec<ParsedCommit>,
-    group_by: GroupBy,
-) -> impl Iterator<Item = Vec<ParsedCommit>> {
+fn group(commits: Vec<ParsedCommit>, group_by: GroupBy) -> impl Iterator<Item = Vec<ParsedCommit>> {
     let groups = groups(&commits, group_by);
     // In place, and one group at a time: a parsed commit is large.
     let mut slots: Vec<Option<ParsedCommit>> = commits.into_iter().map(Some).collect();

@@ -80,22 +80,29 @@ impl LooseObjects {
         if self.is_empty() {
             return Ok(());
         }
-        let hex = oid.to_string();
+        // Called for every object the history reads: the id is written on the stack, and a
+        // fan-out directory's name is copied only when it is listed.
+        let mut digits = [0u8; 40];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(oid.as_bytes()) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+        let hex = std::str::from_utf8(&digits).unwrap_or_default();
         let (fan_out, rest) = hex.split_at(2);
         for store in &mut self.stores {
             if !store.fan_out.contains(fan_out) {
                 continue;
             }
+            if !store.listed.contains_key(fan_out) {
+                let names = list(&store.path.join(fan_out)).into_iter().collect();
+                store.listed.insert(fan_out.to_owned(), names);
+            }
             let path = &store.path;
-            let names = store
-                .listed
-                .entry(fan_out.to_owned())
-                .or_insert_with(|| list(&path.join(fan_out)).into_iter().collect());
-            if names.contains(rest) {
+            if store.listed[fan_out].contains(rest) {
                 let file = path.join(fan_out).join(rest);
                 return verify(&file).map_err(|reason| Error::CorruptObject {
                     repository: self.repository.clone(),
-                    id: hex.clone(),
+                    id: hex.to_owned(),
                     file,
                     reason,
                 });
@@ -104,6 +111,8 @@ impl LooseObjects {
         Ok(())
     }
 }
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The names in a directory (none when it cannot be read: libgit2 reports that itself).
 fn list(dir: &Path) -> Vec<String> {
@@ -126,7 +135,8 @@ fn verify(file: &Path) -> Result<(), String> {
         Err(e) => return Err(format!("cannot read it: {e}")),
     };
     let mut inflate = Decompress::new(true);
-    let mut buffer = vec![0u8; 64 * 1024];
+    // Small: it is zeroed for every object checked, and the loop below takes any size.
+    let mut buffer = vec![0u8; 8 * 1024];
     let mut header: Vec<u8> = Vec::new();
     let mut declared: Option<u64> = None;
     let mut body: u64 = 0;

@@ -259,6 +259,7 @@ impl GitSource {
             at,
             parents,
             ids,
+            times,
             truncated_at,
         } = collected;
 
@@ -286,15 +287,18 @@ impl GitSource {
             }
         }
 
-        let ends: Vec<End> = tagged
+        // The walk read the tagged commits' dates; only the bound below them is read again.
+        let mut ends: Vec<End> = tagged
             .iter()
-            .map(|&i| ids[i])
-            .chain(bound)
-            .map(|oid| {
-                let name = &tags.by_commit[&oid];
-                end(&repo, name, oid, Some(name.clone()))
+            .map(|&i| {
+                let name = &tags.by_commit[&ids[i]];
+                end_at(name, ids[i], Some(name.clone()), times[i])
             })
-            .collect::<Result<_>>()?;
+            .collect();
+        if let Some(oid) = bound {
+            let name = &tags.by_commit[&oid];
+            ends.push(end(&repo, name, oid, Some(name.clone()))?);
+        }
         let history = |commits: Vec<Commit>, from: Option<&End>, to: &End, whole: bool| {
             let mut commits = commits;
             set_short_ids(&mut commits);
@@ -506,6 +510,10 @@ impl GitSource {
             at,
             parents,
             ids: order.iter().map(|w| w.id).collect(),
+            times: order
+                .iter()
+                .map(|w| git2::Time::new(w.time, w.offset))
+                .collect(),
             truncated_at,
         })
     }
@@ -558,6 +566,8 @@ struct Collected {
     parents: Vec<Vec<usize>>,
     /// The walked commits' ids, in the walk's order.
     ids: Vec<Oid>,
+    /// Their committer dates.
+    times: Vec<git2::Time>,
     /// Where a shallow clone's history stops inside the range.
     truncated_at: Option<String>,
 }
@@ -1097,17 +1107,22 @@ fn end(repo: &Repository, rev: &str, oid: Oid, tag: Option<String>) -> Result<En
     let commit = repo
         .find_commit(oid)
         .map_err(git_at("cannot read commit", oid))?;
+    Ok(end_at(rev, oid, tag, commit.time()))
+}
+
+/// [`end`] for a commit whose committer date is known.
+fn end_at(rev: &str, oid: Oid, tag: Option<String>, time: git2::Time) -> End {
     // Tag names are written by whoever pushed them: what is shown is cleaned, while the
     // lookups above use the names as they are.
-    Ok((
+    (
         RangeEnd {
             rev: text::sanitize(rev).into_owned(),
             commit: oid.to_string(),
             tag: tag.map(text::sanitize_owned),
-            time: time_of(commit.committer().when()),
+            time: time_of(time),
         },
         oid,
-    ))
+    )
 }
 
 /// Checks an object, and what it points to when it is an annotated tag, before libgit2 reads

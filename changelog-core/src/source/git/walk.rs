@@ -31,6 +31,8 @@ pub(super) struct Walked {
     pub(super) tree: Oid,
     /// The committer date, in seconds.
     pub(super) time: i64,
+    /// The committer's offset from UTC, in minutes.
+    pub(super) offset: i32,
     /// Its parents as the walk sees them (grafts and shallow boundaries applied).
     pub(super) parents: Vec<Oid>,
 }
@@ -175,7 +177,9 @@ impl<'r, 'l> Graph<'r, 'l> {
             walked: Walked {
                 id: oid,
                 tree: commit.tree_id(),
-                time: commit.time().seconds(), // without copying the signature
+                // The committer date, without copying the signature.
+                time: commit.time().seconds(),
+                offset: commit.time().offset_minutes(),
                 parents: commit.parent_ids().collect(),
             },
             commit: Some(commit),
@@ -192,7 +196,8 @@ impl<'r, 'l> Graph<'r, 'l> {
         if !self.nodes[node].hidden {
             self.visible_in_queue += 1;
         }
-        self.queue.push((self.nodes[node].walked.time, Reverse(node)));
+        self.queue
+            .push((self.nodes[node].walked.time, Reverse(node)));
     }
 
     /// Marks a commit, and the ancestors of it already walked, as reachable from the lower end.
