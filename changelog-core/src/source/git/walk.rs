@@ -52,8 +52,8 @@ pub(super) struct Walked {
 /// yes, that commit is a lower end as `from` is: it and its ancestors are left out, and the
 /// walk stops as soon as only such commits are left (the latest releases of a history are
 /// read without walking the rest of it).
-pub(super) fn range<'r>(
-    repo: &'r Repository,
+pub(super) fn range(
+    repo: &Repository,
     loose: &mut LooseObjects,
     to: Oid,
     from: Option<Oid>,
