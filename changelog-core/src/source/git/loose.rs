@@ -39,18 +39,7 @@ struct Store {
 impl LooseObjects {
     /// Lists the object directories of `repo` (the fan-out directories are listed on demand).
     pub(super) fn new(repo: &Repository) -> Self {
-        let objects = repo.path().join("objects");
-        let mut paths = vec![objects.clone()];
-        // Alternates: one object directory per line, relative to `objects/` when not absolute.
-        if let Ok(alternates) = fs::read_to_string(objects.join("info").join("alternates")) {
-            for line in alternates.lines() {
-                let line = line.trim();
-                if !line.is_empty() && !line.starts_with('#') {
-                    paths.push(objects.join(line));
-                }
-            }
-        }
-        let stores = paths
+        let stores = object_directories(repo)
             .into_iter()
             .map(|path| {
                 let fan_out = list(&path)
@@ -110,6 +99,22 @@ impl LooseObjects {
         }
         Ok(())
     }
+}
+
+/// The object directories of `repo`: its own, then its alternates (one directory per line of
+/// `objects/info/alternates`, relative to `objects/` when not absolute).
+pub(super) fn object_directories(repo: &Repository) -> Vec<PathBuf> {
+    let objects = repo.path().join("objects");
+    let mut paths = vec![objects.clone()];
+    if let Ok(alternates) = fs::read_to_string(objects.join("info").join("alternates")) {
+        for line in alternates.lines() {
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with('#') {
+                paths.push(objects.join(line));
+            }
+        }
+    }
+    paths
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -84,18 +84,8 @@ impl PackedTrees {
         if !is_sha1(repo) {
             return None;
         }
-        let objects = repo.path().join("objects");
-        let mut stores = vec![objects.clone()];
-        if let Ok(alternates) = fs::read_to_string(objects.join("info").join("alternates")) {
-            for line in alternates.lines() {
-                let line = line.trim();
-                if !line.is_empty() && !line.starts_with('#') {
-                    stores.push(objects.join(line));
-                }
-            }
-        }
         let mut packs = Vec::new();
-        for store in stores {
+        for store in super::loose::object_directories(repo) {
             let Ok(listing) = fs::read_dir(store.join("pack")) else {
                 continue;
             };
