@@ -256,15 +256,17 @@ impl<'r> Changes<'r> {
     }
 }
 
-/// Whether entries are in git's order, each name once.
+/// Whether entries are in git's order, each name once, and no name holds `/`.
 fn in_order(entries: &[Entry]) -> bool {
-    entries.windows(2).all(|pair| {
-        *pair[0].name != *pair[1].name
-            && git_order(
-                &pair[0].name,
-                pair[0].is_tree,
-                &pair[1].name,
-                pair[1].is_tree,
-            ) == Ordering::Less
-    })
+    // A name holding `/` would tie with a tree of its first component in a search.
+    entries.iter().all(|e| !e.name.contains(&b'/'))
+        && entries.windows(2).all(|pair| {
+            *pair[0].name != *pair[1].name
+                && git_order(
+                    &pair[0].name,
+                    pair[0].is_tree,
+                    &pair[1].name,
+                    pair[1].is_tree,
+                ) == Ordering::Less
+        })
 }

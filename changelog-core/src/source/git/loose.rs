@@ -104,7 +104,8 @@ impl LooseObjects {
 /// The object directories of `repo`: its own, then its alternates (one directory per line of
 /// `objects/info/alternates`, relative to `objects/` when not absolute).
 pub(super) fn object_directories(repo: &Repository) -> Vec<PathBuf> {
-    let objects = repo.path().join("objects");
+    // A linked worktree's objects are the main repository's.
+    let objects = repo.commondir().join("objects");
     let mut paths = vec![objects.clone()];
     if let Ok(alternates) = fs::read_to_string(objects.join("info").join("alternates")) {
         for line in alternates.lines() {

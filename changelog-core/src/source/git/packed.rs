@@ -62,6 +62,10 @@ const MAX_IN_MEMORY: u64 = 32 << 20;
 /// Indexes are read whole; a larger one (over a million objects) is left to libgit2, which
 /// maps it, rather than read for a few lookups.
 const MAX_INDEX: u64 = 32 << 20;
+/// Bytes of indexes and packs held in memory in all (a store of many packs, or alternates,
+/// would otherwise be read whole pack after pack): past it, packs are read entry by entry and
+/// indexes left to libgit2.
+const MEMORY_BUDGET: u64 = 64 << 20;
 /// Bytes read at an entry's offset first, from a pack not in memory: its header and, for most
 /// tree deltas, all of their compressed data.
 const FIRST_READ: u64 = 2048;
@@ -85,6 +89,7 @@ impl PackedTrees {
             return None;
         }
         let mut packs = Vec::new();
+        let mut budget = MEMORY_BUDGET;
         for store in super::loose::object_directories(repo) {
             let Ok(listing) = fs::read_dir(store.join("pack")) else {
                 continue;
@@ -94,7 +99,13 @@ impl PackedTrees {
                 .filter(|p| p.extension().is_some_and(|e| e == "idx"))
                 .collect();
             indexes.sort();
-            packs.extend(indexes.iter().filter_map(|idx| Pack::open(idx, in_memory)));
+            for idx in &indexes {
+                if let Some(pack) = Pack::open(idx, in_memory.min(budget), budget) {
+                    let held = pack.index.len() + pack.memory.as_ref().map_or(0, Vec::len);
+                    budget = budget.saturating_sub(held as u64);
+                    packs.push(pack);
+                }
+            }
         }
         if packs.is_empty() {
             return None;
@@ -132,7 +143,8 @@ impl PackedTrees {
             .find_map(|(at, pack)| pack.find(id).map(|offset| (at, offset)))
     }
 
-    /// The object at `offset` in pack `pack`, its deltas applied.
+    /// The object at `offset` in pack `pack`, its deltas applied; `None` for an object that
+    /// is not a tree (its deltas are not applied).
     fn object_at(&mut self, pack: usize, offset: u64) -> Option<Cached> {
         // Walk down the chain of deltas to a base (or a cached object), then apply the deltas
         // back up, keeping each result: trees of consecutive commits share their bases.
@@ -170,8 +182,16 @@ impl PackedTrees {
                 return None;
             }
         };
+        // Only trees are asked for: a chain down to anything else is not worth applying.
+        if kind != Kind::Tree {
+            return None;
+        }
         while let Some((at, from, delta)) = chain.pop() {
             data = Rc::new(apply_delta(&data, &delta)?);
+            held = held.checked_add(data.len())?;
+            if held > MAX_CHAIN_BYTES {
+                return None;
+            }
             self.bases.put(at, from, kind, Rc::clone(&data));
         }
         Some((kind, data))
@@ -232,8 +252,8 @@ const NAMES: usize = FAN_OUT + 256 * 4;
 impl Pack {
     /// The pack of the index at `idx`; `None` for anything but a version 2 index whose pack
     /// is there and agrees with it.
-    fn open(idx: &Path, in_memory: u64) -> Option<Self> {
-        if fs::metadata(idx).ok()?.len() > MAX_INDEX {
+    fn open(idx: &Path, in_memory: u64, budget: u64) -> Option<Self> {
+        if fs::metadata(idx).ok()?.len() > MAX_INDEX.min(budget) {
             return None;
         }
         let index = fs::read(idx).ok()?;
@@ -605,7 +625,9 @@ pub(crate) fn parse_tree(mut data: &[u8]) -> Option<Vec<Entry>> {
         }
         let nul = rest.iter().position(|&b| b == 0)?;
         let name = &rest[..nul];
-        if name.is_empty() || name.len() > 0xffff {
+        // A name holding `/` is one no git writes; looked up by its first component it would
+        // tie with a tree of that name (see `git_order`). libgit2 reads such a tree instead.
+        if name.is_empty() || name.len() > 0xffff || name.contains(&b'/') {
             return None;
         }
         let id = rest.get(nul + 1..nul + 21)?;
@@ -631,7 +653,8 @@ pub(crate) fn parse_tree(mut data: &[u8]) -> Option<Vec<Entry>> {
 fn normalize_mode(raw: u32) -> i32 {
     match raw & 0o170_000 {
         0o040_000 => 0o040_000,
-        _ if raw & 0o111 != 0 => 0o100_755,
+        // `GIT_PERMS_IS_EXEC`: the owner's execute bit only (`100654` reads as `100644`).
+        _ if raw & 0o100 != 0 => 0o100_755,
         0o160_000 => 0o160_000,
         0o120_000 => 0o120_000,
         _ => 0o100_644,
@@ -773,6 +796,27 @@ mod tests {
     }
 
     #[test]
+    fn modes_are_normalised_as_libgit2_does() {
+        // `GIT_PERMS_IS_EXEC` reads the owner's execute bit only.
+        for (raw, mode) in [
+            (0o100_644, 0o100_644),
+            (0o100_664, 0o100_644),
+            (0o100_654, 0o100_644),
+            (0o100_645, 0o100_644),
+            (0o100_011, 0o100_644),
+            (0o100_755, 0o100_755),
+            (0o100_700, 0o100_755),
+            (0o100_744, 0o100_755),
+            (0o040_000, 0o040_000),
+            (0o040_755, 0o040_000),
+            (0o120_000, 0o120_000),
+            (0o160_000, 0o160_000),
+        ] {
+            assert_eq!(normalize_mode(raw), mode, "{raw:o}");
+        }
+    }
+
+    #[test]
     fn malformed_trees_are_refused() {
         let whole = tree(&[("100644", "a", 1), ("100644", "b", 2)]);
         // Cut anywhere but between its two entries (29 bytes each).
@@ -789,6 +833,9 @@ mod tests {
             tree(&[("100644", "b", 1), ("100644", "a", 2)]),
             tree(&[("100644", "a", 1), ("100644", "a", 2)]),
             tree(&[("40000", "a", 1), ("100644", "a.txt", 2)]),
+            // No git writes a name with `/`; looked up as `a` it would tie with a tree `a`.
+            tree(&[("100644", "a/b", 1)]),
+            tree(&[("100644", "a/b", 1), ("100644", "a0", 2)]),
         ] {
             assert_eq!(parse_tree(&bad), None, "{}", String::from_utf8_lossy(&bad));
         }
