@@ -297,25 +297,30 @@ impl TestRepo {
     }
 }
 
-/// The git source's reader of packed trees, for tests that hold it against libgit2.
-pub struct PackedTreeReader(crate::source::git::packed::PackedTrees);
+/// The git source's reader of packed commits and trees, for tests that hold it against libgit2.
+pub struct PackedReader(crate::source::git::packed::PackedObjects);
 
-/// A tree entry as [`PackedTreeReader`] reads it: name, mode (as
+/// A tree entry as [`PackedReader`] reads it: name, mode (as
 /// [`git2::TreeEntry::filemode`] gives it), id, and whether it is a tree.
 pub type PackedEntry = (Vec<u8>, i32, Oid, bool);
 
-impl PackedTreeReader {
+impl PackedReader {
     /// The packs of `repo`; `None` when it has none the reader reads.
     #[must_use]
     pub fn open(repo: &Repository) -> Option<Self> {
-        crate::source::git::packed::PackedTrees::open(repo).map(Self)
+        crate::source::git::packed::PackedObjects::open(repo).map(Self)
     }
 
     /// [`open`](Self::open), reading the packs entry by entry from their files rather than
     /// whole into memory.
     #[must_use]
     pub fn open_from_files(repo: &Repository) -> Option<Self> {
-        crate::source::git::packed::PackedTrees::open_with(repo, 0).map(Self)
+        crate::source::git::packed::PackedObjects::open_with(repo, 0).map(Self)
+    }
+
+    /// The bytes of the commit `id`, or `None` when no pack holds it whole.
+    pub fn commit(&mut self, id: Oid) -> Option<Vec<u8>> {
+        self.0.commit(id)
     }
 
     /// The entries of the tree `id`, or `None` when no pack holds it whole.

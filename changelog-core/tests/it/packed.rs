@@ -8,7 +8,7 @@ use std::process::Command;
 
 use changelog_core::files::Files;
 use changelog_core::source::git::GitSource;
-use changelog_core::testing::{PackedEntry, PackedTreeReader, TestRepo};
+use changelog_core::testing::{PackedEntry, PackedReader, TestRepo};
 use changelog_core::{History, RangeQuery};
 use git2::{ObjectType, Oid, Repository};
 use pretty_assertions::assert_eq;
@@ -191,7 +191,7 @@ fn every_packed_tree_reads_as_libgit2_reads_it() {
     let trees = all_trees(&git);
     assert!(trees.len() > 300, "{} trees", trees.len());
     // Packs read whole into memory, and entry by entry from their files.
-    for open in [PackedTreeReader::open, PackedTreeReader::open_from_files] {
+    for open in [PackedReader::open, PackedReader::open_from_files] {
         let mut reader = open(&git).expect("packs");
         for &id in &trees {
             assert_eq!(reader.tree(id), Some(libgit2_tree(&git, id)), "tree {id}");
@@ -202,11 +202,42 @@ fn every_packed_tree_reads_as_libgit2_reads_it() {
             assert_eq!(reader.tree(id), Some(libgit2_tree(&git, id)));
         }
     }
-    let mut reader = PackedTreeReader::open(&git).expect("packs");
+    let mut reader = PackedReader::open(&git).expect("packs");
     // Not a tree, or in no pack.
     let head = git.head().unwrap().target().unwrap();
     assert_eq!(reader.tree(head), None);
     assert_eq!(reader.tree(Oid::from_bytes(&[0xab; 20]).unwrap()), None);
+}
+
+#[test]
+fn every_packed_commit_reads_as_libgit2_reads_it() {
+    if !have_git() {
+        return;
+    }
+    let mut repo = TestRepo::new();
+    grow(&mut repo, 0, 80);
+    pack(repo.path());
+    let git = Repository::open(repo.path()).unwrap();
+    let mut walk = git.revwalk().unwrap();
+    walk.push_head().unwrap();
+    let commits: Vec<Oid> = walk.map(Result::unwrap).collect();
+    assert!(commits.len() >= 80, "{} commits", commits.len());
+    for open in [PackedReader::open, PackedReader::open_from_files] {
+        let mut reader = open(&git).expect("packs");
+        for &id in &commits {
+            let odb = git.odb().unwrap();
+            let object = odb.read(id).unwrap();
+            assert_eq!(
+                reader.commit(id).as_deref(),
+                Some(object.data()),
+                "commit {id}"
+            );
+        }
+        // A tree is not a commit, nor a commit a tree.
+        let head = git.find_commit(commits[0]).unwrap();
+        assert_eq!(reader.commit(head.tree_id()), None);
+        assert_eq!(reader.tree(commits[0]), None);
+    }
 }
 
 #[test]
@@ -243,7 +274,7 @@ fn modes_libgit2_normalises_read_the_same() {
         .unwrap();
     pack(repo.path());
     let git = Repository::open(repo.path()).unwrap();
-    let mut reader = PackedTreeReader::open(&git).expect("packs");
+    let mut reader = PackedReader::open(&git).expect("packs");
     for id in [inner, outer] {
         let read = reader.tree(id).expect("packed");
         assert_eq!(read, libgit2_tree(&git, id));
@@ -387,7 +418,7 @@ fn damaged_packs_fall_back_and_never_panic() {
         damage(&mut bytes);
         fs::write(&file, bytes).unwrap();
         let damaged = Repository::open(&copy).unwrap();
-        for open in [PackedTreeReader::open, PackedTreeReader::open_from_files] {
+        for open in [PackedReader::open, PackedReader::open_from_files] {
             let Some(mut reader) = open(&damaged) else {
                 continue;
             };

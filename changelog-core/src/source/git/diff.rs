@@ -12,7 +12,7 @@ use std::rc::Rc;
 use git2::{ObjectType, Oid, Repository};
 
 use super::loose::LooseObjects;
-use super::packed::{Entry, PackedTrees, git_order};
+use super::packed::{Entry, PackedObjects, git_order};
 use super::walk::Walked;
 use super::{OidMap, git_at};
 use crate::error::Result;
@@ -60,7 +60,7 @@ pub(super) struct Changes<'r> {
     /// Trees read from the packs without libgit2 (whose pack reads all wait on one
     /// process-wide lock, which the walk holds most of the time): opened at the first tree,
     /// `None` inside when the repository has no pack this reader reads.
-    packed: Option<Option<PackedTrees>>,
+    packed: Option<Option<PackedObjects>>,
     /// The trees read last, newest last: a commit's tree is its child's parent tree, read
     /// again when the walk comes to it.
     recent: Vec<(Oid, Rc<[Entry]>)>,
@@ -87,6 +87,15 @@ impl<'r> Changes<'r> {
         }
     }
 
+    /// Comparisons of trees of `repo`, read from `packs` (opened already; `None` when the
+    /// repository has none the reader reads).
+    pub(super) fn with_packs(repo: &'r Repository, packs: Option<PackedObjects>) -> Self {
+        Self {
+            packed: Some(packs),
+            ..Self::new(repo)
+        }
+    }
+
     fn tree(&mut self, loose: &mut LooseObjects, id: Oid) -> Result<Rc<[Entry]>> {
         // Ids compared as bytes: `Oid`'s `==` is a call into libgit2.
         let wanted = id.as_bytes();
@@ -101,7 +110,7 @@ impl<'r> Changes<'r> {
         let repo = self.repo;
         let packed = self
             .packed
-            .get_or_insert_with(|| PackedTrees::open(repo))
+            .get_or_insert_with(|| PackedObjects::open(repo))
             .as_mut()
             .and_then(|packs| packs.tree(id));
         let tree: Rc<[Entry]> = match packed {

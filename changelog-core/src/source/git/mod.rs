@@ -39,6 +39,7 @@ pub use obtain::{Checkout, RepoPolicy, Scheme, check_location, check_range, obta
 
 use self::diff::{Changes, Trees};
 use self::loose::LooseObjects;
+use self::packed::{PackedObjects, SharedPacks};
 use super::{CommitSource, History, unambiguous_prefixes};
 use crate::commit::{
     Commit, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository, Signature,
@@ -380,20 +381,28 @@ impl GitSource {
         // walk hands it while this one walks the history, and compares the files of those
         // whose words leave their kind open (the `--path` filter's are compared here).
         let classify = !query.words_only && paths.is_empty();
+        // The packs are opened once: the walk reads commits from them, the worker and `--path`
+        // trees.
+        let mut packs = PackedObjects::open(repo);
+        let for_worker = packs.as_ref().map(PackedObjects::share);
         // One set of recent trees for `--path` and for the files of the commits it keeps.
-        let mut changes = Changes::new(repo);
+        let shared = packs.as_ref().map(PackedObjects::share);
+        let mut changes = Changes::with_packs(repo, shared.map(SharedPacks::reader));
+        let walk_packs = packs.as_mut().filter(|_| walk::packs_read_as_written(repo));
         let (order, position, read, mut converted) = std::thread::scope(|scope| {
             let (sender, queue) = mpsc::channel::<Vec<RawCommit>>();
             let path = self.path.as_path();
             let filter = &filter;
             let worker = std::thread::Builder::new()
                 .name("changelog-convert".to_owned())
-                .spawn_scoped(scope, move || convert_all(path, &queue, filter, classify))
+                .spawn_scoped(scope, move || {
+                    convert_all(path, for_worker, &queue, filter, classify)
+                })
                 .map_err(|e| Error::Task(format!("cannot start a thread: {e}")))?;
             // In batches: a message per commit would wake the worker once per commit.
             let mut batch = Vec::with_capacity(BATCH);
-            let mut expanded = |commit: &git2::Commit<'_>, parent_tree: Option<Oid>| {
-                batch.push(RawCommit::of(commit, parent_tree));
+            let mut expanded = |walked: &Walked, text, parent_tree: Option<Oid>| {
+                batch.push(RawCommit::of(walked, text, parent_tree));
                 if batch.len() == BATCH {
                     // A worker that stopped has an error to tell, at the join below.
                     let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
@@ -404,6 +413,7 @@ impl GitSource {
             let order = walk::range(
                 repo,
                 loose,
+                walk_packs,
                 to.1,
                 from.map(|(_, oid)| *oid),
                 boundary,
@@ -712,28 +722,24 @@ impl Hasher for OidHasher {
 /// How many commits the walk hands the converting thread at a time.
 const BATCH: usize = 256;
 
-/// A commit as the walk hands it to the converting thread: what it needs, copied out of
-/// libgit2's object.
+/// A commit as the walk hands it to the converting thread.
 struct RawCommit {
     id: Oid,
     /// Parent ids as the walk sees them (grafts and shallow boundaries applied).
     parents: Vec<Oid>,
-    /// The header (`tree`, `parent`, `author`, `committer`, `encoding` ... lines).
-    header: Vec<u8>,
-    message: Vec<u8>,
+    text: walk::CommitText,
     trees: Trees,
 }
 
 impl RawCommit {
-    fn of(commit: &git2::Commit<'_>, parent_tree: Option<Oid>) -> Self {
+    fn of(walked: &Walked, text: walk::CommitText, parent_tree: Option<Oid>) -> Self {
         Self {
-            id: commit.id(),
-            parents: commit.parent_ids().collect(),
-            header: commit.raw_header_bytes().to_vec(),
-            message: commit.message_bytes().to_vec(),
+            id: walked.id,
+            parents: walked.parents.clone(),
+            text,
             trees: Trees {
                 old: parent_tree,
-                new: commit.tree_id(),
+                new: walked.tree,
             },
         }
     }
@@ -745,6 +751,7 @@ impl RawCommit {
 /// `path`.
 fn convert_all(
     path: &Path,
+    packs: Option<SharedPacks>,
     queue: &mpsc::Receiver<Vec<RawCommit>>,
     filter: &Filter<'_>,
     classify: bool,
@@ -754,7 +761,7 @@ fn convert_all(
         source,
     })?;
     let mut loose = LooseObjects::new(&repo);
-    let mut changes = Changes::new(&repo);
+    let mut changes = Changes::with_packs(&repo, packs.map(SharedPacks::reader));
     let mailmap = mailmap_of(&repo);
     let mut out = Converted::default();
     for raw in queue.iter().flatten() {
@@ -1255,7 +1262,7 @@ fn convert(raw: &RawCommit, mailmap: Option<&Mailmap>) -> Commit {
     let mut author: &[u8] = b"";
     let mut committer: &[u8] = b"";
     let mut encoding = None;
-    for line in raw.header.split(|&b| b == b'\n') {
+    for line in raw.text.header().split(|&b| b == b'\n') {
         if let Some(rest) = line.strip_prefix(b"author ") {
             if author.is_empty() {
                 author = rest;
@@ -1269,7 +1276,7 @@ fn convert(raw: &RawCommit, mailmap: Option<&Mailmap>) -> Commit {
         }
     }
     let encoding = encoding.as_deref();
-    let message = decode(&raw.message, encoding);
+    let message = decode(raw.text.message(), encoding);
     let mut commit = Commit::from_message(
         hex(raw.id),
         signature(author, encoding, mailmap),

@@ -1,16 +1,20 @@
-//! Tree objects read straight from pack files, without libgit2.
+//! Commits and trees read straight from pack files, without libgit2.
 //!
 //! libgit2 takes one process-wide mutex (`git_mwindow__mutex`) on every read of a packed
 //! object, so the thread that compares trees (see [`super::diff`]) and the thread that walks
-//! the history wait on each other. This reader opens the repository's pack indexes (version 2)
-//! and reads the pack entries of trees itself: plain objects and both kinds of deltas
-//! (`OFS_DELTA`, `REF_DELTA`), inflated with `flate2`, with a bounded cache of delta bases.
+//! the history wait on each other; and it sets up a new zlib stream, with its 32 KB window,
+//! for every object, which is most of what reading a commit of a few hundred bytes costs. This
+//! reader opens the repository's pack indexes (version 2) and reads the pack entries of
+//! commits and trees itself: plain objects and both kinds of deltas (`OFS_DELTA`,
+//! `REF_DELTA`), inflated with `flate2` through one reused stream, with a bounded cache of
+//! delta bases. One thread opens the packs; [`PackedObjects::share`] gives another thread its
+//! own reader of the same packs.
 //!
 //! Everything read from the repository is treated as hostile: a truncated or damaged pack, an
 //! offset out of bounds, a size no pack could hold, a delta that copies from outside its base,
-//! a tree whose bytes do not hash to its id: any of them makes the read answer `None`, and the
-//! caller reads the tree with libgit2 instead (which reports the damage, or finds the object
-//! somewhere else). Only version 2 indexes of SHA-1 repositories are read.
+//! an object whose bytes do not hash to its id: any of them makes the read answer `None`, and
+//! the caller reads the object with libgit2 instead (which reports the damage, or finds the
+//! object somewhere else). Only version 2 indexes of SHA-1 repositories are read.
 //!
 //! Pack files are read with positioned reads (`pread`), not mapped: the crate forbids `unsafe`,
 //! and a read of the few kilobytes an entry spans costs less than a page fault per page.
@@ -20,6 +24,7 @@ use std::fs::{self, File};
 use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use flate2::{Decompress, FlushDecompress, Status};
 use git2::{ConfigLevel, Oid, Repository};
@@ -39,17 +44,30 @@ pub(crate) struct Entry {
     pub(crate) is_tree: bool,
 }
 
-/// The trees of a repository's packs.
-pub(crate) struct PackedTrees {
-    packs: Vec<Pack>,
+/// The packs of a [`PackedObjects`], to be read from another thread.
+pub(crate) struct SharedPacks(Arc<[Pack]>);
+
+impl SharedPacks {
+    /// A reader of these packs, with caches of its own.
+    pub(crate) fn reader(self) -> PackedObjects {
+        PackedObjects::of(self.0)
+    }
+}
+
+/// The commits and trees of a repository's packs.
+pub(crate) struct PackedObjects {
+    packs: Arc<[Pack]>,
     bases: BaseCache,
     /// Where entries of packs read from their files land.
     scratch: Vec<u8>,
+    /// One zlib stream, reset for each entry: setting one up costs more than inflating most
+    /// commits and trees.
+    inflate: Decompress,
 }
 
 /// Longest chain of deltas followed (a cycle of `REF_DELTA`s ends here).
 const MAX_CHAIN: usize = 10_000;
-/// Largest object (or delta) inflated: larger trees are left to libgit2.
+/// Largest object (or delta) inflated: larger ones are left to libgit2.
 const MAX_OBJECT: usize = 64 << 20;
 /// Most bytes of delta data held while a chain is resolved.
 const MAX_CHAIN_BYTES: usize = 256 << 20;
@@ -75,7 +93,7 @@ const NEXT_READ: u64 = 64 << 10;
 /// left in the pack is a lie.
 const MAX_RATIO: u64 = 1100;
 
-impl PackedTrees {
+impl PackedObjects {
     /// The packs of `repo` and of its alternates; `None` when the repository is not SHA-1 or
     /// has no pack this reader can read.
     pub(crate) fn open(repo: &Repository) -> Option<Self> {
@@ -110,28 +128,49 @@ impl PackedTrees {
         if packs.is_empty() {
             return None;
         }
-        Some(Self {
+        Some(Self::of(packs.into()))
+    }
+
+    fn of(packs: Arc<[Pack]>) -> Self {
+        Self {
             packs,
             bases: BaseCache::default(),
             scratch: Vec::new(),
-        })
+            inflate: Decompress::new(true),
+        }
+    }
+
+    /// The packs, for a reader of another thread (see [`SharedPacks::reader`]): the packs
+    /// read into memory are not read again.
+    pub(crate) fn share(&self) -> SharedPacks {
+        SharedPacks(Arc::clone(&self.packs))
     }
 
     /// The entries of the tree `id`, in the order the tree stores them; `None` when no pack
     /// holds it or it cannot be read whole (the caller asks libgit2).
     pub(crate) fn tree(&mut self, id: Oid) -> Option<Vec<Entry>> {
+        parse_tree(&self.object(id, Kind::Tree)?)
+    }
+
+    /// The bytes of the commit `id` (its header lines, a blank line, its message); `None`
+    /// when no pack holds it or it cannot be read whole (the caller asks libgit2).
+    pub(crate) fn commit(&mut self, id: Oid) -> Option<Vec<u8>> {
+        let data = self.object(id, Kind::Commit)?;
+        // Commits are seldom deltas, and only delta bases are cached: most are not shared.
+        Some(Rc::try_unwrap(data).unwrap_or_else(|shared| shared.to_vec()))
+    }
+
+    /// The object `id` if it is of the kind `kind` and hashes to its id.
+    fn object(&mut self, id: Oid, kind: Kind) -> Option<Rc<Vec<u8>>> {
         let (pack, offset) = self.find(id)?;
-        let (kind, data) = self.object_at(pack, offset)?;
-        if kind != Kind::Tree {
-            return None;
-        }
+        let data = self.object_at(pack, offset, kind)?;
         let mut hash = Sha1::new();
-        hash.update(format!("tree {}\0", data.len()).as_bytes());
+        hash.update(kind.name());
+        hash.update(b" ");
+        hash.update(data.len().to_string());
+        hash.update(b"\0");
         hash.update(&data[..]);
-        if hash.finalize()[..] != *id.as_bytes() {
-            return None;
-        }
-        parse_tree(&data)
+        (hash.finalize()[..] == *id.as_bytes()).then_some(data)
     }
 
     /// The pack and offset of `id`.
@@ -144,8 +183,8 @@ impl PackedTrees {
     }
 
     /// The object at `offset` in pack `pack`, its deltas applied; `None` for an object that
-    /// is not a tree (its deltas are not applied).
-    fn object_at(&mut self, pack: usize, offset: u64) -> Option<Cached> {
+    /// is not of the kind `wanted` (its deltas are not applied).
+    fn object_at(&mut self, pack: usize, offset: u64, wanted: Kind) -> Option<Rc<Vec<u8>>> {
         // Walk down the chain of deltas to a base (or a cached object), then apply the deltas
         // back up, keeping each result: trees of consecutive commits share their bases.
         let mut chain: Vec<(usize, u64, Vec<u8>)> = Vec::new();
@@ -158,7 +197,7 @@ impl PackedTrees {
             if chain.len() >= MAX_CHAIN {
                 return None;
             }
-            match self.packs[at].read_entry(from, &mut self.scratch)? {
+            match self.packs[at].read_entry(from, &mut self.scratch, &mut self.inflate)? {
                 Raw::Whole(kind, data) => {
                     let data = Rc::new(data);
                     if !chain.is_empty() {
@@ -182,8 +221,8 @@ impl PackedTrees {
                 return None;
             }
         };
-        // Only trees are asked for: a chain down to anything else is not worth applying.
-        if kind != Kind::Tree {
+        // A chain down to anything but what is asked for is not worth applying.
+        if kind != wanted {
             return None;
         }
         while let Some((at, from, delta)) = chain.pop() {
@@ -194,7 +233,7 @@ impl PackedTrees {
             }
             self.bases.put(at, from, kind, Rc::clone(&data));
         }
-        Some((kind, data))
+        Some(data)
     }
 }
 
@@ -221,6 +260,18 @@ enum Kind {
     Tree,
     Blob,
     Tag,
+}
+
+impl Kind {
+    /// The name an object's hash starts with.
+    fn name(self) -> &'static [u8] {
+        match self {
+            Kind::Commit => b"commit",
+            Kind::Tree => b"tree",
+            Kind::Blob => b"blob",
+            Kind::Tag => b"tag",
+        }
+    }
 }
 
 /// A pack entry, inflated.
@@ -347,7 +398,12 @@ impl Pack {
     }
 
     /// The entry at `offset`, inflated (read into `scratch` when the pack is not in memory).
-    fn read_entry(&self, offset: u64, scratch: &mut Vec<u8>) -> Option<Raw> {
+    fn read_entry(
+        &self,
+        offset: u64,
+        scratch: &mut Vec<u8>,
+        inflate: &mut Decompress,
+    ) -> Option<Raw> {
         let end = self.length - 20;
         if !(12..end).contains(&offset) {
             return None;
@@ -408,7 +464,7 @@ impl Pack {
             return None;
         }
         let size = usize::try_from(size).ok().filter(|&s| s <= MAX_OBJECT)?;
-        let data = self.inflate(&buffer[at..], offset + buffer.len() as u64, size)?;
+        let data = self.inflate(inflate, &buffer[at..], offset + buffer.len() as u64, size)?;
         Some(match (kind, base) {
             (1, None) => Raw::Whole(Kind::Commit, data),
             (2, None) => Raw::Whole(Kind::Tree, data),
@@ -422,9 +478,15 @@ impl Pack {
 
     /// Inflates the zlib stream that starts with `first` (which ends at `next` in the pack),
     /// which must hold exactly `size` bytes, reading more of the pack as it needs.
-    fn inflate(&self, first: &[u8], mut next: u64, size: usize) -> Option<Vec<u8>> {
+    fn inflate(
+        &self,
+        inflate: &mut Decompress,
+        first: &[u8],
+        mut next: u64,
+        size: usize,
+    ) -> Option<Vec<u8>> {
         let end = self.length - 20;
-        let mut inflate = Decompress::new(true);
+        inflate.reset(true);
         // One byte to spare: a stream that fills it holds more than its header says.
         let mut out = Vec::with_capacity(size + 1);
         let mut more: Option<Vec<u8>> = None;

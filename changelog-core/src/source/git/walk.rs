@@ -3,21 +3,48 @@
 //!
 //! libgit2's revision walker parses every commit into structures of its own, and reading the
 //! commits afterwards parses them a second time; on a long history the walker alone costs as
-//! much as `git log` does in total. These walks read each commit once, hand it on when its
-//! parents are known, and keep only its place in the graph ([`Walked`]): libgit2's object,
-//! with copies of the whole message, is freed as soon as the walk has passed it.
+//! much as `git log` does in total. These walks read each commit once, hand its text on when
+//! its parents are known, and keep only its place in the graph ([`Walked`]).
+//!
+//! [`range`] reads packed commits with [`PackedObjects`] and the few header lines it needs
+//! itself ([`parse_commit`]), strictly: a commit it does not read exactly as libgit2 does
+//! (a loose one, an unusual signature, a repository whose grafts or shallow boundary change
+//! parents) is read with libgit2.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use git2::{Commit, Oid, Repository};
+use git2::{Oid, Repository};
 
 use super::loose::LooseObjects;
+use super::packed::PackedObjects;
 use super::{OidMap, git_at};
 use crate::error::{Error, Result};
 
-/// Told of each commit the walk expands, with its first parent's tree (see [`range`]).
-pub(super) type Expanded<'f> = dyn FnMut(&Commit<'_>, Option<Oid>) + 'f;
+/// Told of each commit the walk expands, with its text and its first parent's tree (see
+/// [`range`]).
+pub(super) type Expanded<'f> = dyn FnMut(&Walked, CommitText, Option<Oid>) + 'f;
+
+/// A commit's header lines and message, as the walk read them.
+pub(super) struct CommitText {
+    bytes: Vec<u8>,
+    /// Where the header ends (after its last line's line feed).
+    header_end: usize,
+    /// Where the message starts.
+    message_start: usize,
+}
+
+impl CommitText {
+    /// The header lines (`tree`, `parent`, `author`, `committer`, `encoding` ...).
+    pub(super) fn header(&self) -> &[u8] {
+        &self.bytes[..self.header_end]
+    }
+
+    /// The message.
+    pub(super) fn message(&self) -> &[u8] {
+        &self.bytes[self.message_start..]
+    }
+}
 
 /// How many more commits the walk reads once only commits of the lower end are left, in case
 /// commit dates are skewed (git's own walker uses the same margin).
@@ -52,15 +79,20 @@ pub(super) struct Walked {
 /// yes, that commit is a lower end as `from` is: it and its ancestors are left out, and the
 /// walk stops as soon as only such commits are left (the latest releases of a history are
 /// read without walking the rest of it).
+///
+/// `packs`, when given, reads the commits that are packed; the others are read with libgit2.
+/// It must not be given for a repository with grafts or a shallow boundary, which change the
+/// parents libgit2 gives commits (see [`packs_read_as_written`]).
 pub(super) fn range(
     repo: &Repository,
     loose: &mut LooseObjects,
+    packs: Option<&mut PackedObjects>,
     to: Oid,
     from: Option<Oid>,
     boundary: &mut dyn FnMut(Oid) -> bool,
     expanded: &mut Expanded<'_>,
 ) -> Result<Vec<Walked>> {
-    let mut graph = Graph::new(repo, loose);
+    let mut graph = Graph::new(repo, loose, packs);
     let tip = graph.load(to)?;
     graph.enqueue(tip);
     if let Some(from) = from {
@@ -104,11 +136,11 @@ pub(super) fn range(
             }
         }
         // Handed on, then freed: what is left of it is its place in the graph.
-        let commit = graph.nodes[node].commit.take();
-        if !hidden && let Some(commit) = commit {
+        let text = graph.nodes[node].text.take();
+        if !hidden && let Some(text) = text {
             let n = &graph.nodes[node];
             let parent_tree = n.parents.first().map(|&p| graph.nodes[p].walked.tree);
-            expanded(&commit, parent_tree);
+            expanded(&n.walked, text, parent_tree);
         }
         if hidden && bounded {
             let Some(&(newest_queued, _)) = graph.queue.peek() else {
@@ -128,10 +160,10 @@ pub(super) fn range(
 }
 
 /// A commit of the walk.
-struct Node<'r> {
+struct Node {
     walked: Walked,
-    /// libgit2's object, until the commit is expanded.
-    commit: Option<Commit<'r>>,
+    /// Its text, until the commit is expanded.
+    text: Option<CommitText>,
     /// Reachable from the lower end of the range.
     hidden: bool,
     /// Its parents have been loaded (it has left the queue).
@@ -143,7 +175,8 @@ struct Node<'r> {
 struct Graph<'r, 'l> {
     repo: &'r Repository,
     loose: &'l mut LooseObjects,
-    nodes: Vec<Node<'r>>,
+    packs: Option<&'l mut PackedObjects>,
+    nodes: Vec<Node>,
     index: OidMap<usize>,
     /// Newest commit first; ties in the order commits were found.
     queue: BinaryHeap<(i64, Reverse<usize>)>,
@@ -152,10 +185,15 @@ struct Graph<'r, 'l> {
 }
 
 impl<'r, 'l> Graph<'r, 'l> {
-    fn new(repo: &'r Repository, loose: &'l mut LooseObjects) -> Self {
+    fn new(
+        repo: &'r Repository,
+        loose: &'l mut LooseObjects,
+        packs: Option<&'l mut PackedObjects>,
+    ) -> Self {
         Self {
             repo,
             loose,
+            packs,
             nodes: Vec::new(),
             index: OidMap::default(),
             queue: BinaryHeap::new(),
@@ -168,21 +206,42 @@ impl<'r, 'l> Graph<'r, 'l> {
             return Ok(node);
         }
         self.loose.check(oid)?;
-        let commit = self
-            .repo
-            .find_commit(oid)
-            .map_err(git_at("cannot read commit", oid))?;
+        let packed = self
+            .packs
+            .as_deref_mut()
+            .and_then(|packs| packs.commit(oid))
+            .and_then(|bytes| parse_commit(oid, bytes));
+        let (walked, text) = match packed {
+            Some(read) => read,
+            None => {
+                let commit = self
+                    .repo
+                    .find_commit(oid)
+                    .map_err(git_at("cannot read commit", oid))?;
+                let header = commit.raw_header_bytes();
+                let mut bytes = Vec::with_capacity(header.len() + commit.message_bytes().len());
+                bytes.extend_from_slice(header);
+                bytes.extend_from_slice(commit.message_bytes());
+                let walked = Walked {
+                    id: oid,
+                    tree: commit.tree_id(),
+                    // The committer date, without copying the signature.
+                    time: commit.time().seconds(),
+                    offset: commit.time().offset_minutes(),
+                    parents: commit.parent_ids().collect(),
+                };
+                let text = CommitText {
+                    bytes,
+                    header_end: header.len(),
+                    message_start: header.len(),
+                };
+                (walked, text)
+            }
+        };
         let node = self.nodes.len();
         self.nodes.push(Node {
-            walked: Walked {
-                id: oid,
-                tree: commit.tree_id(),
-                // The committer date, without copying the signature.
-                time: commit.time().seconds(),
-                offset: commit.time().offset_minutes(),
-                parents: commit.parent_ids().collect(),
-            },
-            commit: Some(commit),
+            walked,
+            text: Some(text),
             hidden: false,
             expanded: false,
             parents: Vec::new(),
@@ -294,6 +353,96 @@ impl<'r, 'l> Graph<'r, 'l> {
     }
 }
 
+/// Whether libgit2 gives the commits of `repo` the parents their text names: not when grafts
+/// (`info/grafts`) or a shallow boundary (`shallow`) replace them.
+pub(super) fn packs_read_as_written(repo: &Repository) -> bool {
+    !repo.is_shallow()
+        && !repo.path().join("shallow").exists()
+        && !repo.commondir().join("shallow").exists()
+        && !repo.commondir().join("info").join("grafts").exists()
+}
+
+/// A commit read from a pack, when its header is as git writes it: `tree`, `parent`s, `author`
+/// and `committer` in that order, ids in lower-case hexadecimal, signatures with one `<`, one
+/// `>` and a date and zone after them, and a blank line before the message. `None` for
+/// anything else: libgit2 reads that commit, and accepts or refuses it as it does.
+fn parse_commit(id: Oid, bytes: Vec<u8>) -> Option<(Walked, CommitText)> {
+    let end = bytes.windows(2).position(|pair| pair == b"\n\n")?;
+    let mut lines = bytes[..end].split(|&b| b == b'\n');
+    let tree = hex_id(lines.next()?.strip_prefix(b"tree ")?)?;
+    let mut parents = Vec::new();
+    let mut line = lines.next()?;
+    while let Some(rest) = line.strip_prefix(b"parent ") {
+        parents.push(hex_id(rest)?);
+        line = lines.next()?;
+    }
+    signature_date(line.strip_prefix(b"author ")?)?;
+    let (time, offset) = signature_date(lines.next()?.strip_prefix(b"committer ")?)?;
+    let walked = Walked {
+        id,
+        tree,
+        time,
+        offset,
+        parents,
+    };
+    let text = CommitText {
+        bytes,
+        header_end: end + 1,
+        message_start: end + 2,
+    };
+    Some((walked, text))
+}
+
+/// Forty lower-case hexadecimal digits as an id.
+fn hex_id(digits: &[u8]) -> Option<Oid> {
+    if digits.len() != 40 {
+        return None;
+    }
+    let mut bytes = [0u8; 20];
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        let nibble = |d: u8| match d {
+            b'0'..=b'9' => Some(d - b'0'),
+            b'a'..=b'f' => Some(d - b'a' + 10),
+            _ => None,
+        };
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Oid::from_bytes(&bytes).ok()
+}
+
+/// The date of a signature line written as git writes it (`Name <email> 1700000000 +0130`):
+/// seconds, and minutes east of UTC.
+fn signature_date(line: &[u8]) -> Option<(i64, i32)> {
+    let lt = line.iter().position(|&b| b == b'<')?;
+    let gt = line.iter().position(|&b| b == b'>')?;
+    let count = |c: u8| line.iter().filter(|&&b| b == c).count();
+    if gt < lt || count(b'<') != 1 || count(b'>') != 1 {
+        return None;
+    }
+    let date = line[gt + 1..].strip_prefix(b" ")?;
+    let space = date.iter().position(|&b| b == b' ')?;
+    let (seconds, zone) = (&date[..space], &date[space + 1..]);
+    if seconds.is_empty() || seconds.len() > 18 || !seconds.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let seconds: i64 = std::str::from_utf8(seconds).ok()?.parse().ok()?;
+    let [sign, h1, h2, m1, m2] = <[u8; 5]>::try_from(zone).ok()?;
+    if ![h1, h2, m1, m2].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let hours = i32::from(h1 - b'0') * 10 + i32::from(h2 - b'0');
+    let minutes = i32::from(m1 - b'0') * 10 + i32::from(m2 - b'0');
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
+    let offset = hours * 60 + minutes;
+    match sign {
+        b'+' => Some((seconds, offset)),
+        b'-' => Some((seconds, -offset)),
+        _ => None,
+    }
+}
+
 /// The first commit, in date order from `start` (`start` itself only when `include_start`),
 /// that `is_tagged` accepts.
 pub(super) fn nearest(
@@ -303,7 +452,7 @@ pub(super) fn nearest(
     include_start: bool,
     mut is_tagged: impl FnMut(Oid) -> bool,
 ) -> Result<Option<Oid>> {
-    let mut graph = Graph::new(repo, loose);
+    let mut graph = Graph::new(repo, loose, None);
     let tip = graph.load(start)?;
     graph.enqueue(tip);
     while let Some((_, Reverse(node))) = graph.queue.pop() {
@@ -311,7 +460,7 @@ pub(super) fn nearest(
         if (node != tip || include_start) && is_tagged(oid) {
             return Ok(Some(oid));
         }
-        graph.nodes[node].commit = None;
+        graph.nodes[node].text = None;
         let parent_ids = graph.nodes[node].walked.parents.clone();
         for parent_id in parent_ids {
             if !graph.index.contains_key(&parent_id) {
@@ -403,6 +552,72 @@ impl MergeWalk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    const PARENT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn commit(header: &str, message: &str) -> Vec<u8> {
+        format!("{header}\n{message}").into_bytes()
+    }
+
+    #[test]
+    fn commits_as_git_writes_them_are_read() {
+        let id = Oid::from_bytes(&[7; 20]).unwrap();
+        let header = format!(
+            "tree {TREE}\nparent {PARENT}\nparent {TREE}\n\
+             author Ada <ada@example.com> 1700000000 +0100\n\
+             committer Bob <bob@example.com> 1700000100 -0530\n\
+             encoding ISO-8859-1\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n -----END\n"
+        );
+        let (walked, text) = parse_commit(id, commit(&header, "Subject\n\nBody\n")).unwrap();
+        assert_eq!(walked.tree.to_string(), TREE);
+        assert_eq!(walked.parents.len(), 2);
+        assert_eq!(walked.parents[0].to_string(), PARENT);
+        assert_eq!((walked.time, walked.offset), (1_700_000_100, -330));
+        assert_eq!(text.header(), header.as_bytes());
+        assert_eq!(text.message(), b"Subject\n\nBody\n");
+        // A root commit, and an empty message.
+        let header = format!("tree {TREE}\nauthor A <a@b> 1 +0000\ncommitter C <c@d> 2 +1400\n");
+        let (walked, text) = parse_commit(id, commit(&header, "")).unwrap();
+        assert!(walked.parents.is_empty());
+        assert_eq!((walked.time, walked.offset), (2, 840));
+        assert_eq!(text.message(), b"");
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_libgit2() {
+        let id = Oid::from_bytes(&[7; 20]).unwrap();
+        let good_author = "author A <a@b> 1 +0000";
+        for header in [
+            // Upper-case or short ids, a missing tree, lines out of order.
+            format!(
+                "tree {}\n{good_author}\ncommitter C <c@d> 2 +0000\n",
+                TREE.to_uppercase()
+            ),
+            format!(
+                "tree {}\n{good_author}\ncommitter C <c@d> 2 +0000\n",
+                &TREE[..39]
+            ),
+            format!("{good_author}\ncommitter C <c@d> 2 +0000\n"),
+            format!("tree {TREE}\ncommitter C <c@d> 2 +0000\n{good_author}\n"),
+            // Two authors (libgit2 skips the second), signatures libgit2 reads its own way.
+            format!("tree {TREE}\n{good_author}\n{good_author}\ncommitter C <c@d> 2 +0000\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c> <d> 2 +0000\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c@d>\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 2\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 2 +1500\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 2 +0060\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c@d> -2 +0000\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 2 0000\n"),
+            format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 99999999999999999999 +0000\n"),
+            format!("tree {TREE}\nauthor A a@b 1 +0000\ncommitter C <c@d> 2 +0000\n"),
+        ] {
+            assert!(parse_commit(id, commit(&header, "m")).is_none(), "{header}");
+        }
+        // No blank line before the message.
+        let text = format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 2 +0000\n");
+        assert!(parse_commit(id, text.into_bytes()).is_none());
+    }
 
     #[test]
     fn merged_commits_stop_at_the_mainline() {
