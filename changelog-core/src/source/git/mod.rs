@@ -381,14 +381,17 @@ impl GitSource {
         // walk hands it while this one walks the history, and compares the files of those
         // whose words leave their kind open (the `--path` filter's are compared here).
         let classify = !query.words_only && paths.is_empty();
-        // The packs are opened once: the walk reads commits from them, the worker and `--path`
-        // trees.
-        let mut packs = PackedObjects::open(repo);
+        // The packs are opened once, when something reads them: the walk reads commits from
+        // them, the worker and `--path` trees.
+        let as_written = walk::packs_read_as_written(repo);
+        let mut packs = (as_written || classify || !paths.is_empty())
+            .then(|| PackedObjects::open(repo))
+            .flatten();
         let for_worker = packs.as_ref().map(PackedObjects::share);
         // One set of recent trees for `--path` and for the files of the commits it keeps.
         let shared = packs.as_ref().map(PackedObjects::share);
         let mut changes = Changes::with_packs(repo, shared.map(SharedPacks::reader));
-        let walk_packs = packs.as_mut().filter(|_| walk::packs_read_as_written(repo));
+        let walk_packs = packs.as_mut().filter(|_| as_written);
         let (order, position, read, mut converted) = std::thread::scope(|scope| {
             let (sender, queue) = mpsc::channel::<Vec<RawCommit>>();
             let path = self.path.as_path();

@@ -65,8 +65,8 @@ pub(crate) struct PackedObjects {
     inflate: Decompress,
 }
 
-/// Longest chain of deltas followed (a cycle of `REF_DELTA`s ends here).
-const MAX_CHAIN: usize = 10_000;
+/// Longest chain of deltas followed (git writes chains of at most 4,095).
+const MAX_CHAIN: usize = 4_095;
 /// Largest object (or delta) inflated: larger ones are left to libgit2.
 const MAX_OBJECT: usize = 64 << 20;
 /// Most bytes of delta data held while a chain is resolved.
@@ -194,7 +194,8 @@ impl PackedObjects {
             if let Some(hit) = self.bases.get(at, from) {
                 break hit;
             }
-            if chain.len() >= MAX_CHAIN {
+            // A cycle of `REF_DELTA`s comes back to an entry of the chain.
+            if chain.len() >= MAX_CHAIN || chain.iter().any(|&(p, o, _)| p == at && o == from) {
                 return None;
             }
             match self.packs[at].read_entry(from, &mut self.scratch, &mut self.inflate)? {

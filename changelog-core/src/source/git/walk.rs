@@ -364,9 +364,14 @@ pub(super) fn packs_read_as_written(repo: &Repository) -> bool {
 
 /// A commit read from a pack, when its header is as git writes it: `tree`, `parent`s, `author`
 /// and `committer` in that order, ids in lower-case hexadecimal, signatures with one `<`, one
-/// `>` and a date and zone after them, and a blank line before the message. `None` for
-/// anything else: libgit2 reads that commit, and accepts or refuses it as it does.
+/// `>` and a date and zone after them, and a blank line before the message; and no NUL byte
+/// anywhere (libgit2 cuts the header and the message at one). `None` for anything else:
+/// libgit2 reads that commit, and accepts or refuses it as it does. The message starts after
+/// the blank line and any line feeds that follow it, as libgit2's `message_bytes` does.
 fn parse_commit(id: Oid, bytes: Vec<u8>) -> Option<(Walked, CommitText)> {
+    if bytes.contains(&0) {
+        return None;
+    }
     let end = bytes.windows(2).position(|pair| pair == b"\n\n")?;
     let mut lines = bytes[..end].split(|&b| b == b'\n');
     let tree = hex_id(lines.next()?.strip_prefix(b"tree ")?)?;
@@ -385,10 +390,11 @@ fn parse_commit(id: Oid, bytes: Vec<u8>) -> Option<(Walked, CommitText)> {
         offset,
         parents,
     };
+    let blank_lines = bytes[end + 2..].iter().take_while(|&&b| b == b'\n').count();
     let text = CommitText {
-        bytes,
         header_end: end + 1,
-        message_start: end + 2,
+        message_start: end + 2 + blank_lines,
+        bytes,
     };
     Some((walked, text))
 }
@@ -582,6 +588,9 @@ mod tests {
         assert!(walked.parents.is_empty());
         assert_eq!((walked.time, walked.offset), (2, 840));
         assert_eq!(text.message(), b"");
+        // Line feeds before the message are not part of it (libgit2's `message_bytes`).
+        let (_, text) = parse_commit(id, commit(&header, "\n\nSubject\n")).unwrap();
+        assert_eq!(text.message(), b"Subject\n");
     }
 
     #[test]
@@ -614,6 +623,11 @@ mod tests {
         ] {
             assert!(parse_commit(id, commit(&header, "m")).is_none(), "{header}");
         }
+        // A NUL byte, in the header or in the message.
+        let header = format!("tree {TREE}\nauthor A\0B <a@b> 1 +0000\ncommitter C <c@d> 2 +0000\n");
+        assert!(parse_commit(id, commit(&header, "m")).is_none());
+        let header = format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 2 +0000\n");
+        assert!(parse_commit(id, commit(&header, "Subject\0rest")).is_none());
         // No blank line before the message.
         let text = format!("tree {TREE}\n{good_author}\ncommitter C <c@d> 2 +0000\n");
         assert!(parse_commit(id, text.into_bytes()).is_none());
