@@ -345,8 +345,11 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
         rules.iter().map(|r| r.title.as_str()).collect()
     };
     let mut sections: Vec<Vec<Entry>> = vec![Vec::new(); titles.len()];
-    // (section, scope, text) -> position in its section, for merging duplicates.
-    let mut seen: HashMap<(usize, Option<String>, String), usize> = HashMap::new();
+    // Entries by section, scope and text in lower case, for merging duplicates: the key's hash
+    // -> (section, position), checked against the entry there (one allocation for the key's
+    // text in all, rather than a scope and a text per entry).
+    let mut seen: HashMap<u64, (usize, usize)> = HashMap::with_capacity(prepared.commits.len());
+    let mut lower = String::new();
     let mut hidden: Vec<Entry> = Vec::new();
     for group in group(std::mem::take(&mut prepared.commits), options.group_by) {
         prepared.stats.grouped += group.len() - 1;
@@ -372,13 +375,19 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
             hidden.push(entry);
             continue;
         };
-        let key = (section, entry.scope.clone(), entry.text.to_lowercase());
-        if let Some(&position) = seen.get(&key) {
-            merge_into(&mut sections[section][position], entry);
-            prepared.stats.duplicates += size;
-            continue;
+        let key = duplicate_key(section, &entry, &mut lower);
+        match seen.get(&key) {
+            Some(&(at, position)) if same_entry(&sections[at][position], section == at, &entry) => {
+                merge_into(&mut sections[at][position], entry);
+                prepared.stats.duplicates += size;
+                continue;
+            }
+            // Another entry with the same hash (as good as never): both stay.
+            Some(_) => {}
+            None => {
+                seen.insert(key, (section, sections[section].len()));
+            }
         }
-        seen.insert(key, sections[section].len());
         sections[section].push(entry);
     }
     let mut sections: Vec<Section> = sections
@@ -473,6 +482,28 @@ pub fn significance(kind: Kind, breaking: bool) -> u8 {
     if breaking { rank + 32 } else { rank }
 }
 
+/// The hash of what makes two entries one: their section, scope and text in lower case
+/// (`lower` is where the text is lowered).
+fn duplicate_key(section: usize, entry: &Entry, lower: &mut String) -> u64 {
+    use std::hash::{Hash, Hasher};
+    lower.clear();
+    if entry.text.is_ascii() {
+        lower.extend(entry.text.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        lower.push_str(&entry.text.to_lowercase());
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    (section, &entry.scope, &*lower).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Whether `entry` is a duplicate of `kept` (in the same section when `same_section`).
+fn same_entry(kept: &Entry, same_section: bool, entry: &Entry) -> bool {
+    same_section
+        && kept.scope == entry.scope
+        && (kept.text == entry.text || kept.text.to_lowercase() == entry.text.to_lowercase())
+}
+
 /// One entry for a group of commits (see the module docs).
 fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool) -> Entry {
     let title = group
@@ -480,7 +511,9 @@ fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool) -> Entry {
         .find_map(|p| p.pull_request_title.as_deref())
         .filter(|_| pull_request_title)
         .map(parse_title);
-    let ids: Vec<String> = group.iter().map(|p| p.commit.id.clone()).collect();
+    // A commit alone cites itself already.
+    let ids: Option<Vec<String>> =
+        (group.len() > 1).then(|| group.iter().map(|p| p.commit.id.clone()).collect());
     let mut lead = 0;
     for (i, p) in group.iter().enumerate() {
         if significance(p.kind, p.breaking) > significance(group[lead].kind, group[lead].breaking) {
@@ -501,7 +534,9 @@ fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool) -> Entry {
         merge_into(&mut entry, entry_of_commit(p));
     }
     // Cite the commits in history order, whichever led.
-    entry.commits = ids;
+    if let Some(ids) = ids {
+        entry.commits = ids;
+    }
     if let Some(title) = title {
         let kind = if title.commit_type.is_some() || title.kind != Kind::Other {
             title.kind
