@@ -37,6 +37,17 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(status.success(), "git {args:?} failed");
 }
 
+fn git_output(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Packs every object, trees deltified against each other, and removes the loose ones.
 fn pack(dir: &Path) {
     git(dir, &["repack", "-adf", "--depth=50", "--window=250", "-q"]);
@@ -442,4 +453,73 @@ fn damaged_packs_fall_back_and_never_panic() {
         refused > 0 && read_whole > 0,
         "{refused} refused, {read_whole} read"
     );
+}
+
+/// A history long enough that the walk reads its commits from the pack (past the first few,
+/// which it reads with libgit2), with messages of every shape, imported by `git fast-import`.
+fn long_history(dir: &Path, commits: usize) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    let mut stream = String::new();
+    for n in 0..commits {
+        let message = match n % 6 {
+            0 => format!("feat(core): add thing {n}\n\nWith a body.\n\nCloses #{n}\n"),
+            1 => format!("\n\nfix: leading blank lines {n}\n"),
+            2 => format!("Merge-like subject {n}\n\nSigned-off-by: A <a@example.com>\n"),
+            3 => format!("docs: ünïcödé {n} — ok\n"),
+            4 => format!("chore: no trailing newline {n}"),
+            _ => format!("refactor: tabs\tand  spaces {n}\n\n\n"),
+        };
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{mark}\n\
+             author Ada Lovelace <ada@example.com> {time} +0100\n\
+             committer Bob <bob@example.com> {time} -0530\n\
+             data {len}\n{message}\n\
+             M 644 inline file{file}.txt\ndata <<END\nline {n}\nEND\n\n",
+            mark = n + 1,
+            time = 1_700_000_000 + n * 60,
+            len = message.len(),
+            file = n % 7,
+        ));
+    }
+    let mut child = Command::new("git")
+        .args(["-C", dir.to_str().unwrap(), "fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), stream.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn long_packed_and_loose_histories_read_alike() {
+    if !have_git() {
+        return;
+    }
+    let packed = tempfile::tempdir().unwrap();
+    long_history(packed.path(), 400);
+    // The same objects, loose.
+    let loose = tempfile::tempdir().unwrap();
+    git(loose.path(), &["init", "-q", "-b", "main"]);
+    let pack = fs::read(pack_file(packed.path(), "pack")).unwrap();
+    let mut child = Command::new("git")
+        .args(["-C", loose.path().to_str().unwrap(), "unpack-objects", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &pack).unwrap();
+    assert!(child.wait().unwrap().success());
+    let head = git_output(packed.path(), &["rev-parse", "HEAD"]);
+    git(
+        loose.path(),
+        &["update-ref", "refs/heads/main", head.trim()],
+    );
+    let read = |path: &Path| -> History {
+        GitSource::open(path)
+            .expect("open")
+            .read(&RangeQuery::default())
+            .expect("read")
+    };
+    let (from_pack, from_loose) = (read(packed.path()), read(loose.path()));
+    assert_eq!(from_pack.commits.len(), 400);
+    assert_eq!(from_pack.commits, from_loose.commits);
 }

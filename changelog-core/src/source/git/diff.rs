@@ -12,7 +12,7 @@ use std::rc::Rc;
 use git2::{ObjectType, Oid, Repository};
 
 use super::loose::LooseObjects;
-use super::packed::{Entry, PackedObjects, git_order};
+use super::packed::{Entry, LazyPacks, PackedObjects, git_order};
 use super::walk::Walked;
 use super::{OidMap, git_at};
 use crate::error::Result;
@@ -61,6 +61,8 @@ pub(super) struct Changes<'r> {
     /// process-wide lock, which the walk holds most of the time): opened at the first tree,
     /// `None` inside when the repository has no pack this reader reads.
     packed: Option<Option<PackedObjects>>,
+    /// Where `packed` comes from.
+    packs: LazyPacks,
     /// The trees read last, newest last: a commit's tree is its child's parent tree, read
     /// again when the walk comes to it.
     recent: Vec<(Oid, Rc<[Entry]>)>,
@@ -81,17 +83,18 @@ impl<'r> Changes<'r> {
     pub(super) fn new(repo: &'r Repository) -> Self {
         Self {
             repo,
+            packs: LazyPacks::default(),
             packed: None,
             unordered: Vec::new(),
             recent: Vec::with_capacity(RECENT_TREES),
         }
     }
 
-    /// Comparisons of trees of `repo`, read from `packs` (opened already; `None` when the
-    /// repository has none the reader reads).
-    pub(super) fn with_packs(repo: &'r Repository, packs: Option<PackedObjects>) -> Self {
+    /// Comparisons of trees of `repo`, read from `packs` (opened at the first tree, by this
+    /// thread or another one).
+    pub(super) fn with_packs(repo: &'r Repository, packs: LazyPacks) -> Self {
         Self {
-            packed: Some(packs),
+            packs,
             ..Self::new(repo)
         }
     }
@@ -107,10 +110,10 @@ impl<'r> Changes<'r> {
         {
             return Ok(Rc::clone(tree));
         }
-        let repo = self.repo;
+        let (repo, packs) = (self.repo, &self.packs);
         let packed = self
             .packed
-            .get_or_insert_with(|| PackedObjects::open(repo))
+            .get_or_insert_with(|| packs.reader(repo))
             .as_mut()
             .and_then(|packs| packs.tree(id));
         let tree: Rc<[Entry]> = match packed {

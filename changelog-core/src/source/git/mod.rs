@@ -39,7 +39,7 @@ pub use obtain::{Checkout, RepoPolicy, Scheme, check_location, check_range, obta
 
 use self::diff::{Changes, Trees};
 use self::loose::LooseObjects;
-use self::packed::{PackedObjects, SharedPacks};
+use self::packed::LazyPacks;
 use super::{CommitSource, History, unambiguous_prefixes};
 use crate::commit::{
     Commit, Range, RangeEnd, RangeQuery, ReleaseSelection, RemoteRepository, Signature,
@@ -381,17 +381,13 @@ impl GitSource {
         // walk hands it while this one walks the history, and compares the files of those
         // whose words leave their kind open (the `--path` filter's are compared here).
         let classify = !query.words_only && paths.is_empty();
-        // The packs are opened once, when something reads them: the walk reads commits from
-        // them, the worker and `--path` trees.
-        let as_written = walk::packs_read_as_written(repo);
-        let mut packs = (as_written || classify || !paths.is_empty())
-            .then(|| PackedObjects::open(repo))
-            .flatten();
-        let for_worker = packs.as_ref().map(PackedObjects::share);
+        // The packs are opened once, by the first thread that reads them: the walk reads
+        // commits from them (past its first few), the worker and `--path` trees.
+        let packs = LazyPacks::default();
+        let for_worker = packs.clone();
         // One set of recent trees for `--path` and for the files of the commits it keeps.
-        let shared = packs.as_ref().map(PackedObjects::share);
-        let mut changes = Changes::with_packs(repo, shared.map(SharedPacks::reader));
-        let walk_packs = packs.as_mut().filter(|_| as_written);
+        let mut changes = Changes::with_packs(repo, packs.clone());
+        let walk_packs = walk::packs_read_as_written(repo).then_some(&packs);
         let (order, position, read, mut converted) = std::thread::scope(|scope| {
             let (sender, queue) = mpsc::channel::<Vec<RawCommit>>();
             let path = self.path.as_path();
@@ -754,7 +750,7 @@ impl RawCommit {
 /// `path`.
 fn convert_all(
     path: &Path,
-    packs: Option<SharedPacks>,
+    packs: LazyPacks,
     queue: &mpsc::Receiver<Vec<RawCommit>>,
     filter: &Filter<'_>,
     classify: bool,
@@ -764,7 +760,7 @@ fn convert_all(
         source,
     })?;
     let mut loose = LooseObjects::new(&repo);
-    let mut changes = Changes::with_packs(&repo, packs.map(SharedPacks::reader));
+    let mut changes = Changes::with_packs(&repo, packs);
     let mailmap = mailmap_of(&repo);
     let mut out = Converted::default();
     for raw in queue.iter().flatten() {

@@ -7,8 +7,8 @@
 //! reader opens the repository's pack indexes (version 2) and reads the pack entries of
 //! commits and trees itself: plain objects and both kinds of deltas (`OFS_DELTA`,
 //! `REF_DELTA`), inflated with `flate2` through one reused stream, with a bounded cache of
-//! delta bases. One thread opens the packs; [`PackedObjects::share`] gives another thread its
-//! own reader of the same packs.
+//! delta bases. The first thread that reads opens the packs; [`LazyPacks`] gives the others
+//! readers of their own of the same packs.
 //!
 //! Everything read from the repository is treated as hostile: a truncated or damaged pack, an
 //! offset out of bounds, a size no pack could hold, a delta that copies from outside its base,
@@ -24,7 +24,7 @@ use std::fs::{self, File};
 use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use flate2::{Decompress, FlushDecompress, Status};
 use git2::{ConfigLevel, Oid, Repository};
@@ -44,13 +44,20 @@ pub(crate) struct Entry {
     pub(crate) is_tree: bool,
 }
 
-/// The packs of a [`PackedObjects`], to be read from another thread.
-pub(crate) struct SharedPacks(Arc<[Pack]>);
+/// A repository's packs, opened (read into memory, when small enough) by the first thread
+/// that reads them, and shared by the others; each has a [`PackedObjects`] of its own.
+#[derive(Clone, Default)]
+pub(crate) struct LazyPacks(Arc<OnceLock<Option<Arc<[Pack]>>>>);
 
-impl SharedPacks {
-    /// A reader of these packs, with caches of its own.
-    pub(crate) fn reader(self) -> PackedObjects {
-        PackedObjects::of(self.0)
+impl LazyPacks {
+    /// A reader of the packs of `repo`, opening them if no thread has; `None` when the
+    /// repository has none this reader reads.
+    pub(crate) fn reader(&self, repo: &Repository) -> Option<PackedObjects> {
+        let packs = self
+            .0
+            .get_or_init(|| PackedObjects::open(repo).map(|p| p.packs))
+            .as_ref()?;
+        Some(PackedObjects::of(Arc::clone(packs)))
     }
 }
 
@@ -138,12 +145,6 @@ impl PackedObjects {
             scratch: Vec::new(),
             inflate: Decompress::new(true),
         }
-    }
-
-    /// The packs, for a reader of another thread (see [`SharedPacks::reader`]): the packs
-    /// read into memory are not read again.
-    pub(crate) fn share(&self) -> SharedPacks {
-        SharedPacks(Arc::clone(&self.packs))
     }
 
     /// The entries of the tree `id`, in the order the tree stores them; `None` when no pack

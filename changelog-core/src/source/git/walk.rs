@@ -17,7 +17,7 @@ use std::collections::{BinaryHeap, HashMap};
 use git2::{Oid, Repository};
 
 use super::loose::LooseObjects;
-use super::packed::PackedObjects;
+use super::packed::{LazyPacks, PackedObjects};
 use super::{OidMap, git_at};
 use crate::error::{Error, Result};
 
@@ -45,6 +45,10 @@ impl CommitText {
         &self.bytes[self.message_start..]
     }
 }
+
+/// Commits a walk reads with libgit2 before it opens the packs: reading the packs into memory
+/// costs more than a short walk (the latest release, the nearest tag) does in all.
+const SHORT_WALK: usize = 256;
 
 /// How many more commits the walk reads once only commits of the lower end are left, in case
 /// commit dates are skewed (git's own walker uses the same margin).
@@ -80,13 +84,14 @@ pub(super) struct Walked {
 /// walk stops as soon as only such commits are left (the latest releases of a history are
 /// read without walking the rest of it).
 ///
-/// `packs`, when given, reads the commits that are packed; the others are read with libgit2.
-/// It must not be given for a repository with grafts or a shallow boundary, which change the
-/// parents libgit2 gives commits (see [`packs_read_as_written`]).
+/// `packs`, when given, reads the commits that are packed once the walk is past its first
+/// [`SHORT_WALK`] commits; the others are read with libgit2. It must not be given for a
+/// repository with grafts or a shallow boundary, which change the parents libgit2 gives
+/// commits (see [`packs_read_as_written`]).
 pub(super) fn range(
     repo: &Repository,
     loose: &mut LooseObjects,
-    packs: Option<&mut PackedObjects>,
+    packs: Option<&LazyPacks>,
     to: Oid,
     from: Option<Oid>,
     boundary: &mut dyn FnMut(Oid) -> bool,
@@ -175,7 +180,9 @@ struct Node {
 struct Graph<'r, 'l> {
     repo: &'r Repository,
     loose: &'l mut LooseObjects,
-    packs: Option<&'l mut PackedObjects>,
+    packs: Option<&'l LazyPacks>,
+    /// The reader of `packs`, once the walk is long enough to open them.
+    reader: Option<Option<PackedObjects>>,
     nodes: Vec<Node>,
     index: OidMap<usize>,
     /// Newest commit first; ties in the order commits were found.
@@ -188,12 +195,13 @@ impl<'r, 'l> Graph<'r, 'l> {
     fn new(
         repo: &'r Repository,
         loose: &'l mut LooseObjects,
-        packs: Option<&'l mut PackedObjects>,
+        packs: Option<&'l LazyPacks>,
     ) -> Self {
         Self {
             repo,
             loose,
             packs,
+            reader: None,
             nodes: Vec::new(),
             index: OidMap::default(),
             queue: BinaryHeap::new(),
@@ -206,9 +214,16 @@ impl<'r, 'l> Graph<'r, 'l> {
             return Ok(node);
         }
         self.loose.check(oid)?;
+        if self.reader.is_none()
+            && self.nodes.len() >= SHORT_WALK
+            && let Some(packs) = self.packs
+        {
+            self.reader = Some(packs.reader(self.repo));
+        }
         let packed = self
-            .packs
-            .as_deref_mut()
+            .reader
+            .as_mut()
+            .and_then(Option::as_mut)
             .and_then(|packs| packs.commit(oid))
             .and_then(|bytes| parse_commit(oid, bytes));
         let (walked, text) = match packed {
