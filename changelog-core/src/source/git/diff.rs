@@ -79,23 +79,15 @@ const RECENT_TREES: usize = 32;
 type Side = Option<(Oid, bool, i32)>;
 
 impl<'r> Changes<'r> {
-    /// Comparisons of trees of `repo`.
-    pub(super) fn new(repo: &'r Repository) -> Self {
+    /// Comparisons of trees of `repo`, read from `packs` (opened at the first tree, by this
+    /// thread or another one).
+    pub(super) fn new(repo: &'r Repository, packs: LazyPacks) -> Self {
         Self {
             repo,
-            packs: LazyPacks::default(),
+            packs,
             packed: None,
             unordered: Vec::new(),
             recent: Vec::with_capacity(RECENT_TREES),
-        }
-    }
-
-    /// Comparisons of trees of `repo`, read from `packs` (opened at the first tree, by this
-    /// thread or another one).
-    pub(super) fn with_packs(repo: &'r Repository, packs: LazyPacks) -> Self {
-        Self {
-            packs,
-            ..Self::new(repo)
         }
     }
 

@@ -386,7 +386,7 @@ impl GitSource {
         let packs = LazyPacks::default();
         let for_worker = packs.clone();
         // One set of recent trees for `--path` and for the files of the commits it keeps.
-        let mut changes = Changes::with_packs(repo, packs.clone());
+        let mut changes = Changes::new(repo, packs.clone());
         let walk_packs = walk::packs_read_as_written(repo).then_some(&packs);
         let (order, position, read, mut converted) = std::thread::scope(|scope| {
             let (sender, queue) = mpsc::channel::<Vec<RawCommit>>();
@@ -760,7 +760,7 @@ fn convert_all(
         source,
     })?;
     let mut loose = LooseObjects::new(&repo);
-    let mut changes = Changes::with_packs(&repo, packs);
+    let mut changes = Changes::new(&repo, packs);
     let mailmap = mailmap_of(&repo);
     let mut out = Converted::default();
     for raw in queue.iter().flatten() {

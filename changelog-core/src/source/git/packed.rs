@@ -168,7 +168,7 @@ impl PackedObjects {
         let mut hash = Sha1::new();
         hash.update(kind.name());
         hash.update(b" ");
-        hash.update(data.len().to_string());
+        hash.update(decimal(data.len(), &mut [0u8; 20]));
         hash.update(b"\0");
         hash.update(&data[..]);
         (hash.finalize()[..] == *id.as_bytes()).then_some(data)
@@ -236,6 +236,20 @@ impl PackedObjects {
             self.bases.put(at, from, kind, Rc::clone(&data));
         }
         Some(data)
+    }
+}
+
+/// `n` in decimal, written at the end of `digits` (an object's hash is read for every object:
+/// no allocation for its length).
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
     }
 }
 
