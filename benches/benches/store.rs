@@ -704,11 +704,16 @@ async fn measure(
     let rare = backend.tag_count(RARE_TAG).await?;
 
     // The cursor of the deep page, walked to once.
+    // As the API lists: the Markdown without the documents.
+    let listing = ChangelogQuery {
+        skip_documents: true,
+        ..ChangelogQuery::default()
+    };
     let tagged = |tag: &str, cursor: Option<String>| ChangelogQuery {
         tags: vec![tag.to_owned()],
         tag_match: TagMatch::Any,
         cursor,
-        ..ChangelogQuery::default()
+        ..listing.clone()
     };
     // The deepest full page up to `--depth`, so that the deep page reads as many rows as the
     // first.
@@ -754,7 +759,7 @@ async fn measure(
         CASES.len()
     ));
     let listings = Listings {
-        first: ChangelogQuery::default(),
+        first: listing.clone(),
         first_tag: tagged(FILTER_TAG, None),
         deep: tagged(FILTER_TAG, deep_cursor),
         first_rare: tagged(RARE_TAG, None),

@@ -405,6 +405,8 @@ impl PyStore {
                 direction: parse_direction(direction)?,
                 limit: u32::try_from(limit).unwrap_or(u32::MAX),
                 cursor,
+                // Python's changelogs carry their documents (sections, entries, commits).
+                skip_documents: false,
             })
         })()
         .map_err(|failure| failure.into_pyerr(py))?;

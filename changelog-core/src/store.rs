@@ -439,6 +439,10 @@ pub struct ChangelogQuery {
     pub limit: u32,
     /// Where to continue: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Leave [`ChangelogRecord::document`] out (`None`) of the page's records: a listing that
+    /// shows the Markdown alone need not read and decode the largest field.
+    #[serde(default)]
+    pub skip_documents: bool,
 }
 
 impl ChangelogQuery {

@@ -29,15 +29,25 @@ type Tx<'c> = sqlx::Transaction<'c, Db>;
 const USER_COLUMNS: &str = "id, username, email, password_hash, github_id, github_username, \
     github_token_ciphertext IS NOT NULL AS has_github_token, created_at, updated_at";
 
-const CHANGELOG_COLUMNS: &str = "c.id, c.owner_id, c.repository, c.title, c.version, c.content, \
-    c.document, c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, c.cost_usd, \
-    c.is_public, c.status, c.revision, c.created_at, c.updated_at, c.tag_names AS tags";
+/// The columns of a changelog, before and after its document.
+const CHANGELOG_COLUMNS: [&str; 2] = [
+    "c.id, c.owner_id, c.repository, c.title, c.version, c.content",
+    "c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, c.cost_usd, \
+    c.is_public, c.status, c.revision, c.created_at, c.updated_at, c.tag_names AS tags",
+];
 
 /// `SELECT` of changelogs (as `c`) with their tags: each row carries its tag names, sorted, as a
 /// JSON array (`tag_names`, written with the tags), so a page is one statement that reads no
-/// other table.
-fn select_changelogs() -> String {
-    format!("SELECT {CHANGELOG_COLUMNS} FROM changelogs c")
+/// other table. Without `documents`, the `document` column is NULL: it is the largest, and
+/// decoding it was most of what a page of generated changelogs cost.
+fn select_changelogs(documents: bool) -> String {
+    let [before, after] = CHANGELOG_COLUMNS;
+    let document = if documents {
+        "c.document"
+    } else {
+        super::NO_DOCUMENT
+    };
+    format!("SELECT {before}, {document} AS document, {after} FROM changelogs c")
 }
 
 /// Turns a driver error into a store error: unique violations name their field, check
@@ -171,7 +181,7 @@ async fn link_tags(tx: &mut Tx<'_>, id: Uuid, tags: &[String]) -> StoreResult<()
 }
 
 async fn load_changelog(tx: &mut Tx<'_>, id: Uuid) -> StoreResult<ChangelogRecord> {
-    let row = sqlx::query(&format!("{} WHERE c.id = $1", select_changelogs()))
+    let row = sqlx::query(&format!("{} WHERE c.id = $1", select_changelogs(true)))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await
@@ -466,7 +476,7 @@ impl ChangelogStore for BackendStore {
     }
 
     async fn changelog(&self, id: Uuid) -> StoreResult<ChangelogRecord> {
-        let row = sqlx::query(&format!("{} WHERE c.id = $1", select_changelogs()))
+        let row = sqlx::query(&format!("{} WHERE c.id = $1", select_changelogs(true)))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -593,7 +603,7 @@ impl ChangelogStore for BackendStore {
         let mut qb = QueryBuilder::<Db>::new(format!(
             "{}{} WHERE 1 = 1",
             super::PAGE_OPEN,
-            select_changelogs()
+            select_changelogs(!query.skip_documents)
         ));
         if let Some(owner) = query.owner_id {
             qb.push(" AND c.owner_id = ").push_bind(owner);

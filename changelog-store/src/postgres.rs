@@ -107,6 +107,9 @@ const TAG_IDS: (&str, &str) = (" = ANY (ARRAY(", "))");
 const PAGE_OPEN: &str = "";
 const PAGE_CLOSE: &str = "";
 
+/// A document left unread (`ChangelogQuery::skip_documents`), typed as the column is.
+const NO_DOCUMENT: &str = "NULL::jsonb";
+
 async fn fetch_page(
     mut qb: QueryBuilder<'_, Db>,
     pool: &PgPool,

@@ -243,6 +243,9 @@ const PAGE_OPEN: &str = "SELECT json_group_array(json_array(hex(c.id), hex(c.own
     c.created_at, c.updated_at, json(c.tags))) FROM (";
 const PAGE_CLOSE: &str = ") c";
 
+/// A document left unread (`ChangelogQuery::skip_documents`); `json(NULL)` is NULL.
+const NO_DOCUMENT: &str = "NULL";
+
 /// One changelog of a page, as `PAGE_OPEN` writes it.
 #[derive(serde::Deserialize)]
 struct PageRow(

@@ -387,6 +387,22 @@ async fn create_keeps_tags_and_the_first_version(h: &Harness) -> Result<()> {
     };
     let listed = h.store.list_changelogs(&query).await?;
     assert_eq!(listed.items, std::slice::from_ref(&created));
+    // A listing that skips documents reads every other field the same.
+    let without = h
+        .store
+        .list_changelogs(&ChangelogQuery {
+            skip_documents: true,
+            ..query.clone()
+        })
+        .await?;
+    assert!(created.document.is_some());
+    assert_eq!(
+        without.items,
+        [ChangelogRecord {
+            document: None,
+            ..created.clone()
+        }]
+    );
     assert_eq!(h.store.changelog(created.id).await?, created);
     assert_eq!(created.revision, 1);
     assert_eq!(created.created_at, created.updated_at);

@@ -389,7 +389,13 @@ impl ChangelogStore for MemoryStore {
             .iter()
             .skip(start)
             .take(size)
-            .map(|r| (*r).clone())
+            .map(|r| {
+                let mut record = (*r).clone();
+                if query.skip_documents {
+                    record.document = None;
+                }
+                record
+            })
             .collect();
         Ok(Page::of_changelogs(items, rows.len() > start + size, query))
     }

@@ -212,6 +212,8 @@ pub async fn list(
         direction: params.order.unwrap_or_default(),
         limit,
         cursor: params.cursor,
+        // A listed changelog shows its Markdown; the document is for the export.
+        skip_documents: true,
     };
     let page = state.store().list_changelogs(&query).await?;
     Ok(Json(ChangelogPage {
