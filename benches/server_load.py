@@ -628,8 +628,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--duration", default=None, help="each wrk run (default 15s; 2s with --quick)")
     p.add_argument("--conns", default="16,64", help="connection counts of the GET runs (default 16,64)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 50 changelogs per user, 2-second runs, 1 s warm-up and idle "
-                        "(the idle RSS then still holds the sign-ins' memory)")
+                   help="smoke run: 50 changelogs per user, 2-second runs, 1 s warm-up and idle")
     p.add_argument("--bin", type=Path, help="the changelog binary (default: build the release one)")
     p.add_argument("--skip-reference", action="store_true", help="do not run the FastAPI reference")
     p.add_argument("--skip-postgres", action="store_true", help="do not run ours on PostgreSQL")
