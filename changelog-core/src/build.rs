@@ -351,6 +351,7 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
     let mut seen: HashMap<u64, (usize, usize)> = HashMap::with_capacity(prepared.commits.len());
     let mut lower = String::new();
     let mut hidden: Vec<Entry> = Vec::new();
+    let mut spent = Spent(Vec::with_capacity(prepared.commits.len()));
     for group in group(std::mem::take(&mut prepared.commits), options.group_by) {
         prepared.stats.grouped += group.len() - 1;
         let size = group.len();
@@ -360,7 +361,7 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
         } else {
             subjects_of(&group)
         };
-        let entry = entry_of(group, options.group_by == GroupBy::PullRequest);
+        let entry = entry_of(group, options.group_by == GroupBy::PullRequest, &mut spent);
         let section = if rules.is_empty() {
             style.section_of(entry.kind, entry.breaking)
         } else {
@@ -405,9 +406,31 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
             entries: std::mem::take(&mut hidden),
         });
     }
+    spent.drop_aside();
     let mut changelog = prepared.into_changelog(style, options, sections);
     changelog.hidden = hidden;
     changelog
+}
+
+/// The commits the entries were made of, less what the entries kept: their messages,
+/// trailers, signatures and files.
+struct Spent(Vec<Commit>);
+
+impl Spent {
+    /// Below this many commits, freeing them costs less than starting a thread.
+    const ASIDE_FROM: usize = 4096;
+
+    /// Frees the commits, on a thread of its own when they are many: for a long history that
+    /// is tens of thousands of small allocations, which the caller need not wait for.
+    fn drop_aside(self) {
+        if self.0.len() < Self::ASIDE_FROM {
+            return;
+        }
+        // Should the thread not start, the closure (and the commits) is dropped here.
+        let _ = std::thread::Builder::new()
+            .name("changelog-free".to_owned())
+            .spawn(move || drop(self));
+    }
 }
 
 /// The subjects of a group that section patterns are matched against: each commit's summary
@@ -505,7 +528,7 @@ fn same_entry(kept: &Entry, same_section: bool, entry: &Entry) -> bool {
 }
 
 /// One entry for a group of commits (see the module docs).
-fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool) -> Entry {
+fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool, spent: &mut Spent) -> Entry {
     let title = group
         .iter()
         .find_map(|p| p.pull_request_title.as_deref())
@@ -524,14 +547,14 @@ fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool) -> Entry {
     let mut rest = Vec::new();
     for (i, p) in group.into_iter().enumerate() {
         if i == lead {
-            entry = Some(entry_of_commit(p));
+            entry = Some(entry_of_commit(p, spent));
         } else {
             rest.push(p);
         }
     }
     let mut entry = entry.expect("a group has a commit");
     for p in rest {
-        merge_into(&mut entry, entry_of_commit(p));
+        merge_into(&mut entry, entry_of_commit(p, spent));
     }
     // Cite the commits in history order, whichever led.
     if let Some(ids) = ids {
@@ -551,10 +574,13 @@ fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool) -> Entry {
     entry
 }
 
-fn entry_of_commit(p: ParsedCommit) -> Entry {
+/// The entry of one commit; what the entry does not keep of the commit goes to `spent`.
+fn entry_of_commit(mut p: ParsedCommit, spent: &mut Spent) -> Entry {
+    let id = std::mem::take(&mut p.commit.id);
+    spent.0.push(p.commit);
     Entry {
         text: p.description,
-        commits: vec![p.commit.id],
+        commits: vec![id],
         breaking: p.breaking,
         scope: p.scope,
         refs: p.refs,
