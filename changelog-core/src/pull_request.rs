@@ -112,27 +112,39 @@ pub fn azure_title(summary: &str) -> Option<(&str, &str)> {
 /// The review a Phabricator or Gerrit trailer of `body` names (`D123`, `+4567`, or the `Change-Id`).
 #[must_use]
 pub fn review_trailer(body: &str) -> Option<String> {
-    // `Differential Revision` has a space, so it is no Conventional Commits footer: read lines.
-    let value = |key: &str| {
-        body.lines().rev().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(key).then(|| v.trim())
-        })
-    };
-    if let Some(url) = value("Differential Revision") {
+    // `Differential Revision` has a space, so it is no Conventional Commits footer: read lines,
+    // in one pass (every commit's body is read here), keeping the last line of each key.
+    let (mut differential, mut reviewed_on, mut change_id) = (None, None, None);
+    for line in body.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let key = key.trim();
+        let slot = if key.eq_ignore_ascii_case("Differential Revision") {
+            &mut differential
+        } else if key.eq_ignore_ascii_case("Reviewed-on") {
+            &mut reviewed_on
+        } else if key.eq_ignore_ascii_case("Change-Id") {
+            &mut change_id
+        } else {
+            continue;
+        };
+        *slot = Some(value.trim());
+    }
+    if let Some(url) = differential {
         let last = url.rsplit('/').next().unwrap_or(url);
         if last.len() > 1 && last.starts_with('D') && last[1..].bytes().all(|b| b.is_ascii_digit())
         {
             return Some(last.to_owned());
         }
     }
-    if let Some(url) = value("Reviewed-on")
+    if let Some(url) = reviewed_on
         && let Some((_, number)) = url.trim_end_matches('/').rsplit_once("/+/")
         && let Some(number) = leading_number(number)
     {
         return Some(format!("+{number}"));
     }
-    value("Change-Id")
+    change_id
         .filter(|id| id.len() > 8 && id.starts_with('I'))
         .map(str::to_owned)
 }
@@ -267,5 +279,23 @@ mod tests {
             Some("I0123456789abcdef")
         );
         assert_eq!(review_trailer(&t("Refs", "#1")), None);
+        // The last line of a key counts, in any case, with CRLF line ends too; a trailer that
+        // names no review does not hide an earlier key's.
+        assert_eq!(
+            review_trailer(
+                "Text: with a colon\r\ndifferential revision: https://r.example/D1\r\n\
+                 Differential Revision: https://r.example/D2\r\n"
+            )
+            .as_deref(),
+            Some("D2")
+        );
+        assert_eq!(
+            review_trailer(
+                "Differential Revision: https://r.example/not-a-review\n\
+                 Change-Id: I0123456789abcdef"
+            )
+            .as_deref(),
+            Some("I0123456789abcdef")
+        );
     }
 }
