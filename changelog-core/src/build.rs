@@ -351,7 +351,7 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
     let mut seen: HashMap<u64, (usize, usize)> = HashMap::with_capacity(prepared.commits.len());
     let mut lower = String::new();
     let mut hidden: Vec<Entry> = Vec::new();
-    let mut spent = Spent(Vec::with_capacity(prepared.commits.len()));
+    let mut spent = Spent::new(prepared.commits.len());
     for group in group(std::mem::take(&mut prepared.commits), options.group_by) {
         prepared.stats.grouped += group.len() - 1;
         let size = group.len();
@@ -412,24 +412,35 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
     changelog
 }
 
-/// The commits the entries were made of, less what the entries kept: their messages,
-/// trailers, signatures and files.
-struct Spent(Vec<Commit>);
+/// The commits the entries were made of, less what the entries kept (their messages,
+/// trailers, signatures and files): for a long history, kept to be freed on a thread of their
+/// own, since that is tens of thousands of small allocations the caller need not wait for.
+struct Spent(Option<Vec<Commit>>);
 
 impl Spent {
-    /// Below this many commits, freeing them costs less than starting a thread.
+    /// Below this many commits, freeing them as they go costs less than starting a thread.
     const ASIDE_FROM: usize = 4096;
 
-    /// Frees the commits, on a thread of its own when they are many: for a long history that
-    /// is tens of thousands of small allocations, which the caller need not wait for.
-    fn drop_aside(self) {
-        if self.0.len() < Self::ASIDE_FROM {
-            return;
+    fn new(commits: usize) -> Self {
+        Self((commits >= Self::ASIDE_FROM).then(|| Vec::with_capacity(commits)))
+    }
+
+    /// Keeps `commit` to be freed later, or frees it now (a short history).
+    fn keep(&mut self, commit: Commit) {
+        if let Some(kept) = &mut self.0 {
+            kept.push(commit);
         }
+    }
+
+    /// Frees the commits kept, on a thread of its own.
+    fn drop_aside(self) {
+        let Some(kept) = self.0 else {
+            return;
+        };
         // Should the thread not start, the closure (and the commits) is dropped here.
         let _ = std::thread::Builder::new()
             .name("changelog-free".to_owned())
-            .spawn(move || drop(self));
+            .spawn(move || drop(kept));
     }
 }
 
@@ -577,7 +588,7 @@ fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool, spent: &mut Spen
 /// The entry of one commit; what the entry does not keep of the commit goes to `spent`.
 fn entry_of_commit(mut p: ParsedCommit, spent: &mut Spent) -> Entry {
     let id = std::mem::take(&mut p.commit.id);
-    spent.0.push(p.commit);
+    spent.keep(p.commit);
     Entry {
         text: p.description,
         commits: vec![id],
