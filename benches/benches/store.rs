@@ -53,7 +53,8 @@ const PROJECTS: [&str; 3] = ["server", "client", "sdk"];
 
 const PAGE: usize = 20;
 
-/// The LIMIT/OFFSET baseline: the store's columns, filter and order as one plain statement,
+/// The LIMIT/OFFSET baseline: the store's columns (the document left out, as the listings
+/// leave it), filter and order as one plain statement,
 /// the tag probe written as the store writes it on each backend (`TAG_IDS` in
 /// `changelog-store`), so that only the way to the page differs. The offset is written into
 /// the statement, as a page number from a URL would be, so that PostgreSQL plans for it rather
@@ -64,7 +65,7 @@ fn offset_query(kind: BackendKind, offset: usize) -> String {
         BackendKind::Postgres => "= ANY (ARRAY(SELECT id FROM tags WHERE name = $1))",
     };
     format!(
-        "SELECT c.id, c.owner_id, c.repository, c.title, c.version, c.content, c.document, \
+        "SELECT c.id, c.owner_id, c.repository, c.title, c.version, c.content, NULL AS document, \
          c.source, c.commit_range, c.model, c.input_tokens, c.output_tokens, c.cost_usd, \
          c.is_public, c.revision, c.created_at, c.updated_at FROM changelogs c \
          WHERE EXISTS (SELECT 1 FROM changelog_tags ct WHERE ct.changelog_id = c.id \

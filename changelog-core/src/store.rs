@@ -250,7 +250,8 @@ pub struct NewChangelog {
     pub version: Option<String>,
     /// The rendered Markdown.
     pub content: String,
-    /// The structured document it was rendered from.
+    /// The structured document it was rendered from (`None` in a listing with
+    /// [`ChangelogQuery::skip_documents`]).
     pub document: Option<Changelog>,
     /// Generated or written by hand.
     pub source: ChangelogSource,

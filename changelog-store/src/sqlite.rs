@@ -232,7 +232,7 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 const TAG_IDS: (&str, &str) = (" IN (", ")");
 
 /// A page of changelogs comes back as one row holding a JSON array of the listing's rows, each
-/// an array of the columns in `CHANGELOG_COLUMNS`' order: a statement's rows cross from
+/// an array of the columns in `select_changelogs`' order: a statement's rows cross from
 /// SQLite's connection thread one at a time, each column value copied and each row waking the
 /// reader, and for a page of 20 that was most of the cost of listing (see
 /// benches/server_load.py). The page's order is the inner statement's, which SQLite's
