@@ -704,12 +704,12 @@ async fn measure(
     let filtered = backend.tag_count(FILTER_TAG).await?;
     let rare = backend.tag_count(RARE_TAG).await?;
 
-    // The cursor of the deep page, walked to once.
     // As the API lists: the Markdown without the documents.
     let listing = ChangelogQuery {
         skip_documents: true,
         ..ChangelogQuery::default()
     };
+    // The cursor of the deep page, walked to once.
     let tagged = |tag: &str, cursor: Option<String>| ChangelogQuery {
         tags: vec![tag.to_owned()],
         tag_match: TagMatch::Any,

@@ -250,8 +250,7 @@ pub struct NewChangelog {
     pub version: Option<String>,
     /// The rendered Markdown.
     pub content: String,
-    /// The structured document it was rendered from (`None` in a listing with
-    /// [`ChangelogQuery::skip_documents`]).
+    /// The structured document it was rendered from.
     pub document: Option<Changelog>,
     /// Generated or written by hand.
     pub source: ChangelogSource,
@@ -288,7 +287,8 @@ pub struct ChangelogRecord {
     pub version: Option<String>,
     /// The rendered Markdown.
     pub content: String,
-    /// The structured document.
+    /// The structured document (`None` in a listing with
+    /// [`ChangelogQuery::skip_documents`]).
     pub document: Option<Changelog>,
     /// Generated or written by hand.
     pub source: ChangelogSource,
