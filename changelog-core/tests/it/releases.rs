@@ -378,6 +378,78 @@ fn packed_tags_are_read_from_packed_refs_and_a_loose_one_overrides_them() {
     );
 }
 
+/// The tags that name a range's ends (lower, upper), as `read` reports them.
+fn end_tags(repo: &TestRepo, range: Option<&str>) -> (Option<String>, Option<String>) {
+    let query = RangeQuery {
+        range: range.map(str::to_owned),
+        ..RangeQuery::default()
+    };
+    let range = GitSource::open(repo.path())
+        .unwrap()
+        .read(&query)
+        .unwrap()
+        .range
+        .unwrap();
+    (range.from.and_then(|end| end.tag), range.to.tag)
+}
+
+#[test]
+fn ranges_name_their_ends_by_packed_tags_as_by_loose_ones() {
+    let mut repo = linear();
+    repo.annotated_tag("v0.3.0", "Release 0.3.0");
+    repo.commit("fix: g");
+    repo.tag("nightly/2024-05-01"); // a nested name
+    let e = repo
+        .repo()
+        .find_reference("refs/tags/v0.2.0")
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+        .to_string();
+    let ranges = [
+        None,
+        Some("..HEAD"),
+        Some("v0.1.0..HEAD"),
+        Some("v0.2.0"),
+        Some("v0.2.0..v0.3.0"),
+        Some(e.as_str()),
+        Some(&*format!("{e}..HEAD")),
+    ];
+    let expected: Vec<_> = ranges.iter().map(|r| end_tags(&repo, *r)).collect();
+    let named = |from: Option<&str>, to: &str| (from.map(str::to_owned), Some(to.to_owned()));
+    assert_eq!(expected[1], named(None, "nightly/2024-05-01"));
+    assert_eq!(expected[4], named(Some("v0.2.0"), "v0.3.0"));
+    assert_eq!(expected[5], named(Some("v0.2.0-rc.1"), "v0.2.0"));
+    assert_eq!(expected[6], named(Some("v0.2.0"), "nightly/2024-05-01"));
+
+    pack_tags(&repo);
+    let git_dir = repo.path().join(".git");
+    assert!(!git_dir.join("refs/tags/nightly/2024-05-01").exists());
+    // A lock file left by an interrupted update is no tag.
+    std::fs::create_dir_all(git_dir.join("refs/tags")).unwrap();
+    std::fs::write(git_dir.join("refs/tags/v0.4.0.lock"), "damaged\n").unwrap();
+    let packed: Vec<_> = ranges.iter().map(|r| end_tags(&repo, *r)).collect();
+    assert_eq!(packed, expected);
+
+    // A file that does not say what its tags peel to is read through libgit2.
+    let text = std::fs::read_to_string(git_dir.join("packed-refs")).unwrap();
+    let unpeeled: String = text
+        .lines()
+        .filter(|line| !line.starts_with('^'))
+        .map(|line| {
+            if line.starts_with('#') {
+                "# pack-refs with: sorted \n".to_owned()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(git_dir.join("packed-refs"), unpeeled).unwrap();
+    let read_by_libgit2: Vec<_> = ranges.iter().map(|r| end_tags(&repo, *r)).collect();
+    assert_eq!(read_by_libgit2, expected);
+}
+
 #[test]
 fn the_latest_release_is_the_same_when_dates_tie() {
     // Every commit at one instant: the walk meets v1.0 (on P) before v1.1 (on C, a child of

@@ -144,8 +144,15 @@ impl GitSource {
         // Every object read below is checked first (see `loose`): a damaged loose object is an
         // error, never a read that does not return.
         let mut loose = LooseObjects::new(&repo);
-        let tags = TagIndex::load(&repo, &mut loose, &tag_rules(query)?, false)?;
-        let (from, to) = resolve(&repo, &mut loose, &tags, query.range.as_deref(), &self.path)?;
+        let rules = tag_rules(query)?;
+        let mut tags = Tags::unread(&rules);
+        let (from, to) = resolve(
+            &repo,
+            &mut loose,
+            &mut tags,
+            query.range.as_deref(),
+            &self.path,
+        )?;
         let whole_history = query
             .range
             .as_deref()
@@ -215,8 +222,13 @@ impl GitSource {
         let paths = check_query(query)?;
         let repo = self.open_repository()?;
         let mut loose = LooseObjects::new(&repo);
-        let tags = TagIndex::load(&repo, &mut loose, &tag_rules(query)?, true)?;
-        let (_, head) = resolve(&repo, &mut loose, &tags, Some("..HEAD"), &self.path)?;
+        let rules = tag_rules(query)?;
+        let mut tags = Tags::read(
+            &rules,
+            TagIndex::load(&repo, &mut loose, &rules, true, None)?,
+        );
+        let (_, head) = resolve(&repo, &mut loose, &mut tags, Some("..HEAD"), &self.path)?;
+        let tags = tags.into_index();
         // The latest N releases: the walk stops at the tag of release N + 1, which bounds
         // them as the lower end of a range does, rather than reading the whole history.
         let mut counted: Vec<Oid> = Vec::new();
@@ -825,58 +837,42 @@ fn git_at(what: &'static str, oid: Oid) -> impl FnOnce(git2::Error) -> Error {
 }
 
 /// Tags by the commit they point to (annotated tags peeled).
+#[derive(Default)]
 struct TagIndex {
     by_commit: HashMap<Oid, String>,
 }
 
 impl TagIndex {
     /// The tags of the repository, but those the rules skip; with `versions_only` or rules
-    /// that narrow them (a prefix, a pattern), only release tags (see [`TagRules`]).
+    /// that narrow them (a prefix, a pattern), only release tags (see [`TagRules`]); with
+    /// `only`, only the tags of that commit.
+    ///
+    /// The tags `packed-refs` holds (`git pack-refs` writes it, and `git gc` runs that) are
+    /// read from the file alone: it says what each tag points to and, for an annotated tag,
+    /// the commit it peels to, so no object is read and no reference is made for the
+    /// thousands of tags a long-lived repository keeps there. Loose tag references, which
+    /// override packed ones of the same name, are read with libgit2; so is every tag of a
+    /// repository whose `packed-refs` does not say what its tags peel to.
     fn load(
         repo: &Repository,
         loose: &mut LooseObjects,
         rules: &TagRules,
         versions_only: bool,
+        only: Option<Oid>,
     ) -> Result<Self> {
-        let mut by_commit: HashMap<Oid, String> = HashMap::new();
         let releases_only = versions_only || rules.narrows();
-        let packed = PackedTags::read(repo);
-        let references = repo
-            .references_glob("refs/tags/*")
-            .map_err(git("cannot list tags"))?;
-        for reference in references {
-            let Ok(reference) = reference else { continue };
-            let Ok(name) = reference.shorthand() else {
-                continue; // not UTF-8
-            };
-            if rules.is_skipped(name) || (releases_only && !rules.is_release(name)) {
-                continue;
-            }
-            let Some(target) = reference.target() else {
-                continue; // a symbolic reference
-            };
-            let commit = match reference
-                .name()
-                .ok()
-                .and_then(|full| packed.peeled(full, target))
+        let mut index = Self::default();
+        let mut add = |name: &str, commit: Oid| {
+            if only.is_some_and(|wanted| wanted != commit)
+                || rules.is_skipped(name)
+                || (releases_only && !rules.is_release(name))
             {
-                // `packed-refs` says what the tag points to: no object is read.
-                Some(peeled) => {
-                    loose.check(target)?;
-                    loose.check(peeled)?;
-                    peeled
-                }
-                None => {
-                    check_peeled(repo, loose, target)?;
-                    match reference.peel_to_commit() {
-                        Ok(commit) => commit.id(),
-                        Err(_) => continue, // a tag of a tree or blob
-                    }
-                }
-            };
+                return;
+            }
             // Several tags on one commit: the greatest version, a release before its
             // pre-releases (`v2.0.0` over `v2.0.0-rc.1`, `v1.10.0` over `v1.9.0`).
-            by_commit
+            index
+                .by_commit
                 .entry(commit)
                 .and_modify(|current| {
                     if tag_rank(rules.version_of(name)) > tag_rank(rules.version_of(current)) {
@@ -884,8 +880,35 @@ impl TagIndex {
                     }
                 })
                 .or_insert_with(|| name.to_owned());
+        };
+        let packed = std::fs::read_to_string(repo.commondir().join("packed-refs")).ok();
+        let Some(packed) = packed.as_deref().filter(|text| packed_peeled(text)) else {
+            let references = repo
+                .references_glob("refs/tags/*")
+                .map_err(git("cannot list tags"))?;
+            for reference in references {
+                let Ok(reference) = reference else { continue };
+                if let Some((name, commit)) = tag_of(repo, loose, &reference)? {
+                    add(name, commit);
+                }
+            }
+            return Ok(index);
+        };
+        let overridden = loose_tags(&repo.commondir().join("refs").join("tags"));
+        for full in &overridden {
+            let Ok(reference) = repo.find_reference(full) else {
+                continue; // not a reference (a lock file, a bad name)
+            };
+            if let Some((name, commit)) = tag_of(repo, loose, &reference)? {
+                add(name, commit);
+            }
         }
-        Ok(Self { by_commit })
+        for (name, commit) in packed_tags(packed) {
+            if !overridden.contains(&format!("refs/tags/{name}")) {
+                add(name, commit);
+            }
+        }
+        Ok(index)
     }
 
     /// The nearest tagged ancestor of `start` in date order (`start` itself when `include_start`).
@@ -906,70 +929,131 @@ impl TagIndex {
     }
 }
 
-/// What `packed-refs` says of the tags it holds (`git pack-refs` writes it, and `git gc` runs
-/// that): each tag's object and, for an annotated tag, the object it peels to. A repository of
-/// thousands of tags keeps most of them there, and reading what a tag points to from the file
-/// costs no object read.
-#[derive(Default)]
-struct PackedTags {
-    /// The file lists the peeled object of every annotated tag (its `peeled` trait): a tag
-    /// without one points to its object directly.
-    peeled: bool,
-    /// Full reference name -> (its object, what an annotated tag peels to).
-    by_name: HashMap<String, (Oid, Option<Oid>)>,
+/// The tags a range is resolved with, read when first needed: the default range and a single
+/// revision look for the nearest tag, which needs them all; a range whose ends are both given
+/// (`v1.0.0..v1.1.0`, `..HEAD`) needs only the tags of its two ends.
+struct Tags<'r> {
+    rules: &'r TagRules,
+    index: Option<TagIndex>,
 }
 
-impl PackedTags {
-    /// Reads `packed-refs` (nothing when there is none or it cannot be read: the tags are then
-    /// read the slow way).
-    fn read(repo: &Repository) -> Self {
-        let Ok(text) = std::fs::read_to_string(repo.commondir().join("packed-refs")) else {
-            return Self::default();
-        };
-        let mut lines = text.lines();
-        let peeled = lines.next().is_some_and(|header| {
-            header.starts_with("# pack-refs with:")
-                && header
-                    .split_whitespace()
-                    .any(|t| t == "peeled" || t == "fully-peeled")
-        });
-        if !peeled {
-            return Self::default();
-        }
-        let mut by_name: HashMap<String, (Oid, Option<Oid>)> = HashMap::new();
-        let mut last: Option<String> = None;
-        for line in lines {
-            if let Some(peeled) = line.strip_prefix('^') {
-                if let (Some(name), Ok(oid)) = (&last, Oid::from_str(peeled.trim()))
-                    && let Some(entry) = by_name.get_mut(name)
-                {
-                    entry.1 = Some(oid);
-                }
-                continue;
-            }
-            last = None;
-            let Some((oid, name)) = line.split_once(' ') else {
-                continue;
-            };
-            if !name.starts_with("refs/tags/") {
-                continue;
-            }
-            if let Ok(oid) = Oid::from_str(oid) {
-                by_name.insert(name.to_owned(), (oid, None));
-                last = Some(name.to_owned());
-            }
-        }
-        Self { peeled, by_name }
+impl<'r> Tags<'r> {
+    fn unread(rules: &'r TagRules) -> Self {
+        Self { rules, index: None }
     }
 
-    /// The commit a tag points to when `packed-refs` tells (the reference's target is the one
-    /// the file lists, so a loose reference that overrides it is read the slow way).
-    fn peeled(&self, name: &str, target: Oid) -> Option<Oid> {
-        match self.by_name.get(name) {
-            Some(&(oid, peeled)) if self.peeled && oid == target => Some(peeled.unwrap_or(oid)),
-            _ => None,
+    fn read(rules: &'r TagRules, index: TagIndex) -> Self {
+        Self {
+            rules,
+            index: Some(index),
         }
     }
+
+    /// Every tag, read now if they were not.
+    fn all(&mut self, repo: &Repository, loose: &mut LooseObjects) -> Result<&TagIndex> {
+        let index = match self.index.take() {
+            Some(index) => index,
+            None => TagIndex::load(repo, loose, self.rules, false, None)?,
+        };
+        Ok(self.index.insert(index))
+    }
+
+    /// The tag that names a commit (the greatest, when several do).
+    fn of(
+        &self,
+        repo: &Repository,
+        loose: &mut LooseObjects,
+        commit: Oid,
+    ) -> Result<Option<String>> {
+        Ok(match &self.index {
+            Some(index) => index.by_commit.get(&commit).cloned(),
+            None => TagIndex::load(repo, loose, self.rules, false, Some(commit))?
+                .by_commit
+                .remove(&commit),
+        })
+    }
+
+    fn into_index(self) -> TagIndex {
+        self.index.unwrap_or_default()
+    }
+}
+
+/// A tag reference's name (`v1.0.0`) and the commit it points to, its objects checked before
+/// libgit2 reads them; `None` for a name that is not UTF-8, a symbolic reference, or a tag of
+/// a tree or blob.
+fn tag_of<'a>(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    reference: &'a git2::Reference<'_>,
+) -> Result<Option<(&'a str, Oid)>> {
+    let (Ok(name), Some(target)) = (reference.shorthand(), reference.target()) else {
+        return Ok(None);
+    };
+    check_peeled(repo, loose, target)?;
+    Ok(reference
+        .peel_to_commit()
+        .ok()
+        .map(|commit| (name, commit.id())))
+}
+
+/// Whether a `packed-refs` file says what its annotated tags peel to (its header's `peeled`
+/// or `fully-peeled` trait): a tag without a peeled line then points to its object directly.
+fn packed_peeled(text: &str) -> bool {
+    text.lines().next().is_some_and(|header| {
+        header.starts_with("# pack-refs with:")
+            && header
+                .split_whitespace()
+                .any(|t| t == "peeled" || t == "fully-peeled")
+    })
+}
+
+/// The tags of a `packed-refs` file whose tags are peeled: each one's name (`v1.0.0`, not
+/// UTF-8 checked again: the file is text) and the object it peels to.
+fn packed_tags(text: &str) -> impl Iterator<Item = (&str, Oid)> {
+    let mut lines = text.lines().skip(1).peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let line = lines.next()?;
+            let Some((oid, name)) = line.split_once(' ') else {
+                continue; // a peeled line of a reference that is not a tag, or damage
+            };
+            let Some(name) = name.strip_prefix("refs/tags/") else {
+                continue;
+            };
+            let Ok(target) = Oid::from_str(oid) else {
+                continue;
+            };
+            let peeled = lines
+                .next_if(|next| next.starts_with('^'))
+                .and_then(|next| Oid::from_str(next[1..].trim()).ok());
+            return Some((name, peeled.unwrap_or(target)));
+        }
+    })
+}
+
+/// The full names of the loose references under `dir` (`refs/tags`), at any depth.
+fn loose_tags(dir: &Path) -> std::collections::HashSet<String> {
+    let mut found = std::collections::HashSet::new();
+    let mut pending = vec![(dir.to_owned(), "refs/tags".to_owned())];
+    while let Some((dir, prefix)) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // not UTF-8: libgit2 cannot name it either
+            };
+            let full = format!("{prefix}/{name}");
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push((entry.path(), full)),
+                Ok(_) => {
+                    found.insert(full);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    found
 }
 
 /// The release-tag rules of a query.
@@ -993,7 +1077,7 @@ type End = (RangeEnd, Oid);
 fn resolve(
     repo: &Repository,
     loose: &mut LooseObjects,
-    tags: &TagIndex,
+    tags: &mut Tags<'_>,
     spec: Option<&str>,
     path: &Path,
 ) -> Result<(Option<End>, End)> {
@@ -1011,10 +1095,11 @@ fn resolve(
             check_peeled(repo, loose, target)?;
         }
         let head = head.peel_to_commit().map_err(git("cannot read HEAD"))?;
-        if let Some(tag) = tags.by_commit.get(&head.id()) {
-            return single(repo, loose, tags, tag);
+        if let Some(tag) = tags.all(repo, loose)?.by_commit.get(&head.id()).cloned() {
+            return single(repo, loose, tags, &tag);
         }
         let to = end(repo, "HEAD", head.id(), None)?;
+        let tags = tags.all(repo, loose)?;
         return Ok((lower_end(repo, loose, tags, head.id())?, to));
     };
 
@@ -1059,10 +1144,11 @@ fn resolve(
 fn single(
     repo: &Repository,
     loose: &mut LooseObjects,
-    tags: &TagIndex,
+    tags: &mut Tags<'_>,
     rev: &str,
 ) -> Result<(Option<End>, End)> {
     let to = lookup(repo, loose, tags, rev)?;
+    let tags = tags.all(repo, loose)?;
     Ok((lower_end(repo, loose, tags, to.1)?, to))
 }
 
@@ -1080,7 +1166,12 @@ fn lower_end(
 }
 
 /// Resolves a revision; the end carries the tag that names its commit, if one does.
-fn lookup(repo: &Repository, loose: &mut LooseObjects, tags: &TagIndex, rev: &str) -> Result<End> {
+fn lookup(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    tags: &mut Tags<'_>,
+    rev: &str,
+) -> Result<End> {
     // A branch or tag name is checked before it is read; an expression (`main~3`) is read by
     // libgit2's parser, which reads the commits it walks unchecked.
     if let Ok(reference) = repo.resolve_reference_from_short_name(rev)
@@ -1104,7 +1195,7 @@ fn lookup(repo: &Repository, loose: &mut LooseObjects, tags: &TagIndex, rev: &st
     let tag = if repo.find_reference(&format!("refs/tags/{rev}")).is_ok() {
         Some(rev.to_owned())
     } else {
-        tags.by_commit.get(&commit.id()).cloned()
+        tags.of(repo, loose, commit.id())?
     };
     end(repo, rev, commit.id(), tag)
 }
