@@ -351,17 +351,21 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
     let mut seen: HashMap<u64, (usize, usize)> = HashMap::with_capacity(prepared.commits.len());
     let mut lower = String::new();
     let mut hidden: Vec<Entry> = Vec::new();
-    let mut spent = Spent::new(prepared.commits.len());
-    for group in group(std::mem::take(&mut prepared.commits), options.group_by) {
+    let mut commits = std::mem::take(&mut prepared.commits);
+    for group in groups(&commits, options.group_by) {
         prepared.stats.grouped += group.len() - 1;
         let size = group.len();
-        // The subjects the rules' patterns read, taken before the entry consumes the group.
+        // The subjects the rules' patterns read, taken before the entry takes the texts.
         let subjects: Vec<String> = if rules.is_empty() {
             Vec::new()
         } else {
-            subjects_of(&group)
+            subjects_of(&commits, &group)
         };
-        let entry = entry_of(group, options.group_by == GroupBy::PullRequest, &mut spent);
+        let entry = entry_of(
+            &mut commits,
+            &group,
+            options.group_by == GroupBy::PullRequest,
+        );
         let section = if rules.is_empty() {
             style.section_of(entry.kind, entry.breaking)
         } else {
@@ -406,62 +410,41 @@ pub fn build(history: History, options: &BuildOptions) -> Changelog {
             entries: std::mem::take(&mut hidden),
         });
     }
-    spent.drop_aside();
+    free_aside(commits);
     let mut changelog = prepared.into_changelog(style, options, sections);
     changelog.hidden = hidden;
     changelog
 }
 
-/// The commits the entries were made of, less what the entries kept (their messages,
-/// trailers, signatures and files): for a long history, kept to be freed on a thread of their
-/// own, since that is tens of thousands of small allocations the caller need not wait for.
-struct Spent(Option<Vec<Commit>>);
-
-impl Spent {
-    /// Below this many commits, freeing them as they go costs less than starting a thread.
+/// Frees the commits the entries were made of, less what the entries took (their messages,
+/// trailers, signatures and files remain): for a long history on a thread of its own, since
+/// that is tens of thousands of small allocations the caller need not wait for.
+fn free_aside(commits: Vec<ParsedCommit>) {
+    /// Below this many commits, freeing them here costs less than starting a thread.
     const ASIDE_FROM: usize = 4096;
-
-    fn new(commits: usize) -> Self {
-        Self((commits >= Self::ASIDE_FROM).then(|| Vec::with_capacity(commits)))
+    if commits.len() < ASIDE_FROM {
+        return;
     }
-
-    /// Keeps `commit` to be freed later, or frees it now (a short history).
-    fn keep(&mut self, commit: Commit) {
-        if let Some(kept) = &mut self.0 {
-            kept.push(commit);
-        }
-    }
-
-    /// Frees the commits kept, on a thread of its own.
-    fn drop_aside(self) {
-        let Some(kept) = self.0 else {
-            return;
-        };
-        // Should the thread not start, the closure (and the commits) is dropped here.
-        let _ = std::thread::Builder::new()
-            .name("changelog-free".to_owned())
-            .spawn(move || drop(kept));
-    }
+    // Should the thread not start, the closure (and the commits) is dropped here.
+    let _ = std::thread::Builder::new()
+        .name("changelog-free".to_owned())
+        .spawn(move || drop(commits));
 }
 
 /// The subjects of a group that section patterns are matched against: each commit's summary
 /// line as written, then the pull request's title.
-fn subjects_of(group: &[ParsedCommit]) -> Vec<String> {
-    let mut subjects: Vec<String> = group.iter().map(|p| p.commit.summary.clone()).collect();
-    if let Some(title) = group.iter().find_map(|p| p.pull_request_title.clone()) {
+fn subjects_of(commits: &[ParsedCommit], group: &[usize]) -> Vec<String> {
+    let mut subjects: Vec<String> = group
+        .iter()
+        .map(|&i| commits[i].commit.summary.clone())
+        .collect();
+    if let Some(title) = group
+        .iter()
+        .find_map(|&i| commits[i].pull_request_title.clone())
+    {
         subjects.push(title);
     }
     subjects
-}
-
-/// The commits of each entry, in the order of each group's oldest commit.
-fn group(commits: Vec<ParsedCommit>, group_by: GroupBy) -> impl Iterator<Item = Vec<ParsedCommit>> {
-    let groups = groups(&commits, group_by);
-    // In place, and one group at a time: a parsed commit is large.
-    let mut slots: Vec<Option<ParsedCommit>> = commits.into_iter().map(Some).collect();
-    groups
-        .into_iter()
-        .map(move |group| group.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 /// Positions of the commits of each entry: the commits of one pull request together (with
@@ -538,34 +521,33 @@ fn same_entry(kept: &Entry, same_section: bool, entry: &Entry) -> bool {
         && (kept.text == entry.text || kept.text.to_lowercase() == entry.text.to_lowercase())
 }
 
-/// One entry for a group of commits (see the module docs).
-fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool, spent: &mut Spent) -> Entry {
+/// One entry for a group of commits, the positions of `commits` in `group` (see the module
+/// docs). The entry takes what it keeps of the commits; the rest stays for whoever frees them.
+fn entry_of(commits: &mut [ParsedCommit], group: &[usize], pull_request_title: bool) -> Entry {
     let title = group
         .iter()
-        .find_map(|p| p.pull_request_title.as_deref())
+        .find_map(|&i| commits[i].pull_request_title.as_deref())
         .filter(|_| pull_request_title)
         .map(parse_title);
     // A commit alone cites itself already.
-    let ids: Option<Vec<String>> =
-        (group.len() > 1).then(|| group.iter().map(|p| p.commit.id.clone()).collect());
-    let mut lead = 0;
-    for (i, p) in group.iter().enumerate() {
-        if significance(p.kind, p.breaking) > significance(group[lead].kind, group[lead].breaking) {
+    let ids: Option<Vec<String>> = (group.len() > 1).then(|| {
+        group
+            .iter()
+            .map(|&i| commits[i].commit.id.clone())
+            .collect()
+    });
+    let mut lead = group[0];
+    for &i in group {
+        let (p, led) = (&commits[i], &commits[lead]);
+        if significance(p.kind, p.breaking) > significance(led.kind, led.breaking) {
             lead = i;
         }
     }
-    let mut entry = None;
-    let mut rest = Vec::new();
-    for (i, p) in group.into_iter().enumerate() {
-        if i == lead {
-            entry = Some(entry_of_commit(p, spent));
-        } else {
-            rest.push(p);
+    let mut entry = entry_of_commit(&mut commits[lead]);
+    for &i in group {
+        if i != lead {
+            merge_into(&mut entry, entry_of_commit(&mut commits[i]));
         }
-    }
-    let mut entry = entry.expect("a group has a commit");
-    for p in rest {
-        merge_into(&mut entry, entry_of_commit(p, spent));
     }
     // Cite the commits in history order, whichever led.
     if let Some(ids) = ids {
@@ -585,20 +567,18 @@ fn entry_of(group: Vec<ParsedCommit>, pull_request_title: bool, spent: &mut Spen
     entry
 }
 
-/// The entry of one commit; what the entry does not keep of the commit goes to `spent`.
-fn entry_of_commit(mut p: ParsedCommit, spent: &mut Spent) -> Entry {
-    let id = std::mem::take(&mut p.commit.id);
-    spent.keep(p.commit);
+/// The entry of one commit, made of what it takes from the commit.
+fn entry_of_commit(p: &mut ParsedCommit) -> Entry {
     Entry {
-        text: p.description,
-        commits: vec![id],
+        text: std::mem::take(&mut p.description),
+        commits: vec![std::mem::take(&mut p.commit.id)],
         breaking: p.breaking,
-        scope: p.scope,
-        refs: p.refs,
-        pull_requests: p.pull_requests,
-        authors: p.authors,
+        scope: p.scope.take(),
+        refs: std::mem::take(&mut p.refs),
+        pull_requests: std::mem::take(&mut p.pull_requests),
+        authors: std::mem::take(&mut p.authors),
         kind: p.kind,
-        breaking_notes: p.breaking_notes,
+        breaking_notes: std::mem::take(&mut p.breaking_notes),
     }
 }
 

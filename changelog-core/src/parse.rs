@@ -441,18 +441,23 @@ pub fn conventional_header(summary: &str) -> Option<Header<'_>> {
 }
 
 fn noise_of(commit: &Commit, summary: &str) -> Option<Noise> {
-    let lower = summary.to_ascii_lowercase();
+    let starts_with = |prefix: &str| {
+        summary
+            .as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
     if summary.is_empty() {
         Some(Noise::Empty)
     } else if commit.is_merge()
-        || lower.starts_with("merge pull request ")
-        || lower.starts_with("merge branch ")
-        || lower.starts_with("merge remote-tracking branch ")
+        || starts_with("merge pull request ")
+        || starts_with("merge branch ")
+        || starts_with("merge remote-tracking branch ")
     {
         Some(Noise::Merge)
     } else if ["fixup!", "squash!", "amend!"]
         .iter()
-        .any(|p| lower.starts_with(p))
+        .any(|p| starts_with(p))
     {
         Some(Noise::Fixup)
     } else if is_release_bump(summary) {
@@ -465,6 +470,9 @@ fn noise_of(commit: &Commit, summary: &str) -> Option<Noise> {
 /// `chore(release): 1.2.0`, `chore: release v1.2.0`, `Bump version to 1.2.0`, `Release 1.2`,
 /// `v1.2.0`. A dependency bump (`chore(deps): bump serde from 1.0 to 1.1`) is not one.
 fn is_release_bump(summary: &str) -> bool {
+    if !may_be_release_bump(summary) {
+        return false;
+    }
     let summary = crate::pull_request::squash_reference(summary).map_or(summary, |(text, _)| text);
     let text = match conventional_header(summary) {
         Some(h) => {
@@ -527,6 +535,25 @@ fn is_release_bump(summary: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a summary has what every release bump [`is_release_bump`] knows has: a version
+/// (a digit, a dot and a digit) or one of its words (`release`, `bump`, `version`, `prepare`).
+/// Most subjects have neither, and are told so without being parsed again.
+fn may_be_release_bump(summary: &str) -> bool {
+    let bytes = summary.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        let rest = &bytes[i..];
+        match b.to_ascii_lowercase() {
+            b'0'..=b'9' => rest.len() > 2 && rest[1] == b'.' && rest[2].is_ascii_digit(),
+            b'r' | b'b' | b'v' | b'p' => [&b"releas"[..], b"bump", b"version", b"prepar"]
+                .iter()
+                .any(|word| {
+                    rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word)
+                }),
+            _ => false,
+        }
+    })
 }
 
 fn looks_like_version(word: &str) -> bool {
@@ -630,8 +657,9 @@ fn collect_references(value: &str, refs: &mut Vec<String>) {
 }
 
 fn mentions_security(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("security") || lower.contains("vulnerab") || text.contains("CVE-")
+    contains_ignore_case(text, b"security")
+        || contains_ignore_case(text, b"vulnerab")
+        || text.contains("CVE-")
 }
 
 fn authors_of(commit: &Commit) -> Vec<Author> {
@@ -845,14 +873,50 @@ fn area_kind(area: &str) -> Option<Kind> {
 }
 
 /// A CVE or GHSA identifier.
+/// Whether a text names a security advisory: `CVE-` or `GHSA-`, in any case.
 fn mentions_advisory(text: &str) -> bool {
-    let upper = text.to_ascii_uppercase();
-    upper.contains("CVE-") || upper.contains("GHSA-")
+    // Every commit's subject and trailers are asked: the text is not copied, and only its
+    // hyphens, which are few, are looked behind.
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'-'
+            && ((i >= 3 && bytes[i - 3..i].eq_ignore_ascii_case(b"cve"))
+                || (i >= 4 && bytes[i - 4..i].eq_ignore_ascii_case(b"ghsa")))
+    })
 }
 
+/// Whether `text` contains `needle` (lower case ASCII) in any case, without copying the text.
+fn contains_ignore_case(text: &str, needle: &[u8]) -> bool {
+    let (bytes, Some((&first, rest))) = (text.as_bytes(), needle.split_first()) else {
+        return true;
+    };
+    bytes.len() >= needle.len()
+        && bytes[..=bytes.len() - needle.len()]
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| {
+                b.to_ascii_lowercase() == first
+                    && bytes[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+            })
+}
+
+/// Leaves the first of each item, in order.
 fn dedup_in_order(items: &mut Vec<String>) {
-    let mut seen = std::collections::HashSet::with_capacity(items.len());
-    items.retain(|item| seen.insert(item.clone()));
+    // A commit's references are a handful: comparing each with those kept costs less than a
+    // set (an allocation and a copy of each item) would.
+    if items.len() > 32 {
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        items.retain(|item| seen.insert(item.clone()));
+        return;
+    }
+    let mut kept = 0;
+    for i in 0..items.len() {
+        if !items[..kept].contains(&items[i]) {
+            items.swap(kept, i);
+            kept += 1;
+        }
+    }
+    items.truncate(kept);
 }
 
 #[cfg(test)]
@@ -1219,5 +1283,65 @@ mod tests {
         assert_eq!(p.pull_requests, ["#34"]);
         assert!(p.refs.is_empty());
         assert_eq!(p.pull_request_title.as_deref(), Some("The feature"));
+    }
+
+    #[test]
+    fn text_checks_match_in_any_case_without_copying() {
+        for text in [
+            "CVE-2024-1",
+            "fix cve-2024-1",
+            "GHSA-abcd-efgh",
+            "see ghsa-x",
+            "xCvE-1",
+        ] {
+            assert!(mentions_advisory(text), "{text}");
+        }
+        for text in [
+            "", "-", "cve", "cve 2024", "ghs-a", "é-cve", "CV-E-1", "ghsa",
+        ] {
+            assert!(!mentions_advisory(text), "{text}");
+        }
+        assert!(contains_ignore_case("A SECURITY fix", b"security"));
+        assert!(contains_ignore_case("vulnerability", b"vulnerab"));
+        assert!(!contains_ignore_case("secur", b"security"));
+        assert!(!contains_ignore_case("sécurité", b"security"));
+        assert!(contains_ignore_case("anything", b""));
+    }
+
+    #[test]
+    fn only_subjects_with_a_version_or_a_release_word_are_parsed_as_bumps() {
+        for subject in [
+            "v1.2.0",
+            "Release",
+            "chore(release): 1.2.0",
+            "BUMP version",
+            "Preparing for the next one",
+            "chore(Version): x",
+        ] {
+            assert!(may_be_release_bump(subject), "{subject}");
+        }
+        for subject in [
+            "fix: handle #123",
+            "Add 2 tests",
+            "docs: v2 notes",
+            "1.",
+            ".5",
+        ] {
+            assert!(!may_be_release_bump(subject), "{subject}");
+        }
+    }
+
+    #[test]
+    fn dedup_keeps_the_first_of_each_in_order() {
+        let mut items: Vec<String> = ["#3", "#1", "#3", "#2", "#1"].map(String::from).to_vec();
+        dedup_in_order(&mut items);
+        assert_eq!(items, ["#3", "#1", "#2"]);
+        // A long list, as a set does it.
+        let mut long: Vec<String> = (0..40)
+            .chain(0..40)
+            .map(|n| format!("#{}", n % 35))
+            .collect();
+        dedup_in_order(&mut long);
+        assert_eq!(long, (0..35).map(|n| format!("#{n}")).collect::<Vec<_>>());
     }
 }

@@ -616,7 +616,10 @@ fn set_short_ids(commits: &mut [Commit]) {
     let ids: Vec<&str> = commits.iter().map(|c| c.id.as_str()).collect();
     let lengths = unambiguous_prefixes(&ids, 7);
     for (commit, length) in commits.iter_mut().zip(lengths) {
-        commit.short_id = commit.id[..length].to_owned();
+        // Most ids keep the short id they were read with.
+        if commit.short_id.len() != length {
+            commit.short_id = commit.id[..length].to_owned();
+        }
     }
 }
 
