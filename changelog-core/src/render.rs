@@ -134,8 +134,13 @@ fn write_document<T: serde::Serialize + ?Sized>(
     match format {
         Format::Markdown => out.write_all(markdown().as_bytes())?,
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, document)?;
-            out.write_all(b"\n")?;
+            // The serializer writes a document in many small pieces (a key, a quote, each
+            // level of indentation): into a buffer of its own they are copies the compiler
+            // sees, rather than calls through whatever `out` is (`&mut dyn Write`, a file).
+            let mut buffered = io::BufWriter::with_capacity(1 << 16, &mut out);
+            serde_json::to_writer_pretty(&mut buffered, document)?;
+            io::Write::write_all(&mut buffered, b"\n")?;
+            io::Write::flush(&mut buffered)?;
         }
     }
     out.flush()
