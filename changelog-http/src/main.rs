@@ -12,5 +12,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // Usage errors exit with status 2 (clap's convention); `--help` and `--version` with 0.
     let cli = changelog_http::Cli::try_parse().unwrap_or_else(|e| e.exit());
+    if matches!(cli.command, changelog_http::Command::Serve(_)) {
+        // A process that stays up: ordinary pages (see the function's docs).
+        changelog_http::without_huge_pages();
+    }
     changelog_http::run(cli)
 }

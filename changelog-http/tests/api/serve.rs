@@ -78,6 +78,22 @@ async fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(ready.status(), 200);
 
+    // The server runs without transparent huge pages, the same process started again with the
+    // allocator told so (the kernel says so where it shows it, since Linux 5.0).
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+            assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+        }
+        let environment = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+        assert!(
+            environment
+                .split(|&b| b == 0)
+                .any(|entry| entry == b"MIMALLOC_ALLOW_THP=0")
+        );
+    }
+
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
