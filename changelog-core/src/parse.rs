@@ -872,7 +872,6 @@ fn area_kind(area: &str) -> Option<Kind> {
     }
 }
 
-/// A CVE or GHSA identifier.
 /// Whether a text names a security advisory: `CVE-` or `GHSA-`, in any case.
 fn mentions_advisory(text: &str) -> bool {
     // Every commit's subject and trailers are asked: the text is not copied, and only its

@@ -474,43 +474,6 @@ impl CliError {
     }
 }
 
-/// Runs this binary again, in the same process, with mimalloc's transparent huge pages off,
-/// unless they are off already or the environment says otherwise (`MIMALLOC_ALLOW_THP`, which
-/// the allocator reads when it starts, before `main`). Where that cannot be done, nothing
-/// happens.
-///
-/// mimalloc backs its arenas with 2 MiB pages where the system allows. A one-pass `generate`
-/// touches about 100 MB once, and in huge pages that is some 500 page faults rather than
-/// 20,000 (on a virtual machine, where a fault costs microseconds, a third of its time). A
-/// server that stays up would hold huge pages it barely touches (an idle server read 43 MB
-/// after a burst of writes, 23 MB without), and its allocator has already touched some
-/// before `main` runs: so `serve` starts again without them.
-pub fn without_huge_pages() {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt as _;
-
-        const SETTING: &str = "MIMALLOC_ALLOW_THP";
-        if std::env::var_os(SETTING).is_some() {
-            return;
-        }
-        let Ok(binary) = std::env::current_exe() else {
-            return;
-        };
-        let mut args = std::env::args_os();
-        let name = args
-            .next()
-            .unwrap_or_else(|| binary.clone().into_os_string());
-        // Returns only when the binary could not be run again (it was replaced, say): this
-        // process goes on as it is.
-        let _ = std::process::Command::new(&binary)
-            .arg0(name)
-            .args(args)
-            .env(SETTING, "0")
-            .exec();
-    }
-}
-
 /// Runs a parsed command line. Errors are printed to standard error, with their causes; the
 /// exit status is 0 on success, 2 for a usage error and 1 otherwise.
 #[must_use]

@@ -31,7 +31,7 @@ mod generate;
 mod providers;
 
 #[cfg(feature = "cli")]
-pub use cli::{Cli, Command, GenerateArgs, LlmArgs, run, without_huge_pages};
+pub use cli::{Cli, Command, GenerateArgs, LlmArgs, run};
 pub use error::ApiError;
 pub use jobs::Workers;
 pub use state::{AppState, ConfigError, ServerConfig};

@@ -396,6 +396,11 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), CliError> {
     };
     let runtime = runtime()?;
     runtime.block_on(async {
+        // A write to a closed pipe (a log reader gone) is an error to that write, never the
+        // end of the server, whatever the disposition the process started with (see main's
+        // `without_huge_pages`): the signal is caught for as long as the server runs.
+        #[cfg(unix)]
+        let _closed_pipes = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::pipe());
         let store = open(&args.database.database_url, keys).await?;
         let state = AppState::new(store.storage(), config)
             .map_err(|e| CliError::Usage(format!("--jwt-secret: {e}")))?

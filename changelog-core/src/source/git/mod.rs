@@ -852,8 +852,9 @@ impl TagIndex {
     ///
     /// The tags `packed-refs` holds (`git pack-refs` writes it, and `git gc` runs that) are
     /// read from the file alone: it says what each tag points to and, for an annotated tag,
-    /// the commit it peels to, so no object is read and no reference is made for the
-    /// thousands of tags a long-lived repository keeps there. Loose tag references, which
+    /// the commit it peels to, so no object is read (nor checked: an end of a range is checked
+    /// when it is read) and no reference is made for the thousands of tags a long-lived
+    /// repository keeps there. Loose tag references, which
     /// override packed ones of the same name, are read with libgit2; so is every tag of a
     /// repository whose `packed-refs` does not say what its tags peel to.
     fn load(
@@ -861,12 +862,12 @@ impl TagIndex {
         loose: &mut LooseObjects,
         rules: &TagRules,
         versions_only: bool,
-        only: Option<Oid>,
+        only: Option<&[Oid]>,
     ) -> Result<Self> {
         let releases_only = versions_only || rules.narrows();
         let mut index = Self::default();
         let mut add = |name: &str, commit: Oid| {
-            if only.is_some_and(|wanted| wanted != commit)
+            if only.is_some_and(|wanted| !wanted.contains(&commit))
                 || rules.is_skipped(name)
                 || (releases_only && !rules.is_release(name))
             {
@@ -884,6 +885,9 @@ impl TagIndex {
                 })
                 .or_insert_with(|| name.to_owned());
         };
+        // Loose references first, then the file: a tag packed in between (`git pack-refs`
+        // running beside this) is then found in the file rather than in neither, as git reads.
+        let listed = loose_tags(&repo.commondir().join("refs").join("tags"));
         let packed = std::fs::read_to_string(repo.commondir().join("packed-refs")).ok();
         let Some(packed) = packed.as_deref().filter(|text| packed_peeled(text)) else {
             let references = repo
@@ -897,14 +901,17 @@ impl TagIndex {
             }
             return Ok(index);
         };
-        let overridden = loose_tags(&repo.commondir().join("refs").join("tags"));
-        for full in &overridden {
-            let Ok(reference) = repo.find_reference(full) else {
-                continue; // not a reference (a lock file, a bad name)
+        // A loose reference overrides the packed one of its name; one that cannot be read (a
+        // lock file, a damaged file) does not, as with libgit2's listing.
+        let mut overridden = std::collections::HashSet::new();
+        for full in listed {
+            let Ok(reference) = repo.find_reference(&full) else {
+                continue;
             };
             if let Some((name, commit)) = tag_of(repo, loose, &reference)? {
                 add(name, commit);
             }
+            overridden.insert(full);
         }
         for (name, commit) in packed_tags(packed) {
             if !overridden.contains(&format!("refs/tags/{name}")) {
@@ -961,19 +968,25 @@ impl<'r> Tags<'r> {
         Ok(self.index.insert(index))
     }
 
-    /// The tag that names a commit (the greatest, when several do).
+    /// The tag that names each commit (the greatest, when several do), read in one pass.
     fn of(
         &self,
         repo: &Repository,
         loose: &mut LooseObjects,
-        commit: Oid,
-    ) -> Result<Option<String>> {
-        Ok(match &self.index {
-            Some(index) => index.by_commit.get(&commit).cloned(),
-            None => TagIndex::load(repo, loose, self.rules, false, Some(commit))?
-                .by_commit
-                .remove(&commit),
-        })
+        commits: &[Oid],
+    ) -> Result<Vec<Option<String>>> {
+        let read;
+        let index = match &self.index {
+            Some(index) => index,
+            None => {
+                read = TagIndex::load(repo, loose, self.rules, false, Some(commits))?;
+                &read
+            }
+        };
+        Ok(commits
+            .iter()
+            .map(|commit| index.by_commit.get(commit).cloned())
+            .collect())
     }
 
     fn into_index(self) -> TagIndex {
@@ -1132,13 +1145,29 @@ fn resolve(
             }
             let (from, to) = (from.trim(), to.trim());
             let to = if to.is_empty() { "HEAD" } else { to };
-            let to = lookup(repo, loose, tags, to)?;
             // `..B`: from the very start (git reads `HEAD..B`, which a changelog never wants).
             if from.is_empty() {
-                return Ok((None, to));
+                return Ok((None, lookup(repo, loose, tags, to)?));
             }
-            let from = lookup(repo, loose, tags, from)?;
-            Ok((Some(from), to))
+            let (to_commit, to_tag) = commit_of(repo, loose, to)?;
+            let (from_commit, from_tag) = commit_of(repo, loose, from)?;
+            // The tags of the two ends, read together.
+            let unnamed: Vec<Oid> = [(to_commit, &to_tag), (from_commit, &from_tag)]
+                .into_iter()
+                .filter_map(|(commit, tag)| tag.is_none().then_some(commit))
+                .collect();
+            let mut found = if unnamed.is_empty() {
+                Vec::new()
+            } else {
+                tags.of(repo, loose, &unnamed)?
+            }
+            .into_iter();
+            let to_tag = to_tag.or_else(|| found.next().flatten());
+            let from_tag = from_tag.or_else(|| found.next().flatten());
+            Ok((
+                Some(end(repo, from, from_commit, from_tag)?),
+                end(repo, to, to_commit, to_tag)?,
+            ))
         }
     }
 }
@@ -1150,6 +1179,8 @@ fn single(
     tags: &mut Tags<'_>,
     rev: &str,
 ) -> Result<(Option<End>, End)> {
+    // The nearest tag below needs them all: read them first, and the end's name from them.
+    tags.all(repo, loose)?;
     let to = lookup(repo, loose, tags, rev)?;
     let tags = tags.all(repo, loose)?;
     Ok((lower_end(repo, loose, tags, to.1)?, to))
@@ -1175,6 +1206,20 @@ fn lookup(
     tags: &mut Tags<'_>,
     rev: &str,
 ) -> Result<End> {
+    let (commit, tag) = commit_of(repo, loose, rev)?;
+    let tag = match tag {
+        Some(tag) => Some(tag),
+        None => tags.of(repo, loose, &[commit])?.pop().flatten(),
+    };
+    end(repo, rev, commit, tag)
+}
+
+/// The commit a revision names, and the revision itself when it is a tag's name.
+fn commit_of(
+    repo: &Repository,
+    loose: &mut LooseObjects,
+    rev: &str,
+) -> Result<(Oid, Option<String>)> {
     // A branch or tag name is checked before it is read; an expression (`main~3`) is read by
     // libgit2's parser, which reads the commits it walks unchecked.
     if let Ok(reference) = repo.resolve_reference_from_short_name(rev)
@@ -1195,12 +1240,11 @@ fn lookup(
     let commit = object.peel_to_commit().map_err(|_| Error::NotACommit {
         rev: rev.to_owned(),
     })?;
-    let tag = if repo.find_reference(&format!("refs/tags/{rev}")).is_ok() {
-        Some(rev.to_owned())
-    } else {
-        tags.of(repo, loose, commit.id())?
-    };
-    end(repo, rev, commit.id(), tag)
+    let tag = repo
+        .find_reference(&format!("refs/tags/{rev}"))
+        .is_ok()
+        .then(|| rev.to_owned());
+    Ok((commit.id(), tag))
 }
 
 fn end(repo: &Repository, rev: &str, oid: Oid, tag: Option<String>) -> Result<End> {
