@@ -441,12 +441,7 @@ pub fn conventional_header(summary: &str) -> Option<Header<'_>> {
 }
 
 fn noise_of(commit: &Commit, summary: &str) -> Option<Noise> {
-    let starts_with = |prefix: &str| {
-        summary
-            .as_bytes()
-            .get(..prefix.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
-    };
+    let starts_with = |prefix: &str| starts_with_ignore_case(summary.as_bytes(), prefix.as_bytes());
     if summary.is_empty() {
         Some(Noise::Empty)
     } else if commit.is_merge()
@@ -548,9 +543,7 @@ fn may_be_release_bump(summary: &str) -> bool {
             b'0'..=b'9' => rest.len() > 2 && rest[1] == b'.' && rest[2].is_ascii_digit(),
             b'r' | b'b' | b'v' | b'p' => [&b"releas"[..], b"bump", b"version", b"prepar"]
                 .iter()
-                .any(|word| {
-                    rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word)
-                }),
+                .any(|word| starts_with_ignore_case(rest, word)),
             _ => false,
         }
     })
@@ -886,17 +879,20 @@ fn mentions_advisory(text: &str) -> bool {
 
 /// Whether `text` contains `needle` (lower case ASCII) in any case, without copying the text.
 fn contains_ignore_case(text: &str, needle: &[u8]) -> bool {
-    let (bytes, Some((&first, rest))) = (text.as_bytes(), needle.split_first()) else {
+    let bytes = text.as_bytes();
+    let Some(&first) = needle.first() else {
         return true;
     };
-    bytes.len() >= needle.len()
-        && bytes[..=bytes.len() - needle.len()]
-            .iter()
-            .enumerate()
-            .any(|(i, &b)| {
-                b.to_ascii_lowercase() == first
-                    && bytes[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
-            })
+    (0..bytes.len()).any(|i| {
+        bytes[i].to_ascii_lowercase() == first && starts_with_ignore_case(&bytes[i..], needle)
+    })
+}
+
+/// Whether `bytes` start with `prefix`, ASCII letters in any case.
+fn starts_with_ignore_case(bytes: &[u8], prefix: &[u8]) -> bool {
+    bytes
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
 }
 
 /// Leaves the first of each item, in order.
