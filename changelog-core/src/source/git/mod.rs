@@ -854,9 +854,9 @@ impl TagIndex {
     /// read from the file alone: it says what each tag points to and, for an annotated tag,
     /// the commit it peels to, so no object is read (nor checked: an end of a range is checked
     /// when it is read) and no reference is made for the thousands of tags a long-lived
-    /// repository keeps there. Loose tag references, which
-    /// override packed ones of the same name, are read with libgit2; so is every tag of a
-    /// repository whose `packed-refs` does not say what its tags peel to.
+    /// repository keeps there. Loose tag references, which override packed ones of the same
+    /// name, are read with libgit2; so is every tag of a repository whose `packed-refs` does
+    /// not say what its tags peel to (or cannot be read).
     fn load(
         repo: &Repository,
         loose: &mut LooseObjects,
@@ -888,8 +888,13 @@ impl TagIndex {
         // Loose references first, then the file: a tag packed in between (`git pack-refs`
         // running beside this) is then found in the file rather than in neither, as git reads.
         let listed = loose_tags(&repo.commondir().join("refs").join("tags"));
-        let packed = std::fs::read_to_string(repo.commondir().join("packed-refs")).ok();
-        let Some(packed) = packed.as_deref().filter(|text| packed_peeled(text)) else {
+        let packed = match std::fs::read_to_string(repo.commondir().join("packed-refs")) {
+            Ok(text) => packed_peeled(&text).then_some(text),
+            // No file: no packed tags (a repository never packed), every tag is loose.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(String::new()),
+            Err(_) => None,
+        };
+        let Some(packed) = packed.as_deref() else {
             let references = repo
                 .references_glob("refs/tags/*")
                 .map_err(git("cannot list tags"))?;
