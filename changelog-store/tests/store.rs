@@ -1711,8 +1711,10 @@ async fn eight_processes_opening_one_new_sqlite_file_migrate_it_once() -> Result
 }
 
 /// SQLite as the server runs it under load: built without memory statistics (with them every
-/// allocation on every connection takes one global mutex; `.cargo/config.toml` sets the flag),
-/// and its connections, local handles, are not pinged before each use.
+/// allocation on every connection takes one global mutex) and with a page cache per
+/// connection (memory management puts every connection's pages behind one global mutex);
+/// `.cargo/config.toml` sets both. Its connections, local handles, are not pinged before each
+/// use.
 #[tokio::test]
 async fn sqlite_is_built_and_pooled_for_concurrent_readers() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -1726,6 +1728,15 @@ async fn sqlite_is_built_and_pooled_for_concurrent_readers() -> Result<()> {
         without_statistics,
         "the bundled SQLite keeps memory statistics: LIBSQLITE3_FLAGS from .cargo/config.toml \
          was not applied"
+    );
+    let shared_page_cache: bool =
+        sqlx::query_scalar("SELECT sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')")
+            .fetch_one(store.pool())
+            .await?;
+    ensure!(
+        !shared_page_cache,
+        "the bundled SQLite shares one page cache between connections: LIBSQLITE3_FLAGS from \
+         .cargo/config.toml was not applied"
     );
     ensure!(
         !store.pool().options().get_test_before_acquire(),
