@@ -105,11 +105,58 @@ impl From<ChangelogRecord> for ChangelogResponse {
     }
 }
 
+/// A changelog as a listing shows it: what it is and its state. How it was made (source,
+/// commit range, model) and what it cost are in the whole changelog, `GET /changelogs/{id}`:
+/// with them, a page of 20 would be a sixth larger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangelogSummary {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Release version.
+    pub version: Option<String>,
+    /// The repository it describes.
+    pub repository: Option<String>,
+    /// The Markdown.
+    pub content: String,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// Whether anyone may read it.
+    pub is_public: bool,
+    /// `draft` or `published`.
+    pub status: ChangelogStatus,
+    /// Current revision (also the `ETag`).
+    pub revision: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ChangelogRecord> for ChangelogSummary {
+    fn from(r: ChangelogRecord) -> Self {
+        Self {
+            id: r.id,
+            title: r.title,
+            version: r.version,
+            repository: r.repository,
+            content: r.content,
+            tags: r.tags,
+            is_public: r.is_public,
+            status: r.status,
+            revision: r.revision,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 /// One page of changelogs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangelogPage {
     /// The changelogs, in order.
-    pub items: Vec<ChangelogResponse>,
+    pub items: Vec<ChangelogSummary>,
     /// Pass it as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }

@@ -198,6 +198,40 @@ async fn listing_filters_and_pages_with_a_cursor(s: &Server) {
         )
         .await;
     }
+    // A listed changelog is its summary: what it is and its state, without how it was made
+    // (source, range, model) or what it cost, which `GET /changelogs/{id}` shows.
+    let page: Value = s
+        .as_user(&carol, Method::GET, "/changelogs?limit=1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = page["items"][0].as_object().expect("an item");
+    let mut fields: Vec<&str> = item.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "content",
+            "created_at",
+            "id",
+            "is_public",
+            "repository",
+            "revision",
+            "status",
+            "tags",
+            "title",
+            "updated_at",
+            "version"
+        ]
+    );
+    assert_eq!(item["title"], "Release 4");
+    assert_eq!(item["repository"], "acme/even");
+    assert_eq!(item["tags"], json!(["late", "x"]));
+    assert_eq!(item["revision"], 1);
+
     let list = |query: &str| titles(s, &carol, query.to_owned());
     let (all, cursor) = list("").await;
     assert_eq!(
