@@ -76,8 +76,10 @@ pub struct ChangelogResponse {
     /// Cost in US dollars.
     pub cost_usd: f64,
     /// Creation time.
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -129,8 +131,10 @@ pub struct ChangelogSummary {
     /// Current revision (also the `ETag`).
     pub revision: i64,
     /// Creation time.
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod changelogs;
 pub mod health;
 pub mod jobs;
+pub(crate) mod timestamp;
 
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
