@@ -539,8 +539,14 @@ impl Cursor {
     /// The opaque form handed to clients (hex of a small JSON object).
     #[must_use]
     pub fn encode(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let json = serde_json::to_vec(self).unwrap_or_default();
-        json.iter().map(|b| format!("{b:02x}")).collect()
+        let mut text = String::with_capacity(json.len() * 2);
+        for byte in json {
+            text.push(char::from(HEX[usize::from(byte >> 4)]));
+            text.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        text
     }
 
     /// Reads an opaque cursor and checks it belongs to `query`'s sort and direction.
@@ -847,6 +853,17 @@ mod tests {
             id: Uuid::new_v4(),
         };
         assert_eq!(Cursor::decode(&cursor.encode(), &query).unwrap(), cursor);
+        // The form clients hold: lowercase hex of the JSON, two digits a byte.
+        let by_id = Cursor {
+            sort: ChangelogSort::Created,
+            direction: Direction::Asc,
+            key: CursorKey::Micros(1),
+            id: Uuid::nil(),
+        };
+        let json = serde_json::to_string(&by_id).unwrap();
+        assert!(json.starts_with("{\"sort\":\"created\""), "{json}");
+        let hex: String = json.bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(by_id.encode(), hex);
         let other = ChangelogQuery {
             sort: ChangelogSort::Created,
             ..query
