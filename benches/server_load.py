@@ -13,9 +13,17 @@ uvicorn workers), all on 127.0.0.1 and a free port:
      body) at 16 connections. A Lua `response` hook counts every answer that is not 2xx;
   4. reads the peak RSS (VmHWM) and stops the server.
 
+Then, with every server still up (and idle but for the one measured), it runs --rounds
+interleaved rounds of the GET at the largest connection count: ours on SQLite, then the
+reference at each worker count, in turn. A machine shared with others has slow spells of tens of
+seconds, and one that falls on one server's single run and not the other's moves a ratio of
+separate runs by a fifth; interleaved rounds put both servers through the same spells, and
+their medians make the ratio.
+
 It prints requests/s, p50, p99, errors (socket errors + non-2xx) and memory for every run, and
 the ratio of requests/s at the largest connection count: ours on SQLite against the reference's
-best worker count. For the reference, memory is the sum over uvicorn's processes.
+best worker count, from the rounds' medians (from the single runs with --rounds 0). For the
+reference, memory is the sum over uvicorn's processes.
 
 PostgreSQL is the database at CHANGELOG_BENCH_DATABASE_URL (else CHANGELOG_TEST_DATABASE_URL,
 else postgres://postgres@127.0.0.1:5432/test); the server runs in a fresh schema (through the
@@ -24,11 +32,11 @@ temporary directory. The reference runs from its directory (--reference) in a vi
 environment (--ref-venv), which is created from its requirements.txt when missing.
 
 Usage:
-  python3 benches/server_load.py [--duration 15s] [--conns 16,64] [--quick] [--bin PATH]
-                                 [--skip-reference] [--skip-postgres]
+  python3 benches/server_load.py [--duration 15s] [--conns 16,64] [--rounds 3] [--quick]
+                                 [--bin PATH] [--skip-reference] [--skip-postgres]
 
 Without --bin the release binary is built first. --quick is the smoke run CI uses: 50
-changelogs per user and 2-second runs. The exit status is 1 when any run of our server had
+changelogs per user, 2-second runs and one round. The exit status is 1 when any run of our server had
 an error (socket error or non-2xx answer), 2 when something could not be set up.
 """
 
@@ -45,6 +53,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -405,6 +414,16 @@ class Target:
     post_body: dict
 
 
+@dataclass
+class Live:
+    """A server kept up after its runs, for the interleaved rounds."""
+    name: str
+    proc: subprocess.Popen
+    port: int
+    token: str
+    target: Target
+
+
 def measure(name: str, proc: subprocess.Popen, port: int, token: str, target: Target,
             args: argparse.Namespace, work: Path) -> Measured:
     m = Measured(name)
@@ -455,7 +474,9 @@ OUR_POST = {
 }
 
 
-def run_ours(backend: str, database_url: str, args: argparse.Namespace, work: Path) -> Measured:
+def run_ours(backend: str, database_url: str, args: argparse.Namespace, work: Path,
+             keep: list[Live] | None = None) -> Measured:
+    """Starts, seeds and measures our server; leaves it up, in `keep`, when given."""
     port = free_port()
     log = work / f"serve-{backend}.log"
     env = dict(os.environ)
@@ -478,9 +499,13 @@ def run_ours(backend: str, database_url: str, args: argparse.Namespace, work: Pa
         m.seed_seconds = took
         if proc.poll() is not None:
             raise SetupError(f"the server exited during the load:\n{tail(log)}")
+        if keep is not None:
+            keep.append(Live(m.name, proc, port, token, target))
+            proc = None
         return m
     finally:
-        PROCS.stop(proc)
+        if proc is not None:
+            PROCS.stop(proc)
 
 
 def psql(url: str, sql: str) -> None:
@@ -531,7 +556,10 @@ def ensure_venv(venv: Path, reference: Path) -> Path:
     return python
 
 
-def run_reference(args: argparse.Namespace, work: Path) -> list[Measured]:
+def run_reference(args: argparse.Namespace, work: Path,
+                  keep: list[Live] | None = None) -> list[Measured]:
+    """Seeds and measures the reference at each worker count; leaves each up, in `keep`,
+    when given."""
     reference = args.reference
     if not (reference / "app" / "main.py").exists():
         raise SetupError(f"no reference service at {reference} (--reference DIR), or --skip-reference")
@@ -539,13 +567,13 @@ def run_reference(args: argparse.Namespace, work: Path) -> list[Measured]:
     env = dict(os.environ)
     env.update({
         "PYTHONDONTWRITEBYTECODE": "1",  # its directory is not ours to write to
-        "DATABASE_URL": f"sqlite:///{work / 'ref.db'}",
         "JWT_SECRET": secrets.token_hex(32),
     })
     results = []
     for workers in args.workers:
-        # A fresh database for each worker count (the previous run's POSTs would top the
+        # A database of its own for each worker count (the previous run's POSTs would top the
         # first page), seeded by its own seed.py with the row count of this run.
+        env["DATABASE_URL"] = f"sqlite:///{work / f'ref-w{workers}.db'}"
         started = time.monotonic()
         subprocess.run([str(python), "-c",
                         f"import seed; seed.PER_USER = {args.per_user}; seed.main()"],
@@ -571,9 +599,36 @@ def run_reference(args: argparse.Namespace, work: Path) -> list[Measured]:
             m = measure(f"FastAPI reference (w{workers})", proc, port, token, target, args, work)
             m.seed_seconds = took
             results.append(m)
+            if keep is not None:
+                keep.append(Live(m.name, proc, port, token, target))
+                proc = None
         finally:
-            PROCS.stop(proc)
+            if proc is not None:
+                PROCS.stop(proc)
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Interleaved rounds.
+
+def paired_rounds(live: list[Live], args: argparse.Namespace, work: Path) -> dict[str, list[Run]]:
+    """Runs the GET at the largest connection count against each server in `live` in turn,
+    --rounds times; the runs by server."""
+    top = max(args.conns)
+    lua = write_lua(work, "get.lua", None)
+    timeout = seconds(args.duration) + 60
+    runs: dict[str, list[Run]] = {server.name: [] for server in live}
+    for i in range(args.rounds):
+        for server in live:
+            if server.proc.poll() is not None:
+                raise SetupError(f"{server.name} exited before round {i + 1}")
+            url = f"http://{HOST}:{server.port}{server.target.list_path}"
+            run = parse_wrk(Run(server.name, "GET", top),
+                            wrk(url, server.token, top, args.duration, lua, timeout))
+            runs[server.name].append(run)
+        print(f"  round {i + 1}: " + ", ".join(f"{name} {rs[-1].rps:.0f} req/s"
+                                               for name, rs in runs.items()), flush=True)
+    return runs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,7 +644,7 @@ def mb(kb: int) -> str:
     return f"{kb / 1024:.1f} MB" if kb else "-"
 
 
-def report(results: list[Measured], args: argparse.Namespace) -> None:
+def report(results: list[Measured], rounds: dict[str, list[Run]], args: argparse.Namespace) -> None:
     print()
     print(f"GET {{list}}?limit=20 and POST (manual, JSON) with wrk -t{THREADS} -d{args.duration}"
           f" --latency; {USERS} users x {args.per_user} changelogs; load average now "
@@ -607,14 +662,30 @@ def report(results: list[Measured], args: argparse.Namespace) -> None:
     ours = next((m for m in results if m.name == "changelog (SQLite)"), None)
     refs = [m for m in results if m.name.startswith("FastAPI")]
     top = max(args.conns)
+    verdict = lambda ratio: f"target >= 25x: {'met' if ratio >= 25 else 'missed'}"  # noqa: E731
     if ours and refs and ours.get(top):
         best = max(refs, key=lambda m: m.get(top).rps if m.get(top) else 0.0)
         theirs = best.get(top)
         if theirs and theirs.rps > 0:
             ratio = ours.get(top).rps / theirs.rps
-            print(f"# GET at {top} connections: changelog on SQLite {ours.get(top).rps:.0f} req/s, "
-                  f"the reference's best ({best.name}) {theirs.rps:.0f} req/s: {ratio:.1f}x "
-                  f"(target >= 25x: {'met' if ratio >= 25 else 'missed'})")
+            print(f"# GET at {top} connections, single runs: changelog on SQLite "
+                  f"{ours.get(top).rps:.0f} req/s, the reference's best ({best.name}) "
+                  f"{theirs.rps:.0f} req/s: {ratio:.1f}x"
+                  + ("" if rounds else f" ({verdict(ratio)})"))
+    our_rounds = rounds.get("changelog (SQLite)", [])
+    ref_rounds = {name: runs for name, runs in rounds.items() if name.startswith("FastAPI")}
+    if our_rounds and ref_rounds:
+        median = lambda runs: statistics.median(r.rps for r in runs)  # noqa: E731
+        best = max(ref_rounds, key=lambda name: median(ref_rounds[name]))
+        theirs = median(ref_rounds[best])
+        if theirs > 0:
+            ratio = median(our_rounds) / theirs
+            each = " ".join(f"{a.rps / b.rps:.1f}x" for a, b in zip(our_rounds, ref_rounds[best])
+                            if b.rps > 0)
+            print(f"# GET at {top} connections, {len(our_rounds)} interleaved rounds (medians): "
+                  f"changelog on SQLite {median(our_rounds):.0f} req/s, the reference's best "
+                  f"({best}) {theirs:.0f} req/s: {ratio:.1f}x ({verdict(ratio)}); "
+                  f"round by round {each}")
     if ours and ours.get(top):
         p99 = ours.get(top).p99_ms
         print(f"# changelog on SQLite: GET p99 at {top} connections {p99:.2f} ms (target < 20 ms: "
@@ -642,12 +713,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    default=Path(tempfile.gettempdir()) / "fastapi-reference" / "venv",
                    help="its virtual environment, created when missing (default $TMPDIR/fastapi-reference/venv)")
     p.add_argument("--workers", default="1,2", help="uvicorn worker counts (default 1,2)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="interleaved rounds of the GET at the largest connection count, ours "
+                        "and the reference in turn (default 3; 1 with --quick; 0: none)")
     args = p.parse_args(argv)
     args.duration = args.duration or ("2s" if args.quick else "15s")
     seconds(args.duration)
     args.warmup = "1s" if args.quick else "3s"
     args.idle = 1.0 if args.quick else 3.0
     args.per_user = 50 if args.quick else 1000
+    args.rounds = (1 if args.quick else 3) if args.rounds is None else args.rounds
+    if args.rounds < 0:
+        p.error("--rounds must be 0 or more")
     args.conns = [int(c) for c in args.conns.split(",") if c.strip()]
     args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
     # The reference runs from its own directory: its paths must not depend on ours.
@@ -672,6 +749,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
     results: list[Measured] = []
+    rounds: dict[str, list[Run]] = {}
     try:
         args.bin = (args.bin or build()).resolve()
         if not args.bin.exists():
@@ -681,14 +759,21 @@ def main(argv: list[str]) -> int:
         print(f"# binary: {args.bin}")
         with tempfile.TemporaryDirectory(prefix="server-load-") as tmp:
             work = Path(tmp)
+            # Servers left up for the rounds: ours on SQLite and the reference, each count.
+            live: list[Live] | None = [] if args.rounds and not args.skip_reference else None
             print("changelog serve on SQLite", flush=True)
-            results.append(run_ours("SQLite", f"sqlite://{work / 'bench.db'}?mode=rwc", args, work))
+            results.append(run_ours("SQLite", f"sqlite://{work / 'bench.db'}?mode=rwc", args, work,
+                                    keep=live))
             if not args.skip_postgres:
                 print("changelog serve on PostgreSQL", flush=True)
                 results.append(run_ours_postgres(args, work))
             if not args.skip_reference:
                 print(f"FastAPI reference ({args.reference})", flush=True)
-                results += run_reference(args, work)
+                results += run_reference(args, work, keep=live)
+            if live:
+                print(f"interleaved rounds: GET at {max(args.conns)} connections, "
+                      f"{', '.join(server.name for server in live)} in turn", flush=True)
+                rounds = paired_rounds(live, args, work)
     except (SetupError, subprocess.CalledProcessError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -697,8 +782,10 @@ def main(argv: list[str]) -> int:
         return 130
     finally:
         PROCS.stop_all()
-    report(results, args)
-    failed = [r for m in results if m.name.startswith("changelog") for r in m.runs if r.errors]
+    report(results, rounds, args)
+    ours = [r for m in results if m.name.startswith("changelog") for r in m.runs]
+    ours += rounds.get("changelog (SQLite)", [])
+    failed = [r for r in ours if r.errors]
     for r in failed:
         print(f"error: {r.server} {r.scenario} c{r.conns}: {r.socket_errors} socket errors, "
               f"{r.non2xx} non-2xx answers (first {r.first_bad})", file=sys.stderr)
