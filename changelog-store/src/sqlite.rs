@@ -231,24 +231,27 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// all over the file: 2.5x slower for a tag on 1.5% of 100,000 changelogs.)
 const TAG_IDS: (&str, &str) = (" IN (", ")");
 
-/// A page of changelogs comes back as one row holding a JSON array of the listing's rows, each
-/// an array of the columns in `select_changelogs`' order: a statement's rows cross from
-/// SQLite's connection thread one at a time, each column value copied and each row waking the
-/// reader, and for a page of 20 that was most of the cost of listing (see
-/// benches/server_load.py). The page's order is the inner statement's, which SQLite's
-/// aggregate keeps. The cost is written with 17 digits, as text: JSON's numbers keep 15. The
-/// tags come as the column's JSON text, read on this side: `json(c.tags)` would have SQLite
-/// parse and rewrite every row's array, near a tenth of the statement's work.
+/// A page of changelogs comes back as one row: a JSON array of the listing's rows, each an
+/// array of the columns in `select_changelogs`' order but the content, and the contents, in
+/// the same order, joined by NUL characters. A statement's rows cross from SQLite's connection
+/// thread one at a time, each column value copied and each row waking the reader, and for a
+/// page of 20 that was most of the cost of listing (see benches/server_load.py). The contents
+/// are most of a page's bytes: as JSON they would be escaped by SQLite and unescaped here,
+/// while joined they are copied once, and no stored text holds a NUL (`limits` refuses it).
+/// Both aggregates take the inner statement's rows in its order, one pass for both. The cost
+/// is written with 17 digits, as text: JSON's numbers keep 15. The tags come as the column's
+/// JSON text, read on this side: `json(c.tags)` would have SQLite parse and rewrite every
+/// row's array, near a tenth of the statement's work.
 const PAGE_OPEN: &str = "SELECT json_group_array(json_array(hex(c.id), hex(c.owner_id), \
-    c.repository, c.title, c.version, c.content, json(c.document), c.source, c.commit_range, \
+    c.repository, c.title, c.version, json(c.document), c.source, c.commit_range, \
     c.model, c.input_tokens, c.output_tokens, printf('%!.17g', c.cost_usd), c.is_public, c.status, c.revision, \
-    c.created_at, c.updated_at, c.tags)) FROM (";
+    c.created_at, c.updated_at, c.tags)), group_concat(c.content, char(0)) FROM (";
 const PAGE_CLOSE: &str = ") c";
 
 /// A document left unread (`ChangelogQuery::skip_documents`); `json(NULL)` is NULL.
 const NO_DOCUMENT: &str = "NULL";
 
-/// One changelog of a page, as `PAGE_OPEN` writes it.
+/// One changelog of a page, as `PAGE_OPEN` writes it (its content aside).
 #[derive(serde::Deserialize)]
 struct PageRow(
     String,
@@ -256,7 +259,6 @@ struct PageRow(
     Option<String>,
     String,
     Option<String>,
-    String,
     Option<changelog_core::Changelog>,
     String,
     Option<String>,
@@ -273,7 +275,7 @@ struct PageRow(
 );
 
 impl PageRow {
-    fn into_record(self) -> StoreResult<ChangelogRecord> {
+    fn into_record(self, content: &str) -> StoreResult<ChangelogRecord> {
         let uuid = |hex: &str| {
             Uuid::parse_str(hex).map_err(|e| page_error(format!("the id `{hex}`: {e}")))
         };
@@ -287,24 +289,24 @@ impl PageRow {
             repository: self.2,
             title: self.3,
             version: self.4,
-            content: self.5,
-            document: self.6,
-            source: ChangelogSource::parse(&self.7)?,
-            commit_range: self.8,
-            model: self.9,
-            input_tokens: self.10,
-            output_tokens: self.11,
+            content: content.to_owned(),
+            document: self.5,
+            source: ChangelogSource::parse(&self.6)?,
+            commit_range: self.7,
+            model: self.8,
+            input_tokens: self.9,
+            output_tokens: self.10,
             cost_usd: self
-                .12
+                .11
                 .parse()
-                .map_err(|e| page_error(format!("the cost `{}`: {e}", self.12)))?,
-            is_public: self.13 != 0,
-            status: ChangelogStatus::parse(&self.14)?,
-            revision: self.15,
-            created_at: time(self.16)?,
-            updated_at: time(self.17)?,
-            tags: serde_json::from_str(&self.18)
-                .map_err(|e| page_error(format!("the tags `{}`: {e}", self.18)))?,
+                .map_err(|e| page_error(format!("the cost `{}`: {e}", self.11)))?,
+            is_public: self.12 != 0,
+            status: ChangelogStatus::parse(&self.13)?,
+            revision: self.14,
+            created_at: time(self.15)?,
+            updated_at: time(self.16)?,
+            tags: serde_json::from_str(&self.17)
+                .map_err(|e| page_error(format!("the tags `{}`: {e}", self.17)))?,
         })
     }
 }
@@ -320,13 +322,29 @@ async fn fetch_page(
     mut qb: QueryBuilder<'_, Db>,
     pool: &SqlitePool,
 ) -> StoreResult<Vec<ChangelogRecord>> {
-    let page: Json<Vec<PageRow>> = qb
+    let (page, contents): (Json<Vec<PageRow>>, Option<String>) = qb
         .build()
         .fetch_one(pool)
         .await
-        .and_then(|row| row.try_get(0))
+        .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .map_err(common::db_err("cannot list changelogs"))?;
-    page.0.into_iter().map(PageRow::into_record).collect()
+    // An empty page has no contents (NULL); a page of one, one content, which may be empty.
+    let contents: Vec<&str> = match &contents {
+        Some(joined) if !page.0.is_empty() => joined.split('\0').collect(),
+        _ => Vec::new(),
+    };
+    if contents.len() != page.0.len() {
+        return Err(page_error(format!(
+            "{} changelogs but {} contents (a content holds a NUL character)",
+            page.0.len(),
+            contents.len()
+        )));
+    }
+    page.0
+        .into_iter()
+        .zip(contents)
+        .map(|(row, content)| row.into_record(content))
+        .collect()
 }
 
 fn db_time(at: DateTime<Utc>) -> i64 {

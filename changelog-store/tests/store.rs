@@ -14,8 +14,9 @@ use anyhow::{Context, Result, ensure};
 use changelog_core::store::api_key::{KeyGenerator, PREFIX_ATTEMPTS};
 use changelog_core::store::memory::MemoryStore;
 use changelog_core::store::{
-    ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource, ChangelogUpdate, Direction,
-    NewApiKey, NewChangelog, NewUser, Storage, StoreError, TagMatch, User, UserStore,
+    ChangelogQuery, ChangelogRecord, ChangelogSort, ChangelogSource, ChangelogStore,
+    ChangelogUpdate, Direction, NewApiKey, NewChangelog, NewUser, Storage, StoreError, TagMatch,
+    User, UserStore,
 };
 use changelog_core::store::{JobOutcome, JobStatus};
 use changelog_store::TokenKeys;
@@ -215,7 +216,77 @@ suite!(
     a_released_job_is_queued_again_without_counting_the_attempt,
     a_changelog_keeps_the_id_and_status_it_was_given,
     tag_names_are_backfilled_by_their_migration,
+    a_listing_holds_exactly_the_stored_records,
 );
+
+/// A listed changelog is the stored one, field for field, whatever its content holds: empty,
+/// lines, quotes and backslashes, JSON-looking text, characters outside ASCII, and the
+/// separators and escapes a page's encoding might trip on.
+async fn a_listing_holds_exactly_the_stored_records(h: &Harness) -> Result<()> {
+    let alice = user(h, "alice").await?;
+    let contents = [
+        "",
+        "# Notes\n\n- one\r\n- two\t(tab)",
+        "\"quoted\" \\ back\\slash \\u0000 \\n",
+        "[\"not\", \"json\"]",
+        "{\"a\": 1}",
+        "naïve café, 日本語, emoji 🚀, \u{1f}\u{7f}",
+        "\u{1e}\u{1d}|,;\u{2028}\u{2029}",
+        "",
+    ];
+    for (i, content) in contents.iter().enumerate() {
+        let mut new = changelog(alice.id, &format!("c{i}"));
+        new.content = (*content).to_owned();
+        new.version = (i % 2 == 0).then(|| format!("v{i}.0.0"));
+        h.store.create_changelog(&new).await?;
+    }
+    let listed = h
+        .store
+        .list_changelogs(&ChangelogQuery {
+            owner_id: Some(alice.id),
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(listed.items.len(), contents.len());
+    for item in &listed.items {
+        let stored = h.store.changelog(item.id).await?;
+        // The listing leaves documents out; everything else is the record.
+        assert_eq!(item.document, None);
+        assert_eq!(
+            *item,
+            ChangelogRecord {
+                document: None,
+                ..stored
+            }
+        );
+    }
+    let mut seen: Vec<&str> = listed.items.iter().map(|c| c.content.as_str()).collect();
+    let mut want = contents.to_vec();
+    seen.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(seen, want);
+    // A page of one empty content, and an empty page.
+    let one = h
+        .store
+        .list_changelogs(&ChangelogQuery {
+            owner_id: Some(alice.id),
+            version: Some("v0.0.0".into()),
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(one.items.len(), 1);
+    assert_eq!(one.items[0].content, "");
+    let none = h
+        .store
+        .list_changelogs(&ChangelogQuery {
+            owner_id: Some(alice.id),
+            version: Some("v9.9.9".into()),
+            ..Default::default()
+        })
+        .await?;
+    assert!(none.items.is_empty());
+    Ok(())
+}
 
 #[path = "store/records.rs"]
 mod records;
@@ -1707,6 +1778,40 @@ async fn eight_processes_opening_one_new_sqlite_file_migrate_it_once() -> Result
         dir.path().join("shared.db-migrate.lock").exists(),
         "the lock is a file beside the database"
     );
+    Ok(())
+}
+
+/// A content holding a NUL, which the store never writes, cannot be told apart from the
+/// separator of a page's contents on SQLite: the listing says so rather than shifting every
+/// content after it onto the wrong changelog.
+#[tokio::test]
+async fn a_nul_written_behind_the_store_fails_the_listing_rather_than_shifting_it() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("nul.db").display());
+    let store = SqliteStore::open(&url, None).await?;
+    let owner = store
+        .create_user(&NewUser {
+            username: "nul".into(),
+            email: "nul@example.com".into(),
+            ..NewUser::default()
+        })
+        .await?;
+    for title in ["first", "second"] {
+        store.create_changelog(&changelog(owner.id, title)).await?;
+    }
+    sqlx::query("UPDATE changelogs SET content = 'a' || char(0) || 'b' WHERE title = 'first'")
+        .execute(store.pool())
+        .await?;
+    let listed = store.list_changelogs(&ChangelogQuery::default()).await;
+    ensure!(
+        matches!(&listed, Err(StoreError::Backend { .. })),
+        "{listed:?}"
+    );
+    ensure!(
+        format!("{:?}", listed.unwrap_err()).contains("NUL"),
+        "the error names the cause"
+    );
+    store.pool().close().await;
     Ok(())
 }
 
