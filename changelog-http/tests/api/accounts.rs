@@ -19,14 +19,7 @@ crate::suite!(
 
 async fn register_then_sign_in_with_json_or_the_oauth2_form(s: &Server) {
     let alice = s.user("alice").await;
-    let me: Value = s
-        .as_user(&alice, Method::GET, "/auth/me")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = s.get_json(&alice, "/auth/me").await;
     assert_eq!(me["username"], "alice");
     assert_eq!(me["email"], "alice@example.com");
     assert!(me.get("password_hash").is_none(), "{me}");

@@ -44,14 +44,7 @@ async fn keys_are_shown_once_and_work_in_either_header(s: &Server) {
     let page: Value = by_header.json().await.unwrap();
     assert_eq!(page["items"][0]["title"], "From CI");
 
-    let listed: Value = s
-        .as_user(&alice, Method::GET, "/auth/api-keys")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = s.get_json(&alice, "/auth/api-keys").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(
         listed[0].get("key").is_none(),
@@ -194,14 +187,7 @@ async fn another_users_key_is_404(s: &Server) {
         .await
         .unwrap();
     error(theirs, StatusCode::NOT_FOUND).await;
-    let listed: Value = s
-        .as_user(&dave, Method::GET, "/auth/api-keys")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = s.get_json(&dave, "/auth/api-keys").await;
     assert_eq!(listed, json!([]));
     for bad in ["not-a-uuid", "00000000-0000-0000-0000-000000000000"] {
         let response = s

@@ -200,14 +200,7 @@ async fn listing_filters_and_pages_with_a_cursor(s: &Server) {
     }
     // A listed changelog is its summary: what it is and its state, without how it was made
     // (source, range, model) or what it cost, which `GET /changelogs/{id}` shows.
-    let page: Value = s
-        .as_user(&carol, Method::GET, "/changelogs?limit=1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = s.get_json(&carol, "/changelogs?limit=1").await;
     let item = page["items"][0].as_object().expect("an item");
     let mut fields: Vec<&str> = item.keys().map(String::as_str).collect();
     fields.sort_unstable();
@@ -415,14 +408,7 @@ async fn versions_restore_and_tags(s: &Server) {
         .await
         .unwrap();
 
-    let versions: Value = s
-        .as_user(&erin, Method::GET, &format!("{path}/versions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let versions: Value = s.get_json(&erin, &format!("{path}/versions")).await;
     let contents: Vec<&str> = versions
         .as_array()
         .unwrap()
@@ -471,14 +457,7 @@ async fn versions_restore_and_tags(s: &Server) {
     assert_eq!(tagged.status(), StatusCode::OK);
     let tagged: Value = tagged.json().await.unwrap();
     assert_eq!(tagged["tags"], json!(["a", "new-tag"]));
-    let tags: Value = s
-        .as_user(&erin, Method::GET, "/tags")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: Value = s.get_json(&erin, "/tags").await;
     assert_eq!(tags, json!(["a", "new-tag"]));
 }
 
@@ -508,14 +487,7 @@ async fn annotations_and_export(s: &Server) {
         .await
         .unwrap();
     assert_eq!(edited.status(), StatusCode::OK);
-    let notes: Value = s
-        .as_user(&fay, Method::GET, &format!("{path}/annotations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let notes: Value = s.get_json(&fay, &format!("{path}/annotations")).await;
     assert_eq!(notes[0]["body"], "wording checked");
     invalid(
         s.as_user(&fay, Method::POST, &format!("{path}/annotations"))
@@ -648,33 +620,12 @@ async fn another_user_gets_404_for_everything(s: &Server) {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
         error(response, StatusCode::NOT_FOUND).await;
     }
-    let page: Value = s
-        .as_user(&other, Method::GET, "/changelogs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = s.get_json(&other, "/changelogs").await;
     assert_eq!(page["items"], json!([]));
-    let tags: Value = s
-        .as_user(&other, Method::GET, "/tags")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: Value = s.get_json(&other, "/tags").await;
     assert_eq!(tags, json!([]));
     // Untouched for its owner.
-    let mine: Value = s
-        .as_user(&owner, Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = s.get_json(&owner, &path).await;
     assert_eq!(mine["revision"], 1);
     assert_eq!(mine["title"], "Private");
 }

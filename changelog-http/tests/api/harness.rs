@@ -308,6 +308,17 @@ impl Server {
         self.api(method, path).bearer_auth(&user.access)
     }
 
+    /// `GET path` as `user`, which must answer 200; returns its JSON.
+    pub(crate) async fn get_json(&self, user: &User, path: &str) -> Value {
+        let response = self
+            .as_user(user, Method::GET, path)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("JSON")
+    }
+
     /// Creates a manual changelog as `user`; returns its JSON.
     pub(crate) async fn changelog(&self, user: &User, body: Value) -> Value {
         let response = self

@@ -574,14 +574,7 @@ fn with_model(base: ServerConfig, mock: &MockServer, lease: Duration) -> ServerC
 
 /// The caller's changelogs (first page).
 async fn listed(server: &Server, user: &User) -> Vec<Value> {
-    let page: Value = server
-        .as_user(user, Method::GET, "/changelogs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = server.get_json(user, "/changelogs").await;
     page["items"].as_array().cloned().unwrap_or_default()
 }
 
@@ -677,17 +670,11 @@ async fn a_job_whose_worker_died_is_finished_by_another_instance(server: &Server
     let stored = listed(&second, &user).await;
     assert_eq!(stored.len(), 1, "one changelog");
     let stored: Value = second
-        .as_user(
+        .get_json(
             &user,
-            Method::GET,
             &format!("/changelogs/{}", stored[0]["id"].as_str().unwrap()),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(stored["input_tokens"], 321, "the provider's count");
     second.stop().await;
     first.stop().await;
