@@ -41,68 +41,38 @@ use changelog_core::store::limits::{
     MAX_TAGS_PER_CHANGELOG as MAX_TAGS, MAX_TITLE_LEN as MAX_TITLE_CHARS, MAX_VERSION_LEN,
 };
 
-/// A changelog as the API shows it.
+/// A changelog as the API shows it: its summary (the listing's item) and how it was made and
+/// what it cost.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Changelog)]
 pub struct ChangelogResponse {
-    /// Id.
-    pub id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Release version.
-    pub version: Option<String>,
-    /// The repository it describes.
-    pub repository: Option<String>,
-    /// The Markdown.
-    pub content: String,
+    /// What it is and its state.
+    #[serde(flatten)]
+    pub summary: ChangelogSummary,
     /// `git` or `manual`.
     pub source: ChangelogSource,
     /// The commit range it covers.
     pub commit_range: Option<String>,
     /// The model that wrote it.
     pub model: Option<String>,
-    /// Tags, sorted.
-    pub tags: Vec<String>,
-    /// Whether anyone may read it.
-    pub is_public: bool,
-    /// `draft` or `published`.
-    pub status: ChangelogStatus,
-    /// Current revision (also the `ETag`).
-    pub revision: i64,
     /// Input tokens spent.
     pub input_tokens: i64,
     /// Output tokens spent.
     pub output_tokens: i64,
     /// Cost in US dollars.
     pub cost_usd: f64,
-    /// Creation time.
-    #[serde(serialize_with = "super::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    #[serde(serialize_with = "super::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
 }
 
 impl From<ChangelogRecord> for ChangelogResponse {
-    fn from(r: ChangelogRecord) -> Self {
+    fn from(mut r: ChangelogRecord) -> Self {
         Self {
-            id: r.id,
-            title: r.title,
-            version: r.version,
-            repository: r.repository,
-            content: r.content,
             source: r.source,
-            commit_range: r.commit_range,
-            model: r.model,
-            tags: r.tags,
-            is_public: r.is_public,
-            status: r.status,
-            revision: r.revision,
+            commit_range: r.commit_range.take(),
+            model: r.model.take(),
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
             cost_usd: r.cost_usd,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            summary: r.into(),
         }
     }
 }
