@@ -129,8 +129,14 @@ pub fn check_tags(
 pub fn check_document(document: &Changelog) -> StoreResult<()> {
     let json = serde_json::to_string(document)
         .map_err(|e| invalid("document", format!("cannot be serialised: {e}")))?;
-    // JSON writes a NUL inside a string as this escape, and nowhere else does it appear.
-    if json.contains("\\u0000") {
+    // JSON writes a NUL inside a string as this escape, and nowhere else does it appear; text
+    // that spells it has its backslash escaped, so the escape is a NUL only after an even run
+    // of backslashes.
+    let nul = json.match_indices("\\u0000").any(|(at, _)| {
+        let backslashes = json[..at].bytes().rev().take_while(|b| *b == b'\\').count();
+        backslashes.is_multiple_of(2)
+    });
+    if nul {
         return Err(invalid(
             "document",
             "contains a NUL character; no text field may contain one, PostgreSQL cannot store it"

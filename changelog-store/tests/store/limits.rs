@@ -248,6 +248,20 @@ async fn nul_is_refused_in_every_text_field(h: &Harness) -> Result<()> {
     }
     ensure!(count(h).await? == 0, "nothing with a NUL is stored");
 
+    // Text that spells the escape (a backslash, then `u0000`) is no NUL, in any field; and a
+    // NUL after an escaped backslash is still one.
+    let spelled = r"parses \u0000 and \\u0000 in JSON strings";
+    let mut new = changelog(alice.id, spelled);
+    new.content = spelled.into();
+    new.document = Some(document_with(spelled));
+    let kept = h.store.create_changelog(&new).await?;
+    ensure!(kept.document == new.document, "the document is kept as written");
+    h.store.delete_changelog(kept.id).await?;
+    let mut new = changelog(alice.id, "escaped backslash, then a NUL");
+    new.document = Some(document_with("\\\0"));
+    refused(h.store.create_changelog(&new).await, "document", "NUL")?;
+    ensure!(count(h).await? == 0, "nothing with a NUL is stored");
+
     let record = h
         .store
         .create_changelog(&changelog(alice.id, "clean"))
