@@ -335,7 +335,8 @@ async fn fetch_page(
     };
     if contents.len() != page.0.len() {
         return Err(page_error(format!(
-            "{} changelogs but {} contents (a content holds a NUL character)",
+            "{} changelogs but {} contents: a content holds a NUL character, which the store \
+             never writes",
             page.0.len(),
             contents.len()
         )));

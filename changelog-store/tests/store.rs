@@ -238,28 +238,39 @@ async fn a_listing_holds_exactly_the_stored_records(h: &Harness) -> Result<()> {
         let mut new = changelog(alice.id, &format!("c{i}"));
         new.content = (*content).to_owned();
         new.version = (i % 2 == 0).then(|| format!("v{i}.0.0"));
+        new.tags = (0..i % 3).map(|t| format!("tag-{t}")).collect();
+        new.document = (i % 2 == 1).then(|| limits::document_with(content));
         h.store.create_changelog(&new).await?;
     }
-    let listed = h
-        .store
-        .list_changelogs(&ChangelogQuery {
-            owner_id: Some(alice.id),
-            ..Default::default()
-        })
-        .await?;
+    let query = ChangelogQuery {
+        owner_id: Some(alice.id),
+        ..Default::default()
+    };
+    let listed = h.store.list_changelogs(&query).await?;
     assert_eq!(listed.items.len(), contents.len());
     for item in &listed.items {
-        let stored = h.store.changelog(item.id).await?;
-        // The listing leaves documents out; everything else is the record.
-        assert_eq!(item.document, None);
+        assert_eq!(*item, h.store.changelog(item.id).await?);
+    }
+    // Without documents, as the API lists: every other field the same.
+    let without = h
+        .store
+        .list_changelogs(&ChangelogQuery {
+            skip_documents: true,
+            ..query.clone()
+        })
+        .await?;
+    assert_eq!(without.items.len(), listed.items.len());
+    for (item, whole) in without.items.iter().zip(&listed.items) {
         assert_eq!(
             *item,
             ChangelogRecord {
                 document: None,
-                ..stored
+                ..whole.clone()
             }
         );
     }
+    assert!(listed.items.iter().any(|c| c.document.is_some()));
+    assert!(listed.items.iter().any(|c| c.tags.len() == 2));
     let mut seen: Vec<&str> = listed.items.iter().map(|c| c.content.as_str()).collect();
     let mut want = contents.to_vec();
     seen.sort_unstable();
