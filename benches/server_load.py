@@ -8,10 +8,11 @@ uvicorn workers), all on 127.0.0.1 and a free port:
      POST /api/v1/changelogs with source "manual", one thread per user; the reference with its
      own seed.py). Both get the same content: the reference's generator, seed 42;
   2. waits a few seconds and reads the server's idle RSS (/proc/<pid>/status VmRSS);
-  3. warms up, then runs `wrk -t2 -cC -dD --latency` with a bearer token against the first
-     page (GET ...changelogs?limit=20) for each C in --conns, then POSTs a changelog (JSON
-     body) at 16 connections. A Lua `response` hook counts every answer that is not 2xx;
-  4. reads the peak RSS (VmHWM) and stops the server.
+  3. warms up, then runs `wrk -t2 -cC -dD --latency` with the first user's bearer token
+     against the first page (GET ...changelogs?limit=20) for each C in --conns, then POSTs a
+     changelog (JSON body) at 16 connections as the second user, so that the first user's
+     page stays the seeded one. A Lua `response` hook counts every answer that is not 2xx;
+  4. reads the peak RSS (VmHWM) and stops the server (or keeps it up for the rounds).
 
 Then, with every server still up (and idle but for the one measured), it runs --rounds
 interleaved rounds of the GET at the largest connection count: ours on SQLite, then the
@@ -218,9 +219,9 @@ def expect(status: int, want: int, body: bytes, what: str) -> dict:
     return json.loads(body) if body else {}
 
 
-def seed_ours(port: int, per_user: int) -> tuple[str, float]:
+def seed_ours(port: int, per_user: int) -> tuple[list[str], float]:
     """Registers and signs in the users, creates their changelogs (one thread per user);
-    returns the first user's access token and the seconds it took."""
+    returns their access tokens and the seconds it took."""
     users = seed_rows(per_user)
     started = time.monotonic()
 
@@ -240,7 +241,7 @@ def seed_ours(port: int, per_user: int) -> tuple[str, float]:
 
     with concurrent.futures.ThreadPoolExecutor(USERS) as pool:
         tokens = list(pool.map(one_user, range(USERS)))
-    return tokens[0], time.monotonic() - started
+    return tokens, time.monotonic() - started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,8 +425,10 @@ class Live:
     target: Target
 
 
-def measure(name: str, proc: subprocess.Popen, port: int, token: str, target: Target,
-            args: argparse.Namespace, work: Path) -> Measured:
+def measure(name: str, proc: subprocess.Popen, port: int, token: str, post_token: str,
+            target: Target, args: argparse.Namespace, work: Path) -> Measured:
+    """GETs the first page as the user of `token`; POSTs as another user (`post_token`), so
+    that the page measured after the POSTs (the interleaved rounds) is still the seeded one."""
     m = Measured(name)
     time.sleep(args.idle)
     m.idle_rss_kb = memory_kb(proc.pid, "VmRSS")
@@ -446,7 +449,7 @@ def measure(name: str, proc: subprocess.Popen, port: int, token: str, target: Ta
         print(row(run), flush=True)
     post_url = f"http://{HOST}:{port}{target.post_path}"
     run = parse_wrk(Run(name, "POST", POST_CONNS),
-                    wrk(post_url, token, POST_CONNS, args.duration, post_lua, timeout))
+                    wrk(post_url, post_token, POST_CONNS, args.duration, post_lua, timeout))
     m.runs.append(run)
     print(row(run), flush=True)
     # VmHWM can miss a peak that memory handed back with madvise ended (the kernel updates the
@@ -491,11 +494,12 @@ def run_ours(backend: str, database_url: str, args: argparse.Namespace, work: Pa
                            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=work)
     try:
         wait_healthy(proc, port, log)
-        token, took = seed_ours(port, args.per_user)
+        tokens, took = seed_ours(port, args.per_user)
+        token = tokens[0]
         print(f"  seeded {USERS} users x {args.per_user} changelogs through the API in {took:.1f} s",
               flush=True)
         target = Target("/api/v1/changelogs?limit=20", "/api/v1/changelogs", OUR_POST)
-        m = measure(f"changelog ({backend})", proc, port, token, target, args, work)
+        m = measure(f"changelog ({backend})", proc, port, token, tokens[1], target, args, work)
         m.seed_seconds = took
         if proc.poll() is not None:
             raise SetupError(f"the server exited during the load:\n{tail(log)}")
@@ -571,8 +575,8 @@ def run_reference(args: argparse.Namespace, work: Path,
     })
     results = []
     for workers in args.workers:
-        # A database of its own for each worker count (the previous run's POSTs would top the
-        # first page), seeded by its own seed.py with the row count of this run.
+        # A database of its own for each worker count (they are up at once for the rounds),
+        # seeded by its own seed.py with the row count of this run.
         env["DATABASE_URL"] = f"sqlite:///{work / f'ref-w{workers}.db'}"
         started = time.monotonic()
         subprocess.run([str(python), "-c",
@@ -590,13 +594,17 @@ def run_reference(args: argparse.Namespace, work: Path,
                                cwd=reference, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_healthy(proc, port, log)
-            email, password = credentials(0)
-            status, body, conn = request(port, "POST", "/api/auth/login",
-                                         {"email": email, "password": password})
-            conn.close()
-            token = expect(status, 200, body, "reference login")["access_token"]
+            tokens = []
+            for i in (0, 1):
+                email, password = credentials(i)
+                status, body, conn = request(port, "POST", "/api/auth/login",
+                                             {"email": email, "password": password})
+                conn.close()
+                tokens.append(expect(status, 200, body, "reference login")["access_token"])
+            token = tokens[0]
             target = Target("/api/changelogs?limit=20", "/api/changelogs", REF_POST)
-            m = measure(f"FastAPI reference (w{workers})", proc, port, token, target, args, work)
+            m = measure(f"FastAPI reference (w{workers})", proc, port, token, tokens[1], target,
+                        args, work)
             m.seed_seconds = took
             results.append(m)
             if keep is not None:
@@ -759,21 +767,25 @@ def main(argv: list[str]) -> int:
         print(f"# binary: {args.bin}")
         with tempfile.TemporaryDirectory(prefix="server-load-") as tmp:
             work = Path(tmp)
-            # Servers left up for the rounds: ours on SQLite and the reference, each count.
-            live: list[Live] | None = [] if args.rounds and not args.skip_reference else None
-            print("changelog serve on SQLite", flush=True)
-            results.append(run_ours("SQLite", f"sqlite://{work / 'bench.db'}?mode=rwc", args, work,
-                                    keep=live))
-            if not args.skip_postgres:
-                print("changelog serve on PostgreSQL", flush=True)
-                results.append(run_ours_postgres(args, work))
-            if not args.skip_reference:
-                print(f"FastAPI reference ({args.reference})", flush=True)
-                results += run_reference(args, work, keep=live)
-            if live:
-                print(f"interleaved rounds: GET at {max(args.conns)} connections, "
-                      f"{', '.join(server.name for server in live)} in turn", flush=True)
-                rounds = paired_rounds(live, args, work)
+            try:
+                # Servers left up for the rounds: ours on SQLite and the reference, each count.
+                live: list[Live] | None = [] if args.rounds and not args.skip_reference else None
+                print("changelog serve on SQLite", flush=True)
+                results.append(run_ours("SQLite", f"sqlite://{work / 'bench.db'}?mode=rwc", args, work,
+                                        keep=live))
+                if not args.skip_postgres:
+                    print("changelog serve on PostgreSQL", flush=True)
+                    results.append(run_ours_postgres(args, work))
+                if not args.skip_reference:
+                    print(f"FastAPI reference ({args.reference})", flush=True)
+                    results += run_reference(args, work, keep=live)
+                if live:
+                    print(f"interleaved rounds: GET at {max(args.conns)} connections, "
+                          f"{', '.join(server.name for server in live)} in turn", flush=True)
+                    rounds = paired_rounds(live, args, work)
+            finally:
+                # Before the directory goes: the servers kept for the rounds use its files.
+                PROCS.stop_all()
     except (SetupError, subprocess.CalledProcessError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
