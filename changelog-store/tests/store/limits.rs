@@ -255,7 +255,10 @@ async fn nul_is_refused_in_every_text_field(h: &Harness) -> Result<()> {
     new.content = spelled.into();
     new.document = Some(document_with(spelled));
     let kept = h.store.create_changelog(&new).await?;
-    ensure!(kept.document == new.document, "the document is kept as written");
+    ensure!(
+        kept.document == new.document,
+        "the document is kept as written"
+    );
     h.store.delete_changelog(kept.id).await?;
     let mut new = changelog(alice.id, "escaped backslash, then a NUL");
     new.document = Some(document_with("\\\0"));
