@@ -90,8 +90,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Middleware: counts requests by route template, method and status, and records their
-/// latency.
+/// A request that takes longer than this is logged (a warning with its id, route and time);
+/// the event streams and WebSockets of jobs are left out, being long by design.
+const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Middleware: counts requests by route template, method and status, records their latency,
+/// and logs those slower than [`SLOW_REQUEST`].
 pub(crate) async fn record(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = request
@@ -100,10 +104,22 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
+    let elapsed = start.elapsed();
     let status = response.status().as_u16().to_string();
+    let streams = route.ends_with("/events") || route.starts_with("/api/v1/ws/");
+    if elapsed > SLOW_REQUEST && !streams {
+        tracing::warn!(
+            request_id = crate::error::request_id().as_deref().unwrap_or("-"),
+            %method,
+            %route,
+            %status,
+            elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            "slow request"
+        );
+    }
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2])
-        .record(start.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
     response
 }
