@@ -106,7 +106,10 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16().to_string();
-    let streams = route.ends_with("/events") || route.starts_with("/api/v1/ws/");
+    let streams = route.ends_with("/events")
+        || route
+            .strip_prefix(crate::API_PREFIX)
+            .is_some_and(|r| r.starts_with("/ws/"));
     if elapsed > SLOW_REQUEST && !streams {
         tracing::warn!(
             request_id = crate::error::request_id().as_deref().unwrap_or("-"),
