@@ -670,7 +670,14 @@ def report(results: list[Measured], rounds: dict[str, list[Run]], args: argparse
     ours = next((m for m in results if m.name == "changelog (SQLite)"), None)
     refs = [m for m in results if m.name.startswith("FastAPI")]
     top = max(args.conns)
-    verdict = lambda ratio: f"target >= 25x: {'met' if ratio >= 25 else 'missed'}"  # noqa: E731
+
+    def judged(target: str, met: bool) -> str:
+        # A smoke run's data set and runs are too small to stand for the figures.
+        if args.quick:
+            return f"target {target}: not judged on a --quick run"
+        return f"target {target}: {'met' if met else 'missed'}"
+
+    verdict = lambda ratio: judged(">= 25x", ratio >= 25)  # noqa: E731
     if ours and refs and ours.get(top):
         best = max(refs, key=lambda m: m.get(top).rps if m.get(top) else 0.0)
         theirs = best.get(top)
@@ -696,9 +703,9 @@ def report(results: list[Measured], rounds: dict[str, list[Run]], args: argparse
                   f"round by round {each}")
     if ours and ours.get(top):
         p99 = ours.get(top).p99_ms
-        print(f"# changelog on SQLite: GET p99 at {top} connections {p99:.2f} ms (target < 20 ms: "
-              f"{'met' if p99 < 20 else 'missed'}); idle RSS {mb(ours.idle_rss_kb)} "
-              f"(target < 30 MB: {'met' if ours.idle_rss_kb < 30 * 1024 else 'missed'})")
+        print(f"# changelog on SQLite: GET p99 at {top} connections {p99:.2f} ms "
+              f"({judged('< 20 ms', p99 < 20)}); idle RSS {mb(ours.idle_rss_kb)} "
+              f"({judged('< 30 MB', ours.idle_rss_kb < 30 * 1024)})")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
