@@ -12,7 +12,6 @@ use changelog_core::store::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row, SqlitePool};
 use uuid::Uuid;
 
@@ -231,82 +230,113 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// all over the file: 2.5x slower for a tag on 1.5% of 100,000 changelogs.)
 const TAG_IDS: (&str, &str) = (" IN (", ")");
 
-/// A page of changelogs comes back as one row: a JSON array of the listing's rows, each an
-/// array of the columns in `select_changelogs`' order but the content, and the contents, in
-/// the same order, joined by NUL characters. A statement's rows cross from SQLite's connection
-/// thread one at a time, each column value copied and each row waking the reader, and for a
-/// page of 20 that was most of the cost of listing (see benches/server_load.py). The contents
-/// are most of a page's bytes: as JSON they would be escaped by SQLite and unescaped here,
-/// while joined they are copied once, and no stored text holds a NUL (`limits` refuses it).
-/// Both aggregates take the inner statement's rows in its order, one pass for both. The cost
-/// is written with 17 digits, as text: JSON's numbers keep 15. The tags come as the column's
-/// JSON text, read on this side: `json(c.tags)` would have SQLite parse and rewrite every
-/// row's array, near a tenth of the statement's work.
-const PAGE_OPEN: &str = "SELECT json_group_array(json_array(hex(c.id), hex(c.owner_id), \
-    c.repository, c.title, c.version, json(c.document), c.source, c.commit_range, \
-    c.model, c.input_tokens, c.output_tokens, printf('%!.17g', c.cost_usd), c.is_public, c.status, c.revision, \
-    c.created_at, c.updated_at, c.tags)), group_concat(c.content, char(0)) FROM (";
+/// A page of changelogs comes back as one row: the number of changelogs, and their fields as
+/// text, all joined by NUL characters, `PAGE_FIELDS` per changelog in `PageRow`'s order.
+/// A statement's rows cross from SQLite's connection thread one at a time, each column value
+/// copied and each row waking the reader, and for a page of 20 that was most of the cost of
+/// listing (see benches/server_load.py). No stored text holds a NUL (`limits` refuses it), so
+/// NUL can part the fields without escaping: SQLite copies each value once and this side
+/// splits the text with `memchr`, where JSON (`json_array`) cost an escape on one side and an
+/// unescape and a parse on the other (7% more listings a second without them). Texts start
+/// with `=`, and a NULL where one may be is `-`: no field is ever empty, because `concat_ws`
+/// leaves out NULL arguments and, in the SQLite built here (3.46), empty ones too. A NULL
+/// where none may be would cost its changelog a field: the count in the first column catches
+/// it. The cost is written with 17 digits, as text. The inner statement's order is the
+/// aggregate's.
+const PAGE_OPEN: &str = "SELECT count(*), group_concat(concat_ws(char(0), hex(c.id), \
+    hex(c.owner_id), ifnull('=' || c.repository, '-'), '=' || c.title, \
+    ifnull('=' || c.version, '-'), ifnull('=' || c.document, '-'), c.source, \
+    ifnull('=' || c.commit_range, '-'), ifnull('=' || c.model, '-'), c.input_tokens, \
+    c.output_tokens, printf('%!.17g', c.cost_usd), c.is_public, c.status, c.revision, \
+    c.created_at, c.updated_at, c.tags, '=' || c.content), char(0)) FROM (";
 const PAGE_CLOSE: &str = ") c";
 
-/// A document left unread (`ChangelogQuery::skip_documents`); `json(NULL)` is NULL.
+/// A document left unread (`ChangelogQuery::skip_documents`).
 const NO_DOCUMENT: &str = "NULL";
 
-/// One changelog of a page, as `PAGE_OPEN` writes it (its content aside).
-#[derive(serde::Deserialize)]
-struct PageRow(
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<changelog_core::Changelog>,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    String,
-    i64,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-);
+/// The fields of one changelog in a page (see `PAGE_OPEN`).
+const PAGE_FIELDS: usize = 19;
 
-impl PageRow {
-    fn into_record(self, content: &str) -> StoreResult<ChangelogRecord> {
+/// One changelog of a page: its `PAGE_FIELDS` fields, as `PAGE_OPEN` writes them.
+struct PageRow<'a>(&'a [&'a str]);
+
+impl PageRow<'_> {
+    fn into_record(self) -> StoreResult<ChangelogRecord> {
+        let [
+            id,
+            owner_id,
+            repository,
+            title,
+            version,
+            document,
+            source,
+            commit_range,
+            model,
+            input_tokens,
+            output_tokens,
+            cost_usd,
+            is_public,
+            status,
+            revision,
+            created_at,
+            updated_at,
+            tags,
+            content,
+        ] = self.0
+        else {
+            return Err(page_error(format!(
+                "{} fields where a changelog has {PAGE_FIELDS}",
+                self.0.len()
+            )));
+        };
         let uuid = |hex: &str| {
             Uuid::parse_str(hex).map_err(|e| page_error(format!("the id `{hex}`: {e}")))
         };
-        let time = |micros: i64| {
+        let int = |what: &str, text: &str| {
+            text.parse::<i64>()
+                .map_err(|e| page_error(format!("the {what} `{text}`: {e}")))
+        };
+        let time = |what: &str, text: &str| {
+            let micros = int(what, text)?;
             DateTime::from_timestamp_micros(micros)
                 .ok_or_else(|| page_error(format!("{micros} microseconds is out of range")))
         };
+        let text = |what: &str, field: &str| {
+            field
+                .strip_prefix('=')
+                .map(str::to_owned)
+                .ok_or_else(|| page_error(format!("the {what} lacks its mark")))
+        };
+        let optional = |what: &str, field: &str| match field {
+            "-" => Ok(None),
+            _ => text(what, field).map(Some),
+        };
         Ok(ChangelogRecord {
-            id: uuid(&self.0)?,
-            owner_id: uuid(&self.1)?,
-            repository: self.2,
-            title: self.3,
-            version: self.4,
-            content: content.to_owned(),
-            document: self.5,
-            source: ChangelogSource::parse(&self.6)?,
-            commit_range: self.7,
-            model: self.8,
-            input_tokens: self.9,
-            output_tokens: self.10,
-            cost_usd: self
-                .11
+            id: uuid(id)?,
+            owner_id: uuid(owner_id)?,
+            repository: optional("repository", repository)?,
+            title: text("title", title)?,
+            version: optional("version", version)?,
+            content: text("content", content)?,
+            document: optional("document", document)?
+                .map(|json| serde_json::from_str(&json))
+                .transpose()
+                .map_err(|e| page_error(format!("the document: {e}")))?,
+            source: ChangelogSource::parse(source)?,
+            commit_range: optional("commit range", commit_range)?,
+            model: optional("model", model)?,
+            input_tokens: int("input tokens", input_tokens)?,
+            output_tokens: int("output tokens", output_tokens)?,
+            cost_usd: cost_usd
                 .parse()
-                .map_err(|e| page_error(format!("the cost `{}`: {e}", self.11)))?,
-            is_public: self.12 != 0,
-            status: ChangelogStatus::parse(&self.13)?,
-            revision: self.14,
-            created_at: time(self.15)?,
-            updated_at: time(self.16)?,
-            tags: serde_json::from_str(&self.17)
-                .map_err(|e| page_error(format!("the tags `{}`: {e}", self.17)))?,
+                .map_err(|e| page_error(format!("the cost `{cost_usd}`: {e}")))?,
+            is_public: int("is_public", is_public)? != 0,
+            status: ChangelogStatus::parse(status)?,
+            revision: int("revision", revision)?,
+            created_at: time("creation time", created_at)?,
+            updated_at: time("update time", updated_at)?,
+            tags: serde_json::from_str(tags)
+                .map_err(|e| page_error(format!("the tags `{tags}`: {e}")))?,
         })
     }
 }
@@ -322,29 +352,26 @@ async fn fetch_page(
     mut qb: QueryBuilder<'_, Db>,
     pool: &SqlitePool,
 ) -> StoreResult<Vec<ChangelogRecord>> {
-    let (page, contents): (Json<Vec<PageRow>>, Option<String>) = qb
+    let row = qb
         .build()
         .fetch_one(pool)
         .await
-        .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .map_err(common::db_err("cannot list changelogs"))?;
-    // An empty page has no contents (NULL); a page of one, one content, which may be empty.
-    let contents: Vec<&str> = match &contents {
-        Some(joined) if !page.0.is_empty() => joined.split('\0').collect(),
-        _ => Vec::new(),
-    };
-    if contents.len() != page.0.len() {
+    // The text is read where the row holds it; an empty page has none (NULL).
+    let (count, joined): (i64, Option<&str>) = (|| Ok((row.try_get(0)?, row.try_get(1)?)))()
+        .map_err(common::db_err("cannot list changelogs"))?;
+    let fields: Vec<&str> = joined.map_or_else(Vec::new, |joined| joined.split('\0').collect());
+    let expected = usize::try_from(count).unwrap_or(usize::MAX);
+    if fields.len() != expected.saturating_mul(PAGE_FIELDS) {
         return Err(page_error(format!(
-            "{} changelogs but {} contents: a content holds a NUL character, which the store \
-             never writes",
-            page.0.len(),
-            contents.len()
+            "{expected} changelogs but {} fields, not {PAGE_FIELDS} each: a text holds a NUL \
+             character, which the store never writes, or a column that may not be NULL is",
+            fields.len()
         )));
     }
-    page.0
-        .into_iter()
-        .zip(contents)
-        .map(|(row, content)| row.into_record(content))
+    fields
+        .chunks_exact(PAGE_FIELDS)
+        .map(|fields| PageRow(fields).into_record())
         .collect()
 }
 

@@ -240,6 +240,16 @@ async fn a_listing_holds_exactly_the_stored_records(h: &Harness) -> Result<()> {
         new.version = (i % 2 == 0).then(|| format!("v{i}.0.0"));
         new.tags = (0..i % 3).map(|t| format!("tag-{t}")).collect();
         new.document = (i % 2 == 1).then(|| limits::document_with(content));
+        // Optional texts absent, empty, or spelling what a page's encoding might mark them
+        // with; numbers with their edges.
+        let odd = [None, Some(""), Some("-"), Some("=x"), Some("\\=")][i % 5].map(str::to_owned);
+        new.repository.clone_from(&odd);
+        new.commit_range.clone_from(&odd);
+        new.model = odd;
+        new.title = ["=", "-", "c"][i % 3].to_owned() + &i.to_string();
+        new.cost_usd = [0.0, 0.1 + 0.2, 1e-9, 12_345.678_901_234_567][i % 4];
+        new.input_tokens = [0, 1, i64::MAX][i % 3];
+        new.is_public = i % 2 == 0;
         h.store.create_changelog(&new).await?;
     }
     let query = ChangelogQuery {
@@ -1785,37 +1795,41 @@ async fn eight_processes_opening_one_new_sqlite_file_migrate_it_once() -> Result
     Ok(())
 }
 
-/// A content holding a NUL, which the store never writes, cannot be told apart from the
-/// separator of a page's contents on SQLite: the listing says so rather than shifting every
-/// content after it onto the wrong changelog.
+/// A text holding a NUL, which the store never writes, cannot be told apart from the separator
+/// of a page's fields on SQLite: the listing says so rather than shifting every field after it
+/// onto the wrong one.
 #[tokio::test]
 async fn a_nul_written_behind_the_store_fails_the_listing_rather_than_shifting_it() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("nul.db").display());
-    let store = SqliteStore::open(&url, None).await?;
-    let owner = store
-        .create_user(&NewUser {
-            username: "nul".into(),
-            email: "nul@example.com".into(),
-            ..NewUser::default()
-        })
-        .await?;
-    for title in ["first", "second"] {
-        store.create_changelog(&changelog(owner.id, title)).await?;
-    }
-    sqlx::query("UPDATE changelogs SET content = 'a' || char(0) || 'b' WHERE title = 'first'")
+    for column in ["content", "title", "version"] {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("nul.db").display());
+        let store = SqliteStore::open(&url, None).await?;
+        let owner = store
+            .create_user(&NewUser {
+                username: "nul".into(),
+                email: "nul@example.com".into(),
+                ..NewUser::default()
+            })
+            .await?;
+        for title in ["first", "second"] {
+            store.create_changelog(&changelog(owner.id, title)).await?;
+        }
+        sqlx::query(&format!(
+            "UPDATE changelogs SET {column} = 'a' || char(0) || 'b' WHERE title = 'first'"
+        ))
         .execute(store.pool())
         .await?;
-    let listed = store.list_changelogs(&ChangelogQuery::default()).await;
-    ensure!(
-        matches!(&listed, Err(StoreError::Backend { .. })),
-        "{listed:?}"
-    );
-    ensure!(
-        format!("{:?}", listed.unwrap_err()).contains("NUL"),
-        "the error names the cause"
-    );
-    store.pool().close().await;
+        let listed = store.list_changelogs(&ChangelogQuery::default()).await;
+        ensure!(
+            matches!(&listed, Err(StoreError::Backend { .. })),
+            "{column}: {listed:?}"
+        );
+        ensure!(
+            format!("{:?}", listed.unwrap_err()).contains("NUL"),
+            "{column}: the error names the cause"
+        );
+        store.pool().close().await;
+    }
     Ok(())
 }
 
