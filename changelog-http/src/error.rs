@@ -260,9 +260,21 @@ fn too_large() -> ApiError {
     )
 }
 
+/// Room for a whole answer up to a page of changelogs (some 12 KB): axum's `Json` starts at
+/// 128 bytes and doubles, seven times on the way to a page, copying what it holds each time.
+const ANSWER_CAPACITY: usize = 16 * 1024;
+
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
+        let mut body = Vec::with_capacity(ANSWER_CAPACITY);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => (
+                [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            )
+                .into_response(),
+            Err(error) => ApiError::internal(&error).into_response(),
+        }
     }
 }
 
