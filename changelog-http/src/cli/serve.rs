@@ -419,6 +419,15 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), CliError> {
             hub.close();
             workers.shutdown().await;
         };
+        // Each answer and each streamed event goes out when written: with Nagle's algorithm a
+        // small write waits for the peer to acknowledge the one before it, and a token event
+        // would wait on the client's delayed acknowledgement (up to 40 ms on Linux).
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+            });
         axum::serve(
             listener,
             crate::router(state).into_make_service_with_connect_info::<SocketAddr>(),
