@@ -301,30 +301,20 @@ impl PageRow<'_> {
             DateTime::from_timestamp_micros(micros)
                 .ok_or_else(|| page_error(format!("{micros} microseconds is out of range")))
         };
-        let text = |what: &str, field: &str| {
-            field
-                .strip_prefix('=')
-                .map(str::to_owned)
-                .ok_or_else(|| page_error(format!("the {what} lacks its mark")))
-        };
-        let optional = |what: &str, field: &str| match field {
-            "-" => Ok(None),
-            _ => text(what, field).map(Some),
-        };
         Ok(ChangelogRecord {
             id: uuid(id)?,
             owner_id: uuid(owner_id)?,
-            repository: optional("repository", repository)?,
-            title: text("title", title)?,
-            version: optional("version", version)?,
-            content: text("content", content)?,
-            document: optional("document", document)?
-                .map(|json| serde_json::from_str(&json))
+            repository: marked_or_null("repository", repository)?.map(str::to_owned),
+            title: marked("title", title)?.to_owned(),
+            version: marked_or_null("version", version)?.map(str::to_owned),
+            content: marked("content", content)?.to_owned(),
+            document: marked_or_null("document", document)?
+                .map(serde_json::from_str)
                 .transpose()
                 .map_err(|e| page_error(format!("the document: {e}")))?,
             source: ChangelogSource::parse(source)?,
-            commit_range: optional("commit range", commit_range)?,
-            model: optional("model", model)?,
+            commit_range: marked_or_null("commit range", commit_range)?.map(str::to_owned),
+            model: marked_or_null("model", model)?.map(str::to_owned),
             input_tokens: int("input tokens", input_tokens)?,
             output_tokens: int("output tokens", output_tokens)?,
             cost_usd: cost_usd
@@ -338,6 +328,21 @@ impl PageRow<'_> {
             tags: serde_json::from_str(tags)
                 .map_err(|e| page_error(format!("the tags `{tags}`: {e}")))?,
         })
+    }
+}
+
+/// A text field of a page: its value, after the `=` that marks it.
+fn marked<'a>(what: &str, field: &'a str) -> StoreResult<&'a str> {
+    field
+        .strip_prefix('=')
+        .ok_or_else(|| page_error(format!("the {what} lacks its mark")))
+}
+
+/// A text field of a page that may be NULL (`-`).
+fn marked_or_null<'a>(what: &str, field: &'a str) -> StoreResult<Option<&'a str>> {
+    match field {
+        "-" => Ok(None),
+        _ => marked(what, field).map(Some),
     }
 }
 
@@ -358,8 +363,9 @@ async fn fetch_page(
         .await
         .map_err(common::db_err("cannot list changelogs"))?;
     // The text is read where the row holds it; an empty page has none (NULL).
-    let (count, joined): (i64, Option<&str>) = (|| Ok((row.try_get(0)?, row.try_get(1)?)))()
-        .map_err(common::db_err("cannot list changelogs"))?;
+    let read = common::db_err("cannot list changelogs");
+    let count: i64 = row.try_get(0).map_err(&read)?;
+    let joined: Option<&str> = row.try_get(1).map_err(&read)?;
     let fields: Vec<&str> = joined.map_or_else(Vec::new, |joined| joined.split('\0').collect());
     let expected = usize::try_from(count).unwrap_or(usize::MAX);
     if fields.len() != expected.saturating_mul(PAGE_FIELDS) {
